@@ -1,0 +1,53 @@
+# Two commands do all the set-up on a fresh machine (Linux or macOS, Python 3.10-3.12):
+#   make course   run every notebook on real Fashion-MNIST and render them to HTML in build/
+#   make test     unit tests + every notebook under nbmake in fast mode (what CI runs)
+# and one optional:
+#   make lab      open JupyterLab on the notebooks
+# Each creates (or reuses) the virtual environment .venv and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch and torchvision must come as a matching pair; override e.g. TORCH="torch torchvision" on other machines.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: course test lab data install clean
+
+course: install data
+	mkdir -p build
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=3600 \
+		--output-dir build notebooks/[0-9]*.ipynb
+	@echo "Rendered notebooks are in build/ (open build/*.html in a browser)."
+
+test: install data
+	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+
+lab: install data
+	$(BIN)/jupyter lab notebooks
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[notebooks,tests,d2l]"
+	# d2l 1.0.3 pins numpy/pandas versions that break on Python 3.12: install it without its pins.
+	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	touch $@
+
+# Fashion-MNIST: found locally, or Debian's dataset-fashion-mnist where apt is available, or torchvision downloads
+# it on first use (needs internet).
+data: install
+	@$(BIN)/python -m vgg_edu data || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's dataset-fashion-mnist into /usr/share/datasets/fashion-mnist ..."; \
+	    $(SUDO) apt-get install -y -q dataset-fashion-mnist || \
+	      { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; } || \
+	      echo "apt-get could not install it; torchvision will try to download Fashion-MNIST on first use."; \
+	  else \
+	    echo "No apt-get here: torchvision will download Fashion-MNIST on first use (needs internet)."; \
+	  fi; }
+
+clean:
+	rm -rf build artifacts notebooks/artifacts

@@ -1,0 +1,266 @@
+"""VGG networks (Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014).
+
+One config table, one ``make_layers``, one ``VGG`` class, built the way torchvision's ``models/vgg.py`` builds them,
+so that torchvision's ImageNet weights load into ours unchanged (same ``state_dict`` keys, shapes and init).
+
+Paper, Table 1 (every conv is 3x3, stride 1, padding 1 unless marked; "M" is a 2x2 max-pool, stride 2)::
+
+    A  (11 weight layers)  64  M 128  M 256 256      M 512 512      M 512 512      M
+    A-LRN                  A with a local response normalisation after the first conv
+    B  (13)                64 64 M 128 128 M 256 256     M 512 512     M 512 512     M
+    C  (16)                B plus a 1x1 conv at the end of stages 3, 4 and 5
+    D  (16, "VGG-16")      64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M
+    E  (19, "VGG-19")      64 64 M 128 128 M 256x4       M 512x4       M 512x4       M
+
+All end in FC-4096, FC-4096, FC-1000 (Table 2: 133, 133, 133, 134, 138, 144 million parameters).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# An int is a 3x3 conv with that many output channels; (channels, 1) is C's 1x1 conv;
+# "M" is a 2x2 max-pool; "LRN" is the local response normalisation of config A-LRN.
+CONFIGS: dict[str, list] = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "A-LRN": [64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "C": [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M", 512, 512, (512, 1), "M", 512, 512, (512, 1), "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+# The names people use for them (torchvision builds A, B, D and E only).
+NAMES = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
+
+
+def get_config(config: str | list) -> list:
+    """Return a config list, accepting a paper letter ("D"), a model name ("vgg16") or a list of your own."""
+    if isinstance(config, (list, tuple)):
+        return list(config)
+    key = NAMES.get(str(config).lower(), str(config).upper())
+    if key not in CONFIGS:
+        raise ValueError(
+            f"unknown VGG config {config!r}. Use one of the paper's configurations {list(CONFIGS)}, "
+            f"a model name {list(NAMES)}, or pass your own list such as [64, 'M', 128, 'M']."
+        )
+    return CONFIGS[key]
+
+
+def make_layers(config, *, in_channels: int = 3, batch_norm: bool = False, width_divisor: int = 1) -> nn.Sequential:
+    """Turn a config list into the ``features`` stack: conv (+ BatchNorm) + ReLU for a number, max-pool for "M".
+
+    BatchNorm sits between the conv and its ReLU, as in torchvision's ``_bn`` models (the conv keeps its bias).
+    ``width_divisor`` divides every channel count: d2l's reduced VGG-11 uses 4 (16, 32, 64, 128, 128 channels).
+    """
+    layers: list[nn.Module] = []
+    for v in get_config(config):
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        elif v == "LRN":
+            # Krizhevsky et al. 2012: n=5, alpha=1e-4, beta=0.75, k=2. PyTorch divides alpha by n, so 5 * 1e-4.
+            layers.append(nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0))
+        else:
+            channels, kernel = v if isinstance(v, tuple) else (v, 3)
+            channels = max(1, channels // width_divisor)
+            layers.append(nn.Conv2d(in_channels, channels, kernel_size=kernel, padding=kernel // 2))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(channels))
+            layers.append(nn.ReLU(inplace=True))
+            in_channels = channels
+    return nn.Sequential(*layers)
+
+
+def vgg_block(num_convs: int, in_channels: int, out_channels: int, *, batch_norm: bool = False) -> nn.Sequential:
+    """d2l's VGG block: ``num_convs`` 3x3 convs (padding 1, so H x W is kept), each + ReLU, then a 2x2 max-pool.
+
+    The pool halves H and W; the block changes the channels from ``in_channels`` to ``out_channels``.
+    """
+    return make_layers([out_channels] * num_convs + ["M"], in_channels=in_channels, batch_norm=batch_norm)
+
+
+def stages(config) -> list[tuple[int, int]]:
+    """d2l's ``conv_arch`` view of a config: (number of convs, output channels) for each stage between pools."""
+    result, count, channels = [], 0, 0
+    for v in get_config(config):
+        if v == "M":
+            result.append((count, channels))
+            count = 0
+        elif v != "LRN":
+            count += 1
+            channels = v[0] if isinstance(v, tuple) else v
+    return result
+
+
+def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
+    """Initialise conv and linear layers in place and return the model.
+
+    - "torchvision": conv kaiming_normal_(fan_out, relu); linear normal(0, 0.01); biases 0; BatchNorm 1 and 0.
+    - "kaiming": conv and linear kaiming_normal_(fan_in, relu); biases 0 (He et al. 2015).
+    - "xavier": conv and linear xavier_uniform_ (Glorot & Bengio 2010), as d2l's ``init_cnn``; biases 0.
+    """
+    if scheme not in ("torchvision", "kaiming", "xavier"):
+        raise ValueError(f"unknown init scheme {scheme!r}; use 'torchvision', 'kaiming' or 'xavier'")
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(m.weight)
+            elif scheme == "kaiming" or isinstance(m, nn.Conv2d):
+                mode = "fan_out" if scheme == "torchvision" else "fan_in"
+                nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+            else:
+                nn.init.normal_(m.weight, 0, 0.01)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+class VGG(nn.Module):
+    """A VGG network: ``features`` (convs and pools), ``avgpool``, ``classifier`` (three fully connected layers).
+
+    With the defaults it is the paper's network and torchvision's, key for key. The keywords make the course's
+    variants: ``width_divisor=4, in_channels=1, num_classes=10`` is d2l's Fashion-MNIST VGG-11; ``hidden`` narrows
+    the FC layers; ``head="gap"`` replaces the FC stack by global average pooling and one linear layer.
+    """
+
+    def __init__(
+        self,
+        config="D",
+        *,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        width_divisor: int = 1,
+        batch_norm: bool = False,
+        hidden: int = 4096,
+        dropout: float = 0.5,
+        head: str = "fc",
+    ):
+        super().__init__()
+        if head not in ("fc", "gap"):
+            raise ValueError(f"unknown head {head!r}; use 'fc' (the paper's three FC layers) or 'gap'")
+        if in_channels < 1 or width_divisor < 1:
+            raise ValueError("in_channels and width_divisor must be positive integers")
+        cfg = get_config(config)
+        self.config = config
+        self.in_channels = in_channels
+        self.min_size = 2 ** cfg.count("M")
+        self.features = make_layers(cfg, in_channels=in_channels, batch_norm=batch_norm, width_divisor=width_divisor)
+        channels = [m.out_channels for m in self.features if isinstance(m, nn.Conv2d)][-1]
+        if head == "fc":
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+            self.classifier = nn.Sequential(
+                nn.Linear(channels * 7 * 7, hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, num_classes),
+            )
+        else:
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(channels, num_classes))
+        init_weights(self, "torchvision")
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError that says what to do when ``x`` is not an N x C x H x W batch this network can take."""
+        if x.dim() != 4:
+            hint = " Add a batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
+            raise ValueError(f"VGG expects a batch of shape N x C x H x W; got shape {tuple(x.shape)}.{hint}")
+        n, c, h, w = x.shape
+        if c != self.in_channels:
+            raise ValueError(
+                f"this VGG was built for {self.in_channels}-channel images but got {c} channels. "
+                f"Build it with in_channels={c}, or convert the images (grayscale to RGB: x.repeat(1, 3, 1, 1))."
+            )
+        if h < self.min_size or w < self.min_size:
+            raise ValueError(
+                f"input {h}x{w} px is too small: this VGG halves the image {self.min_size.bit_length() - 1} times, "
+                f"so it needs at least {self.min_size}x{self.min_size} px. Resize the images first "
+                f"(e.g. torch.nn.functional.interpolate(x, size={self.min_size}))."
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+def vgg11(*, batch_norm: bool = False, **kwargs) -> VGG:
+    """VGG-11, config A."""
+    return VGG("A", batch_norm=batch_norm, **kwargs)
+
+
+def vgg13(*, batch_norm: bool = False, **kwargs) -> VGG:
+    """VGG-13, config B."""
+    return VGG("B", batch_norm=batch_norm, **kwargs)
+
+
+def vgg16(*, batch_norm: bool = False, **kwargs) -> VGG:
+    """VGG-16, config D."""
+    return VGG("D", batch_norm=batch_norm, **kwargs)
+
+
+def vgg19(*, batch_norm: bool = False, **kwargs) -> VGG:
+    """VGG-19, config E."""
+    return VGG("E", batch_norm=batch_norm, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torchvision's pretrained ImageNet weights
+# ---------------------------------------------------------------------------------------------------------------
+
+class PretrainedWeightsNotFound(FileNotFoundError):
+    """Raised when torchvision's ImageNet weights are neither at the given path nor in torchvision's cache."""
+
+
+def torchvision_weights(name: str = "vgg16", *, batch_norm: bool = False):
+    """torchvision's weights enum entry (URL, categories, transforms) for vgg11/13/16/19, with or without BN."""
+    from torchvision import models
+
+    name = name.lower().removesuffix("_bn")
+    if name not in NAMES:
+        raise ValueError(f"torchvision has ImageNet weights for {list(NAMES)} (with or without batch_norm), not {name!r}")
+    enum_name = f"{name.upper()}{'_BN' if batch_norm else ''}_Weights"
+    return getattr(models, enum_name).IMAGENET1K_V1
+
+
+def load_pretrained(
+    name: str = "vgg16", *, batch_norm: bool = False, path: str | Path | None = None, download: bool = False,
+    device: str | torch.device = "cpu",
+) -> VGG:
+    """Build ``name`` (vgg11/13/16/19) and load torchvision's ImageNet weights into it, by key.
+
+    Looks at ``path`` if given, else in torchvision's cache (``torch.hub.get_dir()/checkpoints``). With
+    ``download=True`` (needs internet) it fetches missing weights into that cache. Otherwise a missing file raises
+    ``PretrainedWeightsNotFound`` saying where it looked and how to get the file.
+    """
+    name = name.lower()
+    if name.endswith("_bn"):
+        name, batch_norm = name.removesuffix("_bn"), True
+    weights = torchvision_weights(name, batch_norm=batch_norm)
+    filename = weights.url.rsplit("/", 1)[-1]
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    candidates = [Path(path)] if path is not None else [cache]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None and download and path is None:
+        torch.hub.load_state_dict_from_url(weights.url, progress=True)
+        found = cache
+    if found is None:
+        raise PretrainedWeightsNotFound(
+            f"no ImageNet weights for {name}{'_bn' if batch_norm else ''}: looked for "
+            f"{', '.join(str(p) for p in candidates)}. To get them, on a machine with internet run "
+            f"`vgg_edu.models.load_pretrained({name!r}, download=True)` (or torchvision's "
+            f"`models.{name}(weights='IMAGENET1K_V1')`), or download {weights.url} and pass path=... ."
+        )
+    model = VGG(NAMES[name], batch_norm=batch_norm)
+    state = torch.load(found, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval()
