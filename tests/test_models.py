@@ -148,3 +148,9 @@ def test_import_does_not_pull_d2l_or_jupyter():
            "print(bad); sys.exit(bool(bad))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_hparams_rebuild_the_same_network():
+    m = VGG("B", width_divisor=8, in_channels=1, num_classes=10, hidden=64, batch_norm=True, head="fc")
+    twin = VGG(**m.hparams)
+    assert {k: v.shape for k, v in twin.state_dict().items()} == {k: v.shape for k, v in m.state_dict().items()}

@@ -146,6 +146,9 @@ class VGG(nn.Module):
         if in_channels < 1 or width_divisor < 1:
             raise ValueError("in_channels and width_divisor must be positive integers")
         cfg = get_config(config)
+        # The constructor's arguments, so a checkpoint can rebuild the same network: VGG(**model.hparams).
+        self.hparams = dict(config=config, num_classes=num_classes, in_channels=in_channels,
+                            width_divisor=width_divisor, batch_norm=batch_norm, hidden=hidden, dropout=dropout, head=head)
         self.config = config
         self.in_channels = in_channels
         self.min_size = 2 ** cfg.count("M")
