@@ -19,7 +19,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_outputs_committed(path):
     dirty = [i for i, c in enumerate(cells(path)) if c.get("outputs") or c.get("execution_count")]
-    assert not dirty, f"{path.name}: strip outputs with `python tools/nb.py {path}` (cells {dirty})"
+    assert not dirty, f"{path.name}: strip outputs with `nbstripout notebooks/*.ipynb` (cells {dirty})"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
