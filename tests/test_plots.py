@@ -1,0 +1,85 @@
+"""The lesson figures draw what they claim: checked through the artists of the returned Figure."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from vgg_edu import analysis, models, plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def squares(ax):
+    return sorted(p.get_width() for p in ax.patches if isinstance(p, Rectangle) and p.get_width() == p.get_height())
+
+
+def test_interactive_returns_the_static_figure_and_checks_controls():
+    fig = plots.interactive(plots.plot_receptive_field, layers=(1, 6), kernel=[1, 3, 5])
+    assert isinstance(fig, matplotlib.figure.Figure)
+    with pytest.raises(TypeError, match="no argument"):
+        plots.interactive(plots.plot_receptive_field, depth=(1, 6))
+
+
+@pytest.mark.parametrize("layers, kernel, pool, expected", [(2, 3, False, [1, 3, 5]), (3, 3, False, [1, 3, 5, 7]),
+                                                            (2, 3, True, [1, 3, 4, 8, 10])])
+def test_receptive_field_squares(layers, kernel, pool, expected):
+    ax = plots.plot_receptive_field(layers, kernel, pool=pool).axes[0]
+    assert squares(ax) == expected          # the centre pixel, then one square per layer
+    if not pool:
+        c = analysis.stack_vs_single(layers, kernel, 64)
+        assert f"{c['stack_params']:,}" in ax.get_title() and f"{c['single_params']:,}" in ax.get_title()
+
+
+def test_vgg16_stage_squares_over_an_image():
+    with torch.device("meta"):
+        stages = analysis.stage_table(analysis.layer_table(models.vgg16()))
+    ax = plots.plot_vgg_receptive_fields(stages, analysis.sample_image()).axes[0]
+    assert squares(ax) == [6, 16, 44, 100, 212]
+    assert ax.images[0].get_array().shape[:2] == (224, 224)
+
+
+def test_erf_heatmap_with_theoretical_square():
+    erf = torch.zeros(20, 20)
+    erf[5:15, 5:15] = 1
+    fig = plots.plot_erf({"a": erf, "b": erf}, rf=10)
+    axes = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert len(axes) == 2
+    square = [p for p in axes[0].patches if isinstance(p, Rectangle)][0]
+    assert square.get_width() == 10 and square.get_xy() == (4.5, 4.5)   # pixel centres 5..14 -> edges 4.5..14.5
+
+
+def test_shapes_plot_lists_every_conv_and_pool():
+    with torch.device("meta"):
+        table = analysis.layer_table(models.vgg11())
+    ax = plots.plot_shapes(table).axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == [224, 112, 112, 56, 56, 56, 28, 28, 28, 14, 14, 14, 7]
+
+
+def test_where_plot_has_one_bar_per_weight_layer():
+    with torch.device("meta"):
+        table = analysis.layer_table(models.vgg16())
+    top, bottom = plots.plot_where(table).axes[:2]
+    assert len(top.patches) == 16
+    assert max(p.get_height() for p in top.patches) == pytest.approx((25088 * 4096 + 4096) / 1e6)
+
+
+def test_configs_forward_and_bn_plots_draw():
+    plots.plot_configs(analysis.config_table())
+    import pandas as pd
+
+    results = pd.DataFrame({"batch_size": [1, 2], "ms_per_batch": [1.0, 1.5], "peak_memory_MB": [1.0, 2.0],
+                            "memory_source": ["estimate (layer table)"] * 2})
+    fig = plots.plot_forward(results)
+    assert "estimate" in fig.axes[1].get_title()
+    stats = pd.DataFrame({"conv": [2, 3], "mean": [0.4, 0.4], "std": [0.6, 0.6], "zeros": [0.5, 0.5]})
+    fig = plots.plot_bn_placement({"before": stats}, {"before": [2.0] * 40})
+    assert len(fig.axes) == 3
