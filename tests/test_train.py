@@ -121,6 +121,17 @@ def test_resume_continues_the_same_run(tmp_path, schedule):
     assert resumed.final["lr"] == pytest.approx(full.final["lr"])
 
 
+def test_train_steps_lowers_the_loss_on_separable_data():
+    images = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(64) % 2
+    images[labels == 1, :14] = 255       # class 1: top half bright
+    ds = data.FashionMNIST(images, labels, images[:0], labels[:0])
+    model = VGG([4, "M"], in_channels=1, num_classes=2, head="gap", dropout=0.0)
+    losses = train.train_steps(model, ds, steps=30, batch_size=16, lr=0.05)
+    assert len(losses) == 30 and sum(losses[-5:]) / 5 < 0.5 * losses[0]
+    assert not model.training
+
+
 def test_nan_loss_stops_with_advice():
     ds = tiny_data()
     model = small_model()

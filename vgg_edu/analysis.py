@@ -182,37 +182,6 @@ def stack_vs_single(layers: int = 2, kernel: int = 3, channels: int = 64) -> dic
             "single_params": single, "saving": 1 - stack / single, "stack_relus": layers, "single_relus": 1}
 
 
-def train_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, steps: int = 300,
-                batch_size: int = 64, lr: float = 0.05, resize: int | None = None, device=None,
-                seed: int = 0) -> list[float]:
-    """A few steps of SGD (momentum 0.9) with cross-entropy on uint8 images from ``vgg_edu.data``: the short
-    training the lessons compare networks with. Returns the loss of every step. For real training use
-    ``vgg_edu.train.fit``."""
-    from tqdm.auto import tqdm
-
-    from . import data
-
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    losses, epoch = [], 0
-    with tqdm(total=steps, desc="training", leave=False) as bar:
-        while len(losses) < steps:
-            for x, y in data.batches(images, labels, batch_size, resize=resize, device=device, shuffle=True,
-                                     seed=seed + epoch):
-                loss = nn.functional.cross_entropy(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                bar.update()
-                if len(losses) == steps:
-                    break
-            epoch += 1
-    model.eval()
-    return losses
-
-
 def effective_receptive_field(features: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """Luo et al. 2016, "Understanding the Effective Receptive Field in Deep CNNs": set the gradient of the centre
     unit of ``features``' output to 1 (every channel) and all others to 0, back-propagate to the input, and average

@@ -468,6 +468,19 @@ def fit(model: nn.Module, data: FashionMNIST, *, epochs: int = 1, batch_size: in
     return history
 
 
+def train_steps(model: nn.Module, data: FashionMNIST, *, steps: int = 300, batch_size: int = 64, lr: float = 0.05,
+                resize: int | None = None, device=None, seed: int = 0) -> list[float]:
+    """``fit`` cut down to the short runs the lessons compare networks with: ``steps`` steps of SGD with momentum
+    0.9 and a constant learning rate, no evaluation, no checkpoint. Returns the training loss of every step and
+    leaves the model in eval mode on ``device`` (default: where its parameters are)."""
+    device = device if device is not None else next(model.parameters()).device
+    history = fit(model, data, epochs=math.ceil(steps / num_batches(len(data.train_labels), batch_size)),
+                  max_steps=steps, batch_size=batch_size, lr=lr, momentum=0.9, resize=resize, device=device,
+                  seed=seed, eval_every=0, log_every=1, verbose=False, live_plot=False)
+    model.eval()
+    return [s["loss"] for s in history.steps]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------------------------
