@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m vgg_edu train                                  # the classroom recipe: VGG-11/4, 32 px, 2-core CPU
+    python -m vgg_edu train                                  # the classroom recipe: VGG-11/8, 32 px, 2-core CPU
     python -m vgg_edu train --recipe d2l                     # the book's run (224 px, 10 epochs): for a GPU
     python -m vgg_edu train --epochs 1 --subset 2000 500     # a quick try on a slice of the data
     python -m vgg_edu train --resume                         # continue the run saved in --checkpoint

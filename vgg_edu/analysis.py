@@ -209,6 +209,13 @@ def effective_receptive_field(features: nn.Module, inputs: torch.Tensor) -> torc
     return erf / erf.max().clamp_min(1e-30)
 
 
+def erf_centre(erf: torch.Tensor) -> tuple[float, float]:
+    """(row, col) of the centre of the map's non-zero support: the centre of the unit's theoretical receptive
+    field (a half-integer when the support has an even side)."""
+    rows, cols = erf.sum(1).nonzero(), erf.sum(0).nonzero()
+    return (rows.min() + rows.max()).item() / 2, (cols.min() + cols.max()).item() / 2
+
+
 def erf_extent(erf: torch.Tensor, mass: float = 0.95) -> int:
     """The side, in pixels, of the smallest square centred on the unit's theoretical receptive field (the centre of
     the map's non-zero support) that holds ``mass`` of the gradient's total: one number for the size of the
@@ -216,10 +223,9 @@ def erf_extent(erf: torch.Tensor, mass: float = 0.95) -> int:
     if not 0 < mass <= 1:
         raise ValueError(f"mass is a fraction of the total, in (0, 1]; got {mass}")
     erf = erf.double()
-    rows, cols = erf.sum(1).nonzero(), erf.sum(0).nonzero()
-    if len(rows) == 0:
+    if not erf.sum(1).any():          # an all-zero map has no support
         return 0
-    cy, cx = (rows.min() + rows.max()).item() / 2, (cols.min() + cols.max()).item() / 2
+    cy, cx = erf_centre(erf)
     total, side = erf.sum(), 1 + int(2 * (cy % 1))     # an even-sided support has a centre between two pixels
     while side < 2 * max(erf.shape):
         top, left = math.ceil(cy - (side - 1) / 2), math.ceil(cx - (side - 1) / 2)

@@ -56,6 +56,7 @@ def _figure(*args, **kwargs):
 def plot_receptive_field(layers: int = 2, kernel: int = 3, stride: int = 1, pool: bool = False, channels: int = 64):
     """The receptive field of one output unit of a conv stack, drawn on the input's pixel grid: one square per
     layer (what a unit after that layer sees), with the parameter count against a single conv that sees as much."""
+    import matplotlib
     from matplotlib.patches import Rectangle
 
     from .analysis import receptive_field, stack_layers, stack_vs_single
@@ -70,7 +71,7 @@ def plot_receptive_field(layers: int = 2, kernel: int = 3, stride: int = 1, pool
     ax.set_xticks(range(0, size + 1, step)), ax.set_yticks(range(0, size + 1, step))
     ax.grid(True, color="0.85", lw=0.5) if size <= 80 else None
     ax.tick_params(labelbottom=False, labelleft=False, length=0)
-    colours = __import__("matplotlib").colormaps["viridis"]
+    colours = matplotlib.colormaps["viridis"]
     shown = [(i, r) for i, (r, _) in enumerate(fields)]
     for n, (i, r) in enumerate(reversed(shown)):
         k, _ = stack[i]
@@ -95,6 +96,7 @@ def plot_receptive_field(layers: int = 2, kernel: int = 3, stride: int = 1, pool
 def plot_vgg_receptive_fields(stages, image=None, size: int = 224):
     """VGG's receptive field stage by stage (a ``stage_table``: pool1, pool2, ...) as squares centred on a
     ``size`` x ``size`` image (a PIL image or array; a blank canvas when None)."""
+    import matplotlib
     import numpy as np
     from matplotlib.patches import Rectangle
 
@@ -104,7 +106,7 @@ def plot_vgg_receptive_fields(stages, image=None, size: int = 224):
 
         image = Image.fromarray(np.asarray(image)) if not hasattr(image, "resize") else image
         ax.imshow(np.asarray(image.resize((size, size))), extent=(0, size, size, 0))
-    colours = __import__("matplotlib").colormaps["plasma"]
+    colours = matplotlib.colormaps["plasma"]
     for i, row in enumerate(stages.itertuples()):
         r = row.rf
         colour = colours(i / max(len(stages) - 1, 1))
@@ -121,11 +123,12 @@ def plot_erf(maps: dict, rf: int):
     the theoretical ``rf`` x ``rf`` square around the support's centre (Luo et al. 2016, Fig. 1)."""
     from matplotlib.patches import Rectangle
 
+    from .analysis import erf_centre
+
     fig, axes = _figure(1, len(maps), figsize=(4.2 * len(maps), 4.2), squeeze=False)
     for ax, (title, erf) in zip(axes[0], maps.items()):
         image = ax.imshow(erf.numpy(), cmap="magma")
-        rows, cols = erf.sum(1).nonzero(), erf.sum(0).nonzero()
-        cy, cx = (rows.min() + rows.max()).item() / 2, (cols.min() + cols.max()).item() / 2
+        cy, cx = erf_centre(erf)
         ax.add_patch(Rectangle((cx - rf / 2, cy - rf / 2), rf, rf, fill=False, edgecolor="cyan", lw=1.5, ls="--",
                                label=f"theoretical {rf} x {rf}"))
         ax.set_title(title, fontsize=10)
