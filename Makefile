@@ -21,6 +21,8 @@ course: install data
 	@echo "Rendered notebooks are in build/ (open build/*.html in a browser)."
 
 test: install data
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check vgg_edu tests benchmarks
 	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
 lab: install data

@@ -7,8 +7,8 @@
 - d2l: ``d2l.load_data_fashion_mnist(batch, resize)`` (torchvision ``Resize`` on PIL images, then ``ToTensor``, in
   4 ``DataLoader`` worker processes) and the inner loop of ``d2l.train_ch6`` (fp32, contiguous NCHW tensors,
   ``metric.add(l * n, d2l.accuracy(y_hat, y), n)`` every step).
-- vgg_edu: ``data.batches`` (uint8 tensors in memory; convert, resize, normalise on the device in one batched
-  operation each) and the inner loop of ``train.fit`` (``channels_last``; bf16 autocast on CUDA only).
+- vgg_edu: ``train.fit`` itself, evaluation off: ``data.batches`` (uint8 tensors in memory; convert, resize,
+  normalise on the device in one batched operation each), ``channels_last``, bf16 autocast on CUDA only.
 
 Both train the same network: d2l's VGG-11 with channels divided by 4 (``vgg_edu.models.VGG``, xavier init, plain SGD
 lr 0.05), from the same initial weights. Examples per second are measured on wall time from creating the data
@@ -16,6 +16,7 @@ iterator to the end of the last step, data loading included (d2l's book times th
 wants to download; it is pointed at the local files instead (decompressed into torchvision's ``FashionMNIST/raw``
 in a temporary folder), so no network is needed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,24 +79,23 @@ def d2l_steps(model, batch_size, resize, steps, device, raw_dir: Path) -> float:
 
 
 def vgg_edu_steps(model, ds, batch_size, resize, steps, device) -> float:
-    """Run ``steps`` steps of ``train.fit``'s inner loop on ``data.batches``; return the wall time in seconds."""
-    amp = device.type == "cuda"
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    model.train()
+    """Run ``steps`` steps of ``train.fit`` itself (evaluation off, no checkpoint); return the wall time in seconds."""
+    model.input_spec = ds.input_spec(resize)
     start = time.perf_counter()
-    loss_sum = torch.zeros((), device=device)
-    for i, (x, y) in enumerate(data.batches(ds.train_images, ds.train_labels, batch_size, resize=resize,
-                                            device=device, shuffle=True, channels_last=True)):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach().float() * len(y)
-        if i + 1 == steps:
-            break
-    float(loss_sum)  # one sync at the end, as fit does between log lines
+    train.fit(
+        model,
+        ds,
+        epochs=1,
+        max_steps=steps,
+        batch_size=batch_size,
+        lr=0.05,
+        device=device,
+        eval_every=0,
+        log_every=10**9,
+        progress=False,
+        verbose=False,
+        live_plot=False,
+    )
     _sync(device)
     return time.perf_counter() - start
 
@@ -137,8 +137,10 @@ def main(argv=None) -> None:
         return train.build_model("d2l", seed=0).to(device)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"device {runtime.device_name(device)}, torch {torch.__version__}, load average {load:.2f}, "
-          f"VGG-11/4 at {args.resize} px, batch {args.batch_size}, {args.steps} steps each")
+    print(
+        f"device {runtime.device_name(device)}, torch {torch.__version__}, load average {load:.2f}, "
+        f"VGG-11/4 at {args.resize} px, batch {args.batch_size}, {args.steps} steps each"
+    )
     n = args.batch_size * args.steps
     results = {}
     for name in ("d2l", "vgg_edu"):
@@ -150,8 +152,9 @@ def main(argv=None) -> None:
             seconds = vgg_edu_steps(model, ds, args.batch_size, args.resize, args.steps, device)
         results[name] = n / seconds
         print(f"{name:8s} {seconds:8.1f} s  {results[name]:8.1f} examples/s (wall time, data included)", flush=True)
-    print(f"ratio vgg_edu / d2l: {results['vgg_edu'] / results['d2l']:.2f}x   "
-          f"(load average now {os.getloadavg()[0]:.2f})")
+    print(
+        f"ratio vgg_edu / d2l: {results['vgg_edu'] / results['d2l']:.2f}x   (load average now {os.getloadavg()[0]:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,68 @@
+"""Helpers shared by the tests: fixtures, tiny data sets written to disk or held in memory, small models."""
+
+import gzip
+import struct
+
+import numpy as np
 import pytest
 import torch
 
-from vgg_edu import data
+from vgg_edu import data, train
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def on_meta(build, *args, **kwargs):
+    """Build a model on PyTorch's meta device: shapes without memory, so big tables are instant."""
+    with torch.device("meta"):
+        return build(*args, **kwargs)
+
+
+def write_idx(folder, n_train=12, n_test=5, *, gz=False, seed=0):
+    """Write the four Fashion-MNIST files (IDX format, big-endian header) with random content; return the arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        arrays[prefix] = (images, labels)
+        for kind, header, payload in (
+            ("images-idx3-ubyte", struct.pack(">IIII", 2051, n, 28, 28), images),
+            ("labels-idx1-ubyte", struct.pack(">II", 2049, n), labels),
+        ):
+            raw = header + payload.tobytes()
+            name = folder / f"{prefix}-{kind}{'.gz' if gz else ''}"
+            name.write_bytes(gzip.compress(raw) if gz else raw)
+    return arrays
+
+
+def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> data.FashionMNIST:
+    """Random 28x28 images whose class is written into their brightness, so a small net can learn them."""
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        labels = torch.randint(0, 10, (n,), generator=g)
+        noise = torch.randint(0, 60, (n, 28, 28), generator=g)
+        images = (noise + labels.view(-1, 1, 1) * 19).clamp(0, 255).to(torch.uint8)
+        return images, labels
+
+    ds = data.FashionMNIST(*split(n_train + n_val), *split(n_test), source="synthetic")
+    return ds.hold_out(n_val) if n_val else ds
+
+
+def small_model(seed=0, **kw):
+    """The classroom recipe's VGG-11, narrowed to 4..32 channels, at 32 px."""
+    return train.build_model("classroom", seed=seed, **{"width_divisor": 16, "hidden": 32, "head": "gap"} | kw)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread (and much faster when other processes share the CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

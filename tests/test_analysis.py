@@ -1,20 +1,20 @@
-"""Layer tables and receptive fields, against torchinfo, torchvision's published MACs and the Distill article."""
+"""Layer tables, the six configurations, memory and time, against torchinfo, torchvision's published MACs, the
+paper's Table 2 and counts by hand."""
+
 import pytest
 import torch
 from torch import nn
 from torchinfo import summary
 
-from vgg_edu import models
-from vgg_edu.analysis import layer_table, receptive_field, stage_table, totals
+from vgg_edu import analysis, models
+from vgg_edu.analysis import layer_table, totals
+
+from conftest import on_meta, requires_cuda
 
 # torchvision's weights metadata, "GFLOPS" (really GMACs) at 224 px.
 TORCHVISION_GMACS = {"vgg11": 7.609, "vgg13": 11.308, "vgg16": 15.47, "vgg19": 19.632}
-
-
-def on_meta(build, **kwargs):
-    """Build a model on PyTorch's meta device: shapes without memory, so big tables are instant."""
-    with torch.device("meta"):
-        return build(**kwargs)
+# The paper's Table 2, parameters in millions.
+PAPER_TABLE2 = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
 
 
 @pytest.fixture(scope="module")
@@ -58,47 +58,6 @@ def test_params_and_macs_agree_with_torchinfo():
     assert totals(table)["params"] == info.total_params
 
 
-def test_receptive_fields_at_pool5_match_published():
-    assert stage_table(layer_table(on_meta(models.vgg16)))["rf"].tolist() == [6, 16, 44, 100, 212]
-    vgg11 = stage_table(layer_table(on_meta(models.vgg11)))
-    assert vgg11["rf"].iloc[-1] == 150 and vgg11["jump"].iloc[-1] == 32
-
-
-def test_recurrence_matches_closed_form_and_backward_recurrence():
-    layers = [(3, 1), (3, 1), (2, 2), (5, 1), (3, 2), (7, 3), (2, 2)]
-    rf, jump = receptive_field(layers)[-1]
-    closed = 1
-    prod = 1
-    for k, s in layers:
-        closed += (k - 1) * prod
-        prod *= s
-    backward = 1  # r_{l-1} = s_l * r_l + (k_l - s_l), from the output unit back to the input
-    for k, s in reversed(layers):
-        backward = s * backward + (k - s)
-    assert rf == closed == backward and jump == prod
-
-
-def test_receptive_field_equals_gradient_support():
-    """Independent check: the input pixels that reach one output unit, found by back-propagation."""
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1), nn.AvgPool2d(2),
-                        nn.Conv2d(1, 1, 5, padding=2), nn.AvgPool2d(2), nn.Conv2d(1, 1, 3, stride=2, padding=1))
-    for m in net:
-        if isinstance(m, nn.Conv2d):
-            nn.init.constant_(m.weight, 1.0)
-    x = torch.zeros(1, 1, 96, 96, requires_grad=True)
-    y = net(x)
-    i = y.shape[-1] // 2
-    y[0, 0, i, i].backward()
-    rows = x.grad[0, 0].abs().sum(1).nonzero()
-    support = (rows.max() - rows.min() + 1).item()
-    table = layer_table(net, (1, 96, 96))
-    assert table["rf"].iloc[-1] == support
-    # and the unit's centre is where the table's start + i * jump puts it
-    centre = (rows.max() + rows.min() + 1).item() / 2
-    assert table["start"].iloc[-1] + i * table["jump"].iloc[-1] == centre
-
-
 def test_layer_table_works_for_any_stack():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7 * 7, 2))
     table = layer_table(net, (3, 16, 16))
@@ -110,3 +69,61 @@ def test_layer_table_works_for_any_stack():
 def test_layer_table_rejects_bad_input_size():
     with pytest.raises(ValueError, match="channels, height, width"):
         layer_table(on_meta(models.vgg11), (224, 224))
+
+
+def test_conv_input_stats_tell_the_placements_apart():
+    torch.manual_seed(0)
+    features = models.make_layers([8, 8, 8], in_channels=1, batch_norm=True).train()
+    x = torch.randn(16, 1, 12, 12)
+    before = analysis.conv_input_stats(features, x)
+    after = analysis.conv_input_stats(models.bn_after_relu(features), x)
+    assert before["conv"].tolist() == [2, 3]
+    assert (before["zeros"] > 0.3).all() and (before["mean"] > 0.2).all()  # rectified: zeros, positive
+    assert (after["zeros"] == 0).all() and after["mean"].abs().max() < 1e-5  # standardised in train mode
+    assert after["std"].sub(1).abs().max() < 0.01
+
+
+def test_config_table_matches_paper_table_2_and_torchvision():
+    table = analysis.config_table().set_index("config")
+    assert (table["params_M"].round() == table["paper_M"]).all()
+    assert table["weight_layers"].to_dict() == {"A": 11, "A-LRN": 11, "B": 13, "C": 16, "D": 16, "E": 19}
+    assert table.loc["D", "params"] == 138_357_544 and table.loc["E", "GMACs"] == 19.63
+
+
+def test_where_the_parameters_and_compute_are():
+    where = analysis.where_params_and_compute(analysis.layer_table(on_meta(models.vgg16)))
+    assert where.loc["first FC layer", "params"] == 25088 * 4096 + 4096
+    assert where.loc["conv layers", "params"] == 14_714_688
+    assert where["params"].sum() == 138_357_544
+    assert where.loc["conv layers", "macs_share"] > 0.99
+
+
+def test_cs231n_memory_count():
+    m = analysis.cs231n_memory(analysis.layer_table(on_meta(models.vgg16)))
+    assert m["values"] == 15_087_080 + 3 * 224 * 224  # the course's hand count of CS231n's table + the input
+    assert round(m["MiB"]) == 58 and m["values"] < m["claimed_values"]
+
+
+def test_inference_memory_estimate_is_the_largest_pair():
+    table = analysis.layer_table(on_meta(models.vgg16))
+    # the first conv: 3 x 224 x 224 in, 64 x 224 x 224 out; then conv1_2: 64 in, 64 out (ReLUs in place)
+    assert analysis.inference_memory_estimate(table, 2) == 2 * 4 * (64 + 64) * 224 * 224
+
+
+def test_measure_forward_on_cpu():
+    model = models.VGG("A", width_divisor=16, num_classes=10, hidden=32)
+    result = analysis.measure_forward(model, (3, 32, 32), (1, 4), device="cpu", repeats=1)
+    assert result["batch_size"].tolist() == [1, 4]
+    assert (result["ms_per_batch"] > 0).all()
+    assert result["memory_source"].iloc[0].startswith("estimate")
+    assert result["peak_memory_MB"].iloc[1] == pytest.approx(4 * result["peak_memory_MB"].iloc[0])
+
+
+@requires_cuda
+def test_measure_forward_on_cuda_measures_memory():
+    model = models.VGG("A", width_divisor=4, num_classes=10, hidden=64)
+    result = analysis.measure_forward(model, (3, 64, 64), (1, 16), device="cuda", repeats=1)
+    assert result["memory_source"].iloc[0].startswith("measured")
+    table = analysis.layer_table(model.cpu(), (3, 64, 64))
+    estimate = analysis.inference_memory_estimate(table, 16, (3, 64, 64)) / 1e6
+    assert estimate * 0.5 < result["peak_memory_MB"].iloc[1] < estimate * 4

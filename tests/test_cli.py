@@ -1,61 +1,210 @@
-import json
+"""The command line: it trains and records, and every user error ends in one clear line and a non-zero exit."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
 import torch
 
-from tests.test_data import write_idx
-from vgg_edu import data, train
+from vgg_edu import checkpoint, data, train
 from vgg_edu.__main__ import main
 
+from conftest import write_idx
 
-def test_data_command_finds_the_files(nowhere, monkeypatch, capsys):
-    write_idx(nowhere / "fm")
-    monkeypatch.setenv("VGG_EDU_DATA", str(nowhere / "fm"))
-    assert main(["data"]) == 0
-    assert str(nowhere / "fm") in capsys.readouterr().out
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--width-divisor",
+    "16",
+    "--hidden",
+    "16",
+    "--head",
+    "fc",
+    "--resize",
+    "32",
+    "--val-size",
+    "8",
+    "--quiet",
+    "--threads",
+    "1",
+]
+
+
+@pytest.fixture
+def fm(nowhere):
+    write_idx(nowhere / "fm", n_train=48, n_test=16)
+    return nowhere / "fm"
+
+
+def run(capsys, *args):
+    code = main(list(map(str, args)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_data_command_finds_the_files(fm, monkeypatch, capsys):
+    monkeypatch.setenv("VGG_EDU_DATA", str(fm))
+    code, out, _ = run(capsys, "data")
+    assert code == 0 and str(fm) in out and "48 training" in out
 
 
 def test_data_command_fails_with_advice(nowhere, capsys):
-    assert main(["data"]) == 1
-    err = capsys.readouterr().err
-    assert "not found" in err and str(nowhere / "debian") in err and "apt-get install" in err
+    code, _, err = run(capsys, "data")
+    assert code == 1 and "not found" in err and str(nowhere / "debian") in err and "apt-get install" in err
 
 
-def test_train_command_writes_checkpoint_and_metrics(nowhere, capsys):
-    write_idx(nowhere / "fm", n_train=40, n_test=16)
-    ck = nowhere / "out" / "m.pt"
-    threads = torch.get_num_threads()
-    try:
-        rc = main(["train", "--data", str(nowhere / "fm"), "--epochs", "2", "--batch-size", "16",
-                   "--width-divisor", "16", "--hidden", "16", "--head", "fc", "--resize", "32", "--checkpoint", str(ck),
-                   "--quiet", "--threads", "1"])
-    finally:
-        torch.set_num_threads(threads)
-    assert rc == 0
-    out = capsys.readouterr().out
-    assert "test accuracy" in out and str(ck) in out
-    model = train.load_model(ck)
-    assert model.hparams["width_divisor"] == 16 and model.hparams["hidden"] == 16 and model.meta["resize"] == 32
+def test_data_command_reports_an_unreadable_file(fm, capsys):
+    (fm / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03 cut")
+    code, _, err = run(capsys, "data", "--data", fm)
+    assert code == 1 and err.count("\n") == 1 and "train-images-idx3-ubyte" in err and "Traceback" not in err
+
+
+def test_train_writes_checkpoint_and_metrics(fm, capsys):
+    ck = fm.parent / "out" / "m.pt"
+    code, out, _ = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
+    assert code == 0
+    model = checkpoint.load_model(ck)
+    assert model.hparams["width_divisor"] == 16 and model.hparams["hidden"] == 16 and model.input_spec.size == 32
     metrics = json.loads(ck.with_suffix(".json").read_text())
-    assert [r["step"] for r in metrics["epochs"]] == [3, 6]                  # 40 images in batches of 16
-    assert metrics["config"]["recipe"] == "classroom" and 0 <= metrics["epochs"][-1]["test_acc"] <= 1
+    assert [r["step"] for r in metrics["epochs"]] == [3, 6]  # 40 images after 8 held out, in batches of 16
+    assert [sorted(r) for r in metrics["epochs"]][0] == sorted(
+        ["epoch", "step", "train_loss", "train_acc", "val_acc", "val_loss", "examples_per_s", "lr", "epoch_s", "wall_s"]
+    )
+    assert metrics["config"]["data"]["val"] == 8 and metrics["meta"]["recipe"] == "classroom"
+    assert metrics["checkpoint"] == str(ck) and metrics["meta"]["data"] == str(fm) + " (validation: 8 held out, seed 0)"
+    assert set(metrics["versions"]) == {"vgg_edu", "torch", "torchvision", "python"}
+    assert 0 <= metrics["test_acc"] <= 1 and f"test accuracy {metrics['test_acc']:.4f}" in out
+    assert f"validation accuracy {metrics['epochs'][-1]['val_acc']:.4f}" in out
 
 
-def test_train_command_reports_bad_options(nowhere, monkeypatch, capsys):
-    write_idx(nowhere / "fm")
-
-    def offline(target):
-        raise OSError("no network")
-
-    monkeypatch.setattr(data, "_download", offline)
-    assert main(["train", "--data", str(nowhere / "fm"), "--recipe", "nope"]) == 1
-    assert "unknown recipe 'nope'" in capsys.readouterr().err
-    assert main(["train", "--data", str(nowhere / "missing"), "--epochs", "1"]) == 1
-    assert "Fashion-MNIST is not on this machine" in capsys.readouterr().err
+def test_a_second_run_does_not_clobber_the_first(fm, capsys):
+    ck = fm.parent / "m.pt"
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)[0] == 0
+    before = ck.read_bytes()
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
+    assert code == 1 and "--resume" in err and "--overwrite" in err and ck.read_bytes() == before
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--lr", "0.5", "--checkpoint", ck, "--resume")
+    assert code == 1 and "lr: saved" in err and ck.read_bytes() == before
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, "--overwrite")[0] == 0
 
 
-def test_python_dash_m_runs(tmp_path):
-    import subprocess
-    import sys
+def test_init_from_starts_a_new_run_from_the_weights(fm, capsys):
+    first, second = fm.parent / "a.pt", fm.parent / "b.pt"
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", first)[0] == 0
+    assert (
+        run(capsys, "train", "--data", fm, *SMALL, "--epochs", "1", "--init-from", first, "--checkpoint", second)[0]
+        == 0
+    )
+    assert checkpoint.load(second)["meta"]["init_from"] == str(first)
+    code, _, err = run(
+        capsys,
+        "train",
+        "--data",
+        fm,
+        *SMALL,
+        "--width-divisor",
+        "8",
+        "--init-from",
+        first,
+        "--checkpoint",
+        fm.parent / "c.pt",
+    )
+    assert code == 1 and "another network" in err
 
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs: must be at least 1"),
+        (["--max-steps", "0"], "--max-steps: must be at least 1"),
+        (["--batch-size", "-5"], "--batch-size: must be at least 1"),
+        (["--subset", "0", "0"], "must be at least 1"),
+        (["--lr", "abc"], "expected a number"),
+        (["--lr", "nan"], "positive number"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(fm, capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--data", str(fm), *args])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--device", "tpu"], "unknown device"),
+        (["--recipe", "nope"], "unknown recipe 'nope'"),
+        (["--config", "vgg16_bn"], "batch_norm=True"),
+        (["--width-divisor", "3"], "does not divide"),
+        (["--resize", "16"], "too small"),
+        (["--subset", "40", "500"], "n_test must be between 1 and 16"),
+        (["--val-size", "48"], "n_val must be between"),
+    ]
+    + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA GPU")]),
+)
+def test_bad_choices_end_in_one_line(fm, capsys, args, message):
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", fm.parent / "x.pt", *args)
+    assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (fm.parent / "x.pt").exists()
+
+
+def test_paths_that_would_lose_work_are_refused(fm, capsys):
+    ck = fm.parent / "m.pt"
+    for args, message in (
+        (["--checkpoint", fm.parent / "m.json"], "ends in .json"),
+        (["--checkpoint", ck, "--metrics", ck], "would overwrite a checkpoint"),
+        (["--checkpoint", ck, "--metrics", fm.parent / "other.pt"], "would overwrite"),
+        (["--checkpoint", fm.parent], "is a folder"),
+        (["--checkpoint", ck, "--resume"], "no checkpoint at"),
+        (["--checkpoint", ck, "--metrics", fm], "is a folder"),
+        (["--data", fm.parent / "missing"], "Fashion-MNIST is not on this machine"),
+    ):
+        code, _, err = run(capsys, "train", "--data", fm, *SMALL, *map(str, args))
+        assert code == 1 and message in err and "Traceback" not in err, (args, err)
+    assert not ck.exists()
+
+
+@pytest.mark.parametrize("content, message", [(b"garbage", "corrupt"), (None, "not a vgg_edu checkpoint")])
+def test_unusable_checkpoints_are_explained(fm, capsys, content, message):
+    ck = fm.parent / "bad.pt"
+    if content is None:
+        torch.save({"weights": torch.zeros(2)}, ck)
+    else:
+        ck.write_bytes(content)
+    for flag in (["--resume"], ["--init-from", ck, "--overwrite"]):
+        code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, *map(str, flag))
+        assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_ctrl_c_saves_and_exits_130(fm, capsys, monkeypatch):
+    ck = fm.parent / "m.pt"
+
+    class CtrlC(train.Callback):
+        def on_step(self, run, loss):
+            if run.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of epoch 1
+
+    real_fit = train.fit
+    monkeypatch.setattr(train, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
+    assert code == 130 and "--resume" in err
+    assert checkpoint.load(ck)["training"]["position"]["step"] == 2
+    monkeypatch.setattr(train, "fit", real_fit)
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, "--resume")[0] == 0
+    assert checkpoint.load(ck)["training"]["position"]["step"] == 6
+
+
+def test_python_dash_m_runs():
     result = subprocess.run([sys.executable, "-m", "vgg_edu", "train", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "--width-divisor" in result.stdout and "--recipe" in result.stdout
+    assert result.returncode == 0 and "--width-divisor" in result.stdout and "--init-from" in result.stdout
+
+
+def test_data_module_reads_what_the_cli_found(fm):
+    assert len(data.load_fashion_mnist(fm, download=False).train_labels) == 48

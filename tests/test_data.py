@@ -1,4 +1,3 @@
-import gzip
 import struct
 
 import numpy as np
@@ -7,22 +6,7 @@ import torch
 
 from vgg_edu import data
 
-
-def write_idx(folder, n_train=12, n_test=5, *, gz=False, seed=0):
-    """Write the four Fashion-MNIST files (IDX format, big-endian header) with random content; return the arrays."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, n, dtype=np.uint8)
-        arrays[prefix] = (images, labels)
-        for kind, header, payload in (("images-idx3-ubyte", struct.pack(">IIII", 2051, n, 28, 28), images),
-                                      ("labels-idx1-ubyte", struct.pack(">II", 2049, n), labels)):
-            raw = header + payload.tobytes()
-            name = folder / f"{prefix}-{kind}{'.gz' if gz else ''}"
-            name.write_bytes(gzip.compress(raw) if gz else raw)
-    return arrays
+from conftest import write_idx
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -39,7 +23,7 @@ def test_loader_reads_idx_files_exactly(tmp_path, gz):
 
 def test_search_order_root_then_env_then_cwd(nowhere, monkeypatch):
     write_idx(nowhere / "data", n_train=3)
-    write_idx(nowhere / "env" / "FashionMNIST" / "raw", n_train=4)   # torchvision's layout
+    write_idx(nowhere / "env" / "FashionMNIST" / "raw", n_train=4)  # torchvision's layout
     write_idx(nowhere / "explicit", n_train=5)
     assert len(data.load_fashion_mnist(download=False).train_labels) == 3
     monkeypatch.setenv("VGG_EDU_DATA", str(nowhere / "env"))
@@ -66,7 +50,7 @@ def test_download_is_the_last_resort_and_its_failure_is_explained(nowhere, monke
     monkeypatch.setattr(data, "_download", fake_download)
     assert len(data.load_fashion_mnist().train_labels) == 7
     assert calls == [data.Path("data")]
-    assert len(data.load_fashion_mnist().train_labels) == 7 and len(calls) == 1   # found locally the second time
+    assert len(data.load_fashion_mnist().train_labels) == 7 and len(calls) == 1  # found locally the second time
 
     def offline(target):
         raise OSError("no network")
@@ -75,7 +59,50 @@ def test_download_is_the_last_resort_and_its_failure_is_explained(nowhere, monke
     (nowhere / "empty").mkdir()
     monkeypatch.chdir(nowhere / "empty")
     with pytest.raises(FileNotFoundError, match="no network"):
-        data.load_fashion_mnist(nowhere / "elsewhere")
+        data.load_fashion_mnist(nowhere / "elsewhere" / "deeper")
+    assert not (nowhere / "elsewhere").exists()  # a failed download leaves no empty folders behind
+
+
+def test_an_explicit_folder_never_falls_back_to_another_copy(nowhere):
+    write_idx(nowhere / "data", n_train=3)  # a copy in ./data, where the default search looks
+    (nowhere / "mine").mkdir()
+    with pytest.raises(FileNotFoundError, match="mine"):
+        data.load_fashion_mnist(nowhere / "mine", download=False)
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_says_permission_not_delete(tmp_path):
+    write_idx(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").chmod(0)
+    with pytest.raises(data.DataError, match="no permission") as err:
+        data.load_fashion_mnist(tmp_path, download=False)
+    assert "Delete" not in str(err.value)
+
+
+def test_hold_out_moves_a_seeded_validation_split(tmp_path):
+    write_idx(tmp_path, n_train=30, n_test=5)
+    ds = data.load_fashion_mnist(tmp_path, download=False)
+    split = ds.hold_out(10, seed=2)
+    assert len(split.train_labels) == 20 and len(split.val_labels) == 10 and len(split.test_labels) == 5
+    together = torch.cat([split.train_images, split.val_images]).flatten(1)
+    assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, ds.train_images.flatten(1).tolist()))
+    assert torch.equal(ds.hold_out(10, seed=2).val_labels, split.val_labels)
+    assert not torch.equal(ds.hold_out(10, seed=3).val_images, split.val_images)
+    assert split.split("val")[0] is split.val_images
+    with pytest.raises(ValueError, match="n_val"):
+        ds.hold_out(30)
+    with pytest.raises(ValueError, match="split must be"):
+        ds.split("validation")
+
+
+def test_input_spec_is_the_models_contract():
+    spec = data.InputSpec(size=32)
+    images = torch.randint(0, 256, (2, 28, 28), dtype=torch.uint8)
+    assert torch.equal(spec(images), data.to_input(images, 32))
+    assert data.InputSpec.from_dict(spec.as_dict()) == spec
+    rgb = data.InputSpec(size=8, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), classes=("a", "b"))
+    x = rgb(torch.full((1, 3, 8, 8), 255, dtype=torch.uint8))
+    assert x.shape == (1, 3, 8, 8) and torch.allclose(x, torch.full_like(x, 2.0))
 
 
 def test_truncated_file_is_a_clear_error(tmp_path):
@@ -112,7 +139,7 @@ def test_swapped_files_are_caught(tmp_path):
 
 
 def test_to_input_normalises_resizes_and_flips():
-    images = torch.tensor([[[0, 255], [51, 102]]], dtype=torch.uint8)   # (1, 2, 2)
+    images = torch.tensor([[[0, 255], [51, 102]]], dtype=torch.uint8)  # (1, 2, 2)
     x = data.to_input(images)
     expected = (torch.tensor([[0, 255], [51, 102]]) / 255 - 0.2860) / 0.3530
     assert x.shape == (1, 1, 2, 2) and x.dtype == torch.float32
@@ -121,9 +148,10 @@ def test_to_input_normalises_resizes_and_flips():
     assert torch.allclose(flipped[0, 0], expected.flip(-1))
     big = data.to_input(torch.full((3, 1, 28, 28), 128, dtype=torch.uint8), resize=64)
     assert big.shape == (3, 1, 64, 64)
-    assert torch.allclose(big, torch.full_like(big, (128 / 255 - 0.2860) / 0.3530))   # a constant stays constant
-    with pytest.raises(TypeError, match="uint8"):
-        data.to_input(torch.zeros(2, 28, 28))
+    assert torch.allclose(big, torch.full_like(big, (128 / 255 - 0.2860) / 0.3530))  # a constant stays constant
+    for bad in (torch.zeros(2, 28, 28), torch.zeros(2, 28, 28, dtype=torch.float64), [[0, 1]]):
+        with pytest.raises(TypeError, match="uint8"):
+            data.to_input(bad)
 
 
 def test_batches_cover_every_example_once_in_a_seeded_order():
@@ -145,11 +173,11 @@ def test_batches_cover_every_example_once_in_a_seeded_order():
 
 def test_batches_flip_about_half_repeatably():
     images = torch.zeros(200, 28, 28, dtype=torch.uint8)
-    images[:, :, 0] = 255                                     # a bright left column
+    images[:, :, 0] = 255  # a bright left column
     labels = torch.zeros(200, dtype=torch.long)
     x1 = torch.cat([x for x, _ in data.batches(images, labels, 64, flip=True, seed=1)])
     x2 = torch.cat([x for x, _ in data.batches(images, labels, 64, flip=True, seed=1)])
-    flipped = x1[:, 0, 0, -1] > 0                             # the bright column moved to the right
+    flipped = x1[:, 0, 0, -1] > 0  # the bright column moved to the right
     assert torch.equal(x1, x2)
     assert 60 < int(flipped.sum()) < 140
     assert torch.equal(flipped, ~(x1[:, 0, 0, 0] > 0))
@@ -164,12 +192,15 @@ def test_subset_keeps_images_with_their_labels(tmp_path):
         i = next(i for i in range(30) if torch.equal(ds.train_images[i], img))
         assert ds.train_labels[i] == lab
     assert torch.equal(ds.subset(10, 4, seed=1).train_labels, small.train_labels)
+    for bad in ((0, 4), (10, 0), (31, 4), (10, 21)):
+        with pytest.raises(ValueError, match="must be between 1 and"):
+            ds.subset(*bad)
 
 
 @pytest.mark.skipif(data.find_fashion_mnist() is None, reason="the real Fashion-MNIST is not on this machine")
 def test_the_real_fashion_mnist():
     ds = data.load_fashion_mnist(download=False)
     assert ds.train_images.shape == (60_000, 28, 28) and ds.test_images.shape == (10_000, 28, 28)
-    assert torch.bincount(ds.train_labels).tolist() == [6000] * 10      # balanced classes
+    assert torch.bincount(ds.train_labels).tolist() == [6000] * 10  # balanced classes
     pixels = ds.train_images.float() / 255
     assert abs(float(pixels.mean()) - data.MEAN) < 5e-4 and abs(float(pixels.std()) - data.STD) < 5e-4

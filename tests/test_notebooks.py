@@ -1,4 +1,5 @@
 """The course's conventions, checked on every notebook file (running them is nbmake's job)."""
+
 import json
 import re
 from pathlib import Path
@@ -37,4 +38,5 @@ def test_at_least_three_self_checking_exercises(path):
     ids = set(re.findall(r"check\(\s*[\"'](\d\d\.\d+)[\"']", source))
     assert len(ids) >= 3, f"{path.name} checks exercises {sorted(ids)}"
     from vgg_edu import exercises
+
     assert ids <= set(exercises.EXERCISES), f"unregistered: {ids - set(exercises.EXERCISES)}"

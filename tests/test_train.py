@@ -1,3 +1,6 @@
+"""Training: fit's loop against hand computations, recipes, evaluation against scikit-learn's metrics."""
+
+import inspect
 import json
 import math
 
@@ -8,62 +11,42 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from vgg_edu import data, train
 from vgg_edu.models import VGG
 
+from conftest import small_model, tiny_data
 
-def tiny_data(n_train=96, n_test=40, seed=0) -> data.FashionMNIST:
-    """Random 28x28 images whose class is written into their brightness, so a small net can learn them."""
-    g = torch.Generator().manual_seed(seed)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-    def split(n):
-        labels = torch.randint(0, 10, (n,), generator=g)
-        noise = torch.randint(0, 60, (n, 28, 28), generator=g)
-        images = (noise + labels.view(-1, 1, 1) * 19).clamp(0, 255).to(torch.uint8)
-        return images, labels
-
-    return data.FashionMNIST(*split(n_train), *split(n_test), source="synthetic")
-
-
-def small_model(seed=0, **kw):
-    return train.build_model("classroom", seed=seed, **{"width_divisor": 16, "hidden": 32, "head": "gap"} | kw)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread (and much faster when other processes share the CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-QUIET = dict(progress=False, verbose=False, live_plot=False, resize=32, device="cpu")
+QUIET = dict(progress=False, verbose=False, live_plot=False, device="cpu")
 
 
 def test_fit_lowers_the_loss_on_a_small_batch():
     ds = tiny_data(n_train=32)
     history = train.fit(small_model(), ds, epochs=25, batch_size=32, lr=0.05, momentum=0.9, eval_every=0, **QUIET)
     assert len(history) == 25 and history.final["step"] == 25
-    assert history.epochs[0]["train_loss"] == pytest.approx(math.log(10), rel=0.05)   # chance: -log(1/10)
+    assert history.epochs[0]["train_loss"] == pytest.approx(math.log(10), rel=0.05)  # chance: -log(1/10)
     assert history.final["train_loss"] < 0.3 * history.epochs[0]["train_loss"]
     assert history.final["train_acc"] > 0.8
 
 
-def test_history_rows_hold_what_the_issue_asks():
-    ds = tiny_data()
+def test_history_rows_hold_validation_accuracy_and_loss():
+    ds = tiny_data(n_val=30)
     model = small_model()
     history = train.fit(model, ds, epochs=2, batch_size=32, lr=0.01, **QUIET)
     row = history.final
-    for key in ("train_loss", "train_acc", "test_acc", "examples_per_s", "lr", "wall_s"):
+    for key in ("train_loss", "train_acc", "val_acc", "val_loss", "examples_per_s", "lr", "wall_s"):
         assert row[key] is not None and math.isfinite(row[key]), key
+    assert "test_acc" not in row  # the test split is for the end, once
     assert row["step"] == 2 * 3 and history.epochs[0]["wall_s"] < row["wall_s"]
-    assert row["test_acc"] == pytest.approx(train.evaluate(model, ds, resize=32))
+    ev = train.evaluate(model, ds, "val", details=True)
+    assert row["val_acc"] == pytest.approx(ev.accuracy) and row["val_loss"] == pytest.approx(ev.loss, rel=1e-5)
     assert history.to_frame().shape[0] == 2
     assert json.loads(json.dumps(history.as_dict()))["epochs"][1]["step"] == 6
 
 
 def test_max_steps_stops_early_and_evaluates():
     ds = tiny_data()
+    ds = tiny_data(n_val=20)
     history = train.fit(small_model(), ds, epochs=5, batch_size=32, lr=0.01, max_steps=4, **QUIET)
-    assert history.final["step"] == 4 and history.final["test_acc"] is not None
+    assert history.final["step"] == 4 and history.final["val_acc"] is not None
     assert [round(r["epoch"], 3) for r in history.epochs] == [1.0, 1.333]
 
 
@@ -77,57 +60,13 @@ def test_runs_repeat_with_the_same_seed():
         assert torch.equal(pa, pb)
 
 
-def test_checkpoint_round_trip(tmp_path):
-    ds = tiny_data()
-    model = small_model()
-    path = tmp_path / "ck" / "model.pt"
-    train.fit(model, ds, epochs=1, batch_size=32, lr=0.01, checkpoint=path, meta={"note": "hi"}, **QUIET)
-    loaded = train.load_model(path)
-    assert loaded.hparams == model.hparams and not loaded.training
-    assert loaded.meta["resize"] == 32 and loaded.meta["note"] == "hi" and len(loaded.meta["classes"]) == 10
-    x = data.to_input(ds.test_images[:8], resize=32)
-    model.eval()
-    assert torch.allclose(loaded(x), model(x), atol=1e-6)
-    assert train.evaluate(loaded, ds, resize=32) == pytest.approx(loaded.meta["test_acc"])
-    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]          # no temporary file left behind
-
-
-def test_checkpoint_errors_are_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="Train one first"):
-        train.load_model(tmp_path / "none.pt")
-    torch.save({"weights": 1}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a vgg_edu checkpoint"):
-        train.load_model(tmp_path / "other.pt")
-
-
-@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
-def test_resume_continues_the_same_run(tmp_path, schedule):
-    """Stopped mid-epoch (step 4 of 3 x 3) and resumed, a run ends with exactly the weights of one never stopped."""
-    ds = tiny_data()
-    kw = dict(epochs=3, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4, flip=True, schedule=schedule,
-              **QUIET)
-    straight = small_model()
-    full = train.fit(straight, ds, **kw)
-
-    path = tmp_path / "run.pt"
-    first = train.fit(small_model(), ds, max_steps=4, checkpoint=path, **kw)
-    assert first.final["step"] == 4
-    resumed_model = small_model(seed=99)                    # different start weights: the checkpoint must win
-    resumed = train.fit(resumed_model, ds, checkpoint=path, resume=True, **kw)
-    assert resumed.final["step"] == 9
-    for a, b in zip(straight.state_dict().values(), resumed_model.state_dict().values()):
-        assert torch.allclose(a.float(), b.float(), atol=1e-6)
-    assert resumed.final["train_loss"] == pytest.approx(full.final["train_loss"], rel=1e-5)
-    assert resumed.final["lr"] == pytest.approx(full.final["lr"])
-
-
 def test_train_steps_lowers_the_loss_on_separable_data():
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     labels = torch.arange(64) % 2
-    images[labels == 1, :14] = 255       # class 1: top half bright
+    images[labels == 1, :14] = 255  # class 1: top half bright
     ds = data.FashionMNIST(images, labels, images[:0], labels[:0])
     model = VGG([4, "M"], in_channels=1, num_classes=2, head="gap", dropout=0.0)
-    losses = train.train_steps(model, ds, steps=30, batch_size=16, lr=0.05)
+    losses = train.train_steps(model, ds, steps=30, batch_size=16, lr=0.05)  # no input_spec: 28 px as stored
     assert len(losses) == 30 and sum(losses[-5:]) / 5 < 0.5 * losses[0]
     assert not model.training
 
@@ -143,7 +82,7 @@ def test_nan_loss_stops_with_advice():
 
 def test_huge_learning_rate_diverges_with_advice():
     ds = tiny_data()
-    model = train.build_model("d2l", width_divisor=16, hidden=32)
+    model = train.build_model("d2l", width_divisor=16, hidden=32, input_size=32)
     with pytest.raises(train.TrainingDiverged, match="step"):
         train.fit(model, ds, epochs=5, batch_size=32, lr=1e6, log_every=1, **QUIET)
 
@@ -151,21 +90,23 @@ def test_huge_learning_rate_diverges_with_advice():
 def test_evaluate_matches_an_independent_count():
     ds = tiny_data()
     model = small_model().eval()
-    ev = train.evaluate(model, ds, resize=32, details=True, batch_size=7)
+    ev = train.evaluate(model, ds, "test", details=True, batch_size=7)
     with torch.no_grad():
-        logits = model(data.to_input(ds.test_images, resize=32))
+        logits = model(data.to_input(ds.test_images, 32))  # the model's input contract: 32 px
     assert torch.equal(ev.predictions, logits.argmax(1))
     assert ev.accuracy == pytest.approx(float((logits.argmax(1) == ds.test_labels).float().mean()))
     assert ev.loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, ds.test_labels)), rel=1e-5)
     c = ev.confusion()
     assert c.tolist() == sk_confusion(ds.test_labels, ev.predictions, labels=range(10)).tolist()
     assert int(c.trace()) == int((ev.predictions == ds.test_labels).sum())
-    assert train.evaluate(model, ds, resize=32) == pytest.approx(ev.accuracy)
+    assert train.evaluate(model, ds, "test") == pytest.approx(ev.accuracy)
+    with pytest.raises(ValueError, match="hold out a validation split"):
+        train.evaluate(model, ds)
 
 
 def test_misclassified_are_wrong_and_most_confident_first():
     ds = tiny_data()
-    ev = train.evaluate(small_model(), ds, resize=32, details=True)
+    ev = train.evaluate(small_model(), ds, "test", details=True)
     idx = train.misclassified(ev, k=5)
     assert len(idx) == min(5, int((ev.predictions != ev.labels).sum()))
     assert bool((ev.predictions[idx] != ev.labels[idx]).all())
@@ -175,14 +116,15 @@ def test_misclassified_are_wrong_and_most_confident_first():
 
 def test_d2l_recipe_is_the_books():
     r = train.RECIPES["d2l"]
-    assert r["fit"]["resize"] == 224 and r["fit"]["batch_size"] == 128
+    assert r["model"]["input_size"] == 224 and r["fit"]["batch_size"] == 128
     assert r["fit"]["lr"] == 0.05 and r["fit"]["epochs"] == 10 and r["fit"]["momentum"] == 0.0
     assert r["model"]["init"] == "xavier"
     with torch.device("meta"):
         model = train.build_model("d2l")
     convs = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv2d)]
-    assert convs == [16, 32, 64, 64, 128, 128, 128, 128]            # VGG-11 with 64..512 divided by 4
+    assert convs == [16, 32, 64, 64, 128, 128, 128, 128]  # VGG-11 with 64..512 divided by 4
     assert model.classifier[0].in_features == 128 * 7 * 7 and model.classifier[0].out_features == 4096
+    assert model.input_spec.size == 224
 
 
 def test_recipe_options_are_checked():
@@ -191,29 +133,78 @@ def test_recipe_options_are_checked():
     with pytest.raises(TypeError, match="no option"):
         train.fit_kwargs("classroom", epoch=3)
     assert train.fit_kwargs("classroom", epochs=1)["epochs"] == 1
-    assert train.RECIPES["classroom"]["fit"]["epochs"] != 1                  # the preset was not changed
+    assert train.RECIPES["classroom"]["fit"]["epochs"] != 1  # the preset was not changed
 
 
-def test_figures_draw():
-    ds = tiny_data()
+def test_fit_options_are_read_from_its_signature():
+    params = list(inspect.signature(train.fit).parameters)
+    assert list(train.FIT_OPTIONS) == params[2:] and params[:2] == ["model", "data"]
+    assert set(train.RUN_OPTIONS) <= set(train.FIT_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=-5), "batch_size"),
+        (dict(max_steps=0), "max_steps"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(lr=-1.0), "lr"),
+        (dict(epochs=2.5), "epochs"),
+        (dict(momentum=1.5), "momentum"),
+        (dict(eval_every=-1), "eval_every"),
+    ],
+)
+def test_impossible_options_are_refused_before_training(bad, message):
     model = small_model()
-    h = train.fit(model, ds, epochs=2, batch_size=32, lr=0.01, **QUIET)
-    ev = train.evaluate(model, ds, resize=32, details=True)
-    assert len(train.plot_history(h).axes) == 2
-    assert len(train.plot_confusion(ev.confusion()).axes) == 2                 # the matrix and its colour bar
-    wrong = int((ev.predictions != ev.labels).sum())
-    fig = train.plot_misclassified(ds.test_images, ev, k=8)
-    assert sum(1 for ax in fig.axes if ax.images) == min(8, wrong)
-    fig = train.plot_time_vs_accuracy({"a": h})
-    assert fig.axes[0].lines[0].get_ydata().tolist() == [r["test_acc"] for r in h.epochs]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, tiny_data(), **QUIET | bad)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("exercise_id,wrong", [("04.1", 128_806_154), ("04.2", 7), ("04.4", 468),
-                                               ("04.3", lambda c: c.diag().float() / c.sum(0).float())])
-def test_notebook_04_exercises_accept_their_solution_and_reject_a_wrong_answer(exercise_id, wrong):
-    from vgg_edu import exercises, models
+def test_callbacks_see_every_step_and_epoch():
+    seen = []
 
-    namespace = {"math": math, "torch": torch, "models": models}
-    exec(exercises.EXERCISES[exercise_id].solution, namespace)
-    assert exercises.check(exercise_id, namespace["answer"]) is True
-    assert exercises.check(exercise_id, wrong) is False
+    class Spy(train.Callback):
+        def on_step(self, run, loss):
+            seen.append(("step", run.step, loss is not None))
+
+        def on_epoch(self, run, row):
+            seen.append(("epoch", row["step"]))
+
+        def on_stop(self, run, reason):
+            seen.append(("stop", reason))
+
+    train.fit(small_model(), tiny_data(n_train=64), epochs=2, batch_size=32, log_every=2, callbacks=[Spy()], **QUIET)
+    assert seen == [
+        ("step", 1, True),
+        ("step", 2, True),
+        ("epoch", 2),
+        ("step", 3, False),
+        ("step", 4, True),
+        ("epoch", 4),
+        ("stop", "done"),
+    ]
+
+
+def test_loss_fn_replaces_cross_entropy():
+    calls = []
+
+    def loss_fn(logits, labels, inputs):
+        calls.append(inputs.shape)
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    a, b = small_model(), small_model()
+    train.fit(a, tiny_data(), epochs=1, batch_size=32, loss_fn=loss_fn, **QUIET)
+    train.fit(b, tiny_data(), epochs=1, batch_size=32, **QUIET)
+    assert calls == [(32, 1, 32, 32)] * 3
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_plateau_schedule_follows_validation_accuracy():
+    ds = tiny_data(n_val=20)
+    frozen = small_model(batch_norm=False)  # lr 1e-6, no BatchNorm: validation accuracy stays put
+    h = train.fit(frozen, ds, epochs=4, batch_size=32, lr=1e-6, schedule="plateau", **QUIET)
+    assert len({r["val_acc"] for r in h.epochs}) == 1
+    assert [r["lr"] for r in h.epochs] == pytest.approx([1e-6, 1e-6, 1e-6, 1e-7])  # patience 1, then / 10

@@ -1,19 +1,42 @@
-"""vgg_edu: the code behind the VGG notebook course.
+"""vgg_edu: the code behind the VGG notebook course. One concept per module:
 
-- ``vgg_edu.models``    the VGG configurations, ``vgg_block``, ``VGG``, pretrained weights
-- ``vgg_edu.analysis``  receptive fields and per-layer tables (params, MACs, activations)
-- ``vgg_edu.runtime``   device choice, fast mode, seeds, where files go
-- ``vgg_edu.data``      Fashion-MNIST: find it, load it into memory, make batches on the device
-- ``vgg_edu.train``     recipes, ``fit``, ``evaluate``, checkpoints, training figures
-- ``vgg_edu.inspect``   inside a trained net: activations, top patches, occlusion, saliency, Grad-CAM, embeddings
-- ``vgg_edu.plots``     the notebooks' figures and widgets (each with a static fallback)
-- ``vgg_edu.exercises`` self-checking exercises
+- ``models``        the paper's configurations, ``make_layers``, ``vgg_block``, ``VGG`` (torchvision's keys)
+- ``receptive``     the receptive-field recurrence and the effective receptive field
+- ``analysis``      per-layer tables (shapes, params, MACs, activations), the six configurations, time and memory
+- ``pretrained``    everything ImageNet: torchvision's weights, labels, transforms, predictions
+- ``d2l_reference`` the book's VGG code, to compare with
+- ``data``          Fashion-MNIST in memory, the input contract (``InputSpec``), batches on the device
+- ``train``         recipes, ``fit`` built from small steps and callbacks, ``evaluate``, ``predict``
+- ``checkpoint``    atomic save, load, ``load_model``
+- ``probe``         inside a trained net: activations, top patches, occlusion, saliency, Grad-CAM, embeddings
+- ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
+- ``exercises``     the self-checking exercises, one module per notebook
+- ``runtime``       the device rule, fast mode, seeds, where files go
 
-``data``, ``train``, ``inspect`` and ``plots`` are imported on demand (``from vgg_edu import train``), so that
-``import vgg_edu`` stays light.
+Only the light core is imported here; ``from vgg_edu import train`` (and the others) imports on demand.
 """
-from .analysis import layer_table, receptive_field, totals
-from .models import CONFIGS, VGG, load_pretrained, make_layers, vgg11, vgg13, vgg16, vgg19, vgg_block
-from .runtime import fast_mode, get_device, seed_everything
+
+from .analysis import layer_table, totals
+from .models import CONFIGS, VGG, make_layers, vgg11, vgg13, vgg16, vgg19, vgg_block
+from .receptive import receptive_field
+from .runtime import best_device, fast_mode, get_device, seed_everything
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CONFIGS",
+    "VGG",
+    "best_device",
+    "fast_mode",
+    "get_device",
+    "layer_table",
+    "make_layers",
+    "receptive_field",
+    "seed_everything",
+    "totals",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "vgg_block",
+]

@@ -2,16 +2,25 @@
 
 Examples::
 
-    python -m vgg_edu train                                  # the classroom recipe: VGG-11/8, 32 px, 2-core CPU
-    python -m vgg_edu train --recipe d2l                     # the book's run (224 px, 10 epochs): for a GPU
-    python -m vgg_edu train --epochs 1 --subset 2000 500     # a quick try on a slice of the data
-    python -m vgg_edu train --resume                         # continue the run saved in --checkpoint
+    python -m vgg_edu train                                   # the classroom recipe: VGG-11/8, 32 px, 2-core CPU
+    python -m vgg_edu train --recipe d2l --checkpoint artifacts/d2l.pt      # the book's run (224 px): for a GPU
+    python -m vgg_edu train --epochs 1 --subset 2000 500 --checkpoint artifacts/try.pt   # a quick try
+    python -m vgg_edu train --resume                          # continue the run saved in --checkpoint
+    python -m vgg_edu train --init-from artifacts/vgg11_fashion_mnist.pt --epochs 3 --checkpoint artifacts/more.pt
+
+Validation accuracy is measured every epoch on images held out of the training split (--val-size); test accuracy
+once, at the end. Every error ends with one line on stderr and exit code 1 (2 for a malformed command line);
+Ctrl-C saves the run and exits with 130.
 """
+
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 from pathlib import Path
+
+DEFAULT_CHECKPOINT = "vgg11_fashion_mnist.pt"  # in runtime.artifacts_dir(): the file notebook 05 loads
 
 
 def _bool(text: str) -> bool:
@@ -22,92 +31,215 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vgg_edu", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vgg_edu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("data", help="say where Fashion-MNIST is; exit 1 if it is nowhere on this machine")
-    t = sub.add_parser("train", help="train a VGG on Fashion-MNIST; write a checkpoint and a metrics JSON",
-                       description="Train a VGG on Fashion-MNIST. Options left out come from --recipe.")
+    d = sub.add_parser("data", help="say where Fashion-MNIST is; exit 1 if it is nowhere on this machine")
+    d.add_argument("--data", help="look only in this folder")
+    t = sub.add_parser(
+        "train",
+        help="train a VGG on Fashion-MNIST; write a checkpoint and a metrics JSON",
+        description="Train a VGG on Fashion-MNIST. Options left out come from --recipe.",
+    )
     t.add_argument("--recipe", default="classroom", help="classroom (2-core CPU, default) or d2l (the book's, GPU)")
     t.add_argument("--config", default="A", help="VGG configuration: A (VGG-11, default), B, D, E or a model name")
-    t.add_argument("--width-divisor", type=int, help="divide every channel count (d2l uses 4)")
+    t.add_argument("--width-divisor", type=_positive_int, help="divide every channel count (d2l uses 4)")
     t.add_argument("--batch-norm", type=_bool, metavar="BOOL", help="BatchNorm after each conv (true/false)")
-    t.add_argument("--hidden", type=int, help="width of the two hidden FC layers (paper: 4096)")
+    t.add_argument("--hidden", type=_positive_int, help="width of the two hidden FC layers (paper: 4096)")
     t.add_argument("--head", choices=["fc", "gap"], help="fc: three FC layers; gap: global average pool + 1 linear")
     t.add_argument("--init", choices=["torchvision", "kaiming", "xavier"], help="weight initialisation")
-    t.add_argument("--resize", type=int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="(peak) learning rate")
+    t.add_argument("--resize", type=_positive_int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
+    t.add_argument("--epochs", type=_positive_int)
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
     t.add_argument("--schedule", choices=["constant", "cosine", "onecycle", "plateau"])
-    t.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    t.add_argument("--subset", type=int, nargs=2, metavar=("N_TRAIN", "N_TEST"), help="train/test on a random slice")
-    t.add_argument("--device", help="cpu, cuda, mps (default: the best there is)")
-    t.add_argument("--threads", type=int, help="CPU threads for PyTorch (1 is faster when other jobs share the CPU)")
+    t.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
+    t.add_argument(
+        "--subset", type=_positive_int, nargs=2, metavar=("N_TRAIN", "N_TEST"), help="train/test on a random slice"
+    )
+    t.add_argument(
+        "--val-size", type=_count, default=5000, help="training images held out for validation (default 5000; 0: none)"
+    )
+    t.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best there is)")
+    t.add_argument("--threads", type=_positive_int, help="CPU threads (1 is faster when other jobs share the CPU)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data", help="folder holding the Fashion-MNIST files (default: the usual places)")
-    t.add_argument("--checkpoint", help="where to write the model (default: artifacts/vgg11_fashion_mnist.pt, "
-                   "the file notebook 05 loads)")
+    t.add_argument(
+        "--checkpoint",
+        help=f"where to write the model (default: artifacts/{DEFAULT_CHECKPOINT}, the file notebook 05 loads)",
+    )
     t.add_argument("--metrics", help="metrics JSON (default: the checkpoint's path with .json)")
-    t.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
+    start = t.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint, exactly")
+    start.add_argument("--init-from", metavar="CHECKPOINT", help="start a new run from this checkpoint's weights")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch only)")
     return parser
 
 
-def train_command(args) -> int:
+def _paths(args, runtime) -> tuple[Path, Path]:
+    """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written."""
+    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / DEFAULT_CHECKPOINT
+    metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
+    if checkpoint.suffix == ".json":
+        raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
+    if metrics.resolve() == checkpoint.resolve() or metrics.suffix == ".pt":
+        raise ValueError(f"--metrics {metrics} would overwrite a checkpoint: give it a .json name of its own")
+    if metrics.is_dir():
+        raise ValueError(f"--metrics {metrics} is a folder; give a file path")
+    if args.resume and not checkpoint.is_file():
+        raise ValueError(
+            f"--resume: there is no checkpoint at {checkpoint} to continue. Leave out --resume to "
+            "start a new run, or pass the --checkpoint of the run to continue."
+        )
+    return checkpoint, metrics
+
+
+def _versions() -> dict:
+    import torch
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "vgg_edu": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _setup(args):
+    """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
 
+    from . import checkpoint as ckpt
     from . import data, runtime, train
 
-    overrides = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "init")
-                 if getattr(args, k) is not None}
-    fit_over = {k: getattr(args, k) for k in ("resize", "epochs", "batch_size", "lr", "schedule", "max_steps")
-                if getattr(args, k) is not None}
-    try:
-        model = train.build_model(args.recipe, seed=args.seed, config=args.config, **overrides)
-        kwargs = train.fit_kwargs(args.recipe, **fit_over)
-        ds = data.load_fashion_mnist(args.data)
-        device = runtime.get_device(args.device)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = runtime.get_device(args.device)
+    paths = _paths(args, runtime)
+    model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "init")}
+    fit_kw = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "max_steps")}
+    fit_kw = train.fit_kwargs(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
+    ds = data.load_fashion_mnist(args.data)
     if args.subset:
         ds = ds.subset(*args.subset, seed=args.seed)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / "vgg11_fashion_mnist.pt"
-    metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
-    print(f"{args.recipe} recipe on {runtime.device_name(device)}: VGG {model.hparams}, fit {kwargs}; data {ds}")
+    if args.val_size:
+        ds = ds.hold_out(args.val_size, seed=args.seed)
+    model_kw = {k: v for k, v in model_kw.items() if v is not None}
+    if args.resize is not None:
+        model_kw["input_size"] = args.resize
+    model = train.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **model_kw)
+    if args.init_from:
+        ckpt.load_weights(model, args.init_from)
+    return device, paths, ds, model, fit_kw
+
+
+def train_command(args) -> int:
+    from . import runtime, train
+
+    device, (checkpoint, metrics), ds, model, fit_kw = _setup(args)
+    print(
+        f"{args.recipe} recipe on {runtime.device_name(device)}: VGG {model.hparams}, inputs {model.input_spec}, "
+        f"fit {fit_kw}; data {ds}"
+    )
+    meta = {"recipe": args.recipe, "data": ds.source, "subset": args.subset, "init_from": args.init_from}
     try:
-        history = train.fit(model, ds, device=device, seed=args.seed, checkpoint=checkpoint, resume=args.resume,
-                            progress=not args.quiet, live_plot=False, meta={"recipe": args.recipe}, **kwargs)
-    except train.TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
+        history = train.fit(
+            model,
+            ds,
+            device=device,
+            seed=args.seed,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            live_plot=False,
+            meta=meta,
+            **fit_kw,
+        )
+    except KeyboardInterrupt:
+        print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
+        return 130
+    test = train.evaluate(model, ds, "test", device=device, details=True)
+    history.save_json(
+        metrics,
+        test_acc=test.accuracy,
+        test_loss=test.loss,
+        checkpoint=str(checkpoint),
+        meta=meta,
+        versions=_versions(),
+    )
+    val = history.final.get("val_acc")
+    val_text = f"validation accuracy {val:.4f}, " if val is not None else ""
+    print(
+        f"{val_text}test accuracy {test.accuracy:.4f} (on {len(ds.test_labels):,} images, once, at the end); "
+        f"{history.final.get('wall_s', 0):.0f} s; checkpoint {checkpoint}, metrics {metrics}"
+    )
+    return 0
+
+
+def data_command(args) -> int:
+    from .data import candidate_dirs, find_fashion_mnist, load_fashion_mnist
+
+    found = find_fashion_mnist(args.data)
+    if found is None:
+        print(
+            "error: Fashion-MNIST not found in: "
+            + ", ".join(map(str, candidate_dirs(args.data)))
+            + ". Get it with `sudo apt-get install dataset-fashion-mnist`, or set VGG_EDU_DATA to a folder holding "
+            "the four *-ubyte(.gz) files; with internet, torchvision downloads it on first use.",
+            file=sys.stderr,
+        )
         return 1
-    history.config.update(recipe=args.recipe, model=model.hparams)
-    history.save_json(metrics)
-    final = history.final
-    print(f"test accuracy {final.get('test_acc')}, {final.get('wall_s', 0):.0f} s; "
-          f"checkpoint {checkpoint}, metrics {metrics}")
+    ds = load_fashion_mnist(found, download=False)  # reads every file: a truncated or unreadable one says so
+    print(f"Fashion-MNIST found in {found}: {len(ds.train_labels):,} training and {len(ds.test_labels):,} test images")
     return 0
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "data":
-        from .data import candidate_dirs, find_fashion_mnist
-        found = find_fashion_mnist()
-        if found:
-            print(f"Fashion-MNIST found in {found}")
-            return 0
-        print("Fashion-MNIST not found in: " + ", ".join(map(str, candidate_dirs())) +
-              "\nGet it with `sudo apt-get install dataset-fashion-mnist`, or set VGG_EDU_DATA to a folder holding "
-              "the four *-ubyte(.gz) files; with internet, torchvision downloads it on first use.", file=sys.stderr)
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .train import TrainingDiverged
+
+    command = data_command if args.command == "data" else train_command
+    try:
+        return command(args)
+    except (ValueError, TypeError, OSError, CheckpointError, DataError, TrainingDiverged) as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
-    if args.command == "train":
-        return train_command(args)
-    return 2
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ Paper, Table 1 (every conv is 3x3, stride 1, padding 1 unless marked; "M" is a 2
 
 All end in FC-4096, FC-4096, FC-1000 (Table 2: 133, 133, 133, 134, 138, 144 million parameters).
 """
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -41,6 +40,10 @@ def get_config(config: str | list) -> list:
     if isinstance(config, (list, tuple)):
         return list(config)
     key = NAMES.get(str(config).lower(), str(config).upper())
+    if str(config).lower().removesuffix("_bn") in NAMES and str(config).lower().endswith("_bn"):
+        raise ValueError(
+            f"{config!r} is {str(config)[:-3]!r} with BatchNorm: pass config={str(config)[:-3]!r} and batch_norm=True"
+        )
     if key not in CONFIGS:
         raise ValueError(
             f"unknown VGG config {config!r}. Use one of the paper's configurations {list(CONFIGS)}, "
@@ -55,6 +58,8 @@ def make_layers(config, *, in_channels: int = 3, batch_norm: bool = False, width
     BatchNorm sits between the conv and its ReLU, as in torchvision's ``_bn`` models (the conv keeps its bias).
     ``width_divisor`` divides every channel count: d2l's reduced VGG-11 uses 4 (16, 32, 64, 128, 128 channels).
     """
+    if not isinstance(width_divisor, int) or width_divisor < 1:
+        raise ValueError(f"width_divisor must be a positive integer; got {width_divisor!r}")
     layers: list[nn.Module] = []
     for v in get_config(config):
         if v == "M":
@@ -64,7 +69,12 @@ def make_layers(config, *, in_channels: int = 3, batch_norm: bool = False, width
             layers.append(nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0))
         else:
             channels, kernel = v if isinstance(v, tuple) else (v, 3)
-            channels = max(1, channels // width_divisor)
+            if channels % width_divisor:
+                raise ValueError(
+                    f"width_divisor={width_divisor} does not divide {channels} channels; use a "
+                    "divisor of every width (1, 2, 4, 8, 16, 32 or 64 for the paper's)"
+                )
+            channels //= width_divisor
             layers.append(nn.Conv2d(in_channels, channels, kernel_size=kernel, padding=kernel // 2))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(channels))
@@ -79,6 +89,16 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int, *, batch_norm
     The pool halves H and W; the block changes the channels from ``in_channels`` to ``out_channels``.
     """
     return make_layers([out_channels] * num_convs + ["M"], in_channels=in_channels, batch_norm=batch_norm)
+
+
+def bn_after_relu(features: nn.Sequential) -> nn.Sequential:
+    """The same layers with each Conv -> BatchNorm -> ReLU turned into Conv -> ReLU -> BatchNorm (modules shared,
+    not copied). ``make_layers(batch_norm=True)`` puts BN before the ReLU, as torchvision's ``_bn`` models do."""
+    layers = list(features)
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.BatchNorm2d) and isinstance(layers[i + 1], nn.ReLU):
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    return nn.Sequential(*layers)
 
 
 def stages(config) -> list[tuple[int, int]]:
@@ -120,6 +140,46 @@ def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
     return model
 
 
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """Every name a layer can be called, mapped to its module name.
+
+    A ``features`` Sequential gets the paper's names, stage by stage: conv{s}_{i}, bn{s}_{i}, relu{s}_{i}, pool{s}
+    (and lrn); a ``classifier`` gets Caffe's fc6, relu6, drop6, fc7, relu7, drop7, fc8 (one Linear: fc). Every leaf
+    module is also reachable by its own name ("features.0").
+    """
+    names: dict[str, str] = {}
+    features = getattr(model, "features", None)
+    if isinstance(features, nn.Sequential):
+        stage, i = 1, 0
+        for idx, m in enumerate(features):
+            if isinstance(m, nn.Conv2d):
+                i += 1
+                names[f"conv{stage}_{i}"] = f"features.{idx}"
+            elif isinstance(m, nn.BatchNorm2d):
+                names[f"bn{stage}_{i}"] = f"features.{idx}"
+            elif isinstance(m, nn.ReLU):
+                names[f"relu{stage}_{i}"] = f"features.{idx}"
+            elif isinstance(m, nn.LocalResponseNorm):
+                names["lrn"] = f"features.{idx}"
+            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+                names[f"pool{stage}"] = f"features.{idx}"
+                stage, i = stage + 1, 0
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Sequential):
+        linears = sum(isinstance(m, nn.Linear) for m in classifier)
+        k = 0
+        for idx, m in enumerate(classifier):
+            k += isinstance(m, nn.Linear)
+            if isinstance(m, nn.Linear):
+                names["fc" if linears == 1 else f"fc{5 + k}"] = f"classifier.{idx}"
+            elif k and linears > 1 and isinstance(m, (nn.ReLU, nn.Dropout)):
+                names[f"{'relu' if isinstance(m, nn.ReLU) else 'drop'}{5 + k}"] = f"classifier.{idx}"
+    for name, m in model.named_modules():
+        if name and next(m.children(), None) is None:
+            names.setdefault(name, name)
+    return names
+
+
 class VGG(nn.Module):
     """A VGG network: ``features`` (convs and pools), ``avgpool``, ``classifier`` (three fully connected layers).
 
@@ -143,12 +203,20 @@ class VGG(nn.Module):
         super().__init__()
         if head not in ("fc", "gap"):
             raise ValueError(f"unknown head {head!r}; use 'fc' (the paper's three FC layers) or 'gap'")
-        if in_channels < 1 or width_divisor < 1:
-            raise ValueError("in_channels and width_divisor must be positive integers")
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive integer; got {in_channels!r}")
         cfg = get_config(config)
         # The constructor's arguments, so a checkpoint can rebuild the same network: VGG(**model.hparams).
-        self.hparams = dict(config=config, num_classes=num_classes, in_channels=in_channels,
-                            width_divisor=width_divisor, batch_norm=batch_norm, hidden=hidden, dropout=dropout, head=head)
+        self.hparams = dict(
+            config=config,
+            num_classes=num_classes,
+            in_channels=in_channels,
+            width_divisor=width_divisor,
+            batch_norm=batch_norm,
+            hidden=hidden,
+            dropout=dropout,
+            head=head,
+        )
         self.config = config
         self.in_channels = in_channels
         self.min_size = 2 ** cfg.count("M")
@@ -172,6 +240,18 @@ class VGG(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError that says what to do when ``x`` is not an N x C x H x W batch this network can take."""
+        if not torch.is_tensor(x) or not x.is_floating_point():
+            kind = x.dtype if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(
+                f"VGG expects float inputs; got {kind}. Turn uint8 pixels into inputs first "
+                "(vgg_edu.data.to_input(images), or x.float() / 255 and normalise)."
+            )
+        weight = next(self.parameters())
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"this VGG's weights are {weight.dtype} but the input is {x.dtype}: convert the "
+                f"input with x.to({weight.dtype}) (or the model with model.to({x.dtype}))."
+            )
         if x.dim() != 4:
             hint = " Add a batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
             raise ValueError(f"VGG expects a batch of shape N x C x H x W; got shape {tuple(x.shape)}.{hint}")
@@ -214,56 +294,3 @@ def vgg16(*, batch_norm: bool = False, **kwargs) -> VGG:
 def vgg19(*, batch_norm: bool = False, **kwargs) -> VGG:
     """VGG-19, config E."""
     return VGG("E", batch_norm=batch_norm, **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# torchvision's pretrained ImageNet weights
-# ---------------------------------------------------------------------------------------------------------------
-
-class PretrainedWeightsNotFound(FileNotFoundError):
-    """Raised when torchvision's ImageNet weights are neither at the given path nor in torchvision's cache."""
-
-
-def torchvision_weights(name: str = "vgg16", *, batch_norm: bool = False):
-    """torchvision's weights enum entry (URL, categories, transforms) for vgg11/13/16/19, with or without BN."""
-    from torchvision import models
-
-    name = name.lower().removesuffix("_bn")
-    if name not in NAMES:
-        raise ValueError(f"torchvision has ImageNet weights for {list(NAMES)} (with or without batch_norm), not {name!r}")
-    enum_name = f"{name.upper()}{'_BN' if batch_norm else ''}_Weights"
-    return getattr(models, enum_name).IMAGENET1K_V1
-
-
-def load_pretrained(
-    name: str = "vgg16", *, batch_norm: bool = False, path: str | Path | None = None, download: bool = False,
-    device: str | torch.device = "cpu",
-) -> VGG:
-    """Build ``name`` (vgg11/13/16/19) and load torchvision's ImageNet weights into it, by key.
-
-    Looks at ``path`` if given, else in torchvision's cache (``torch.hub.get_dir()/checkpoints``). With
-    ``download=True`` (needs internet) it fetches missing weights into that cache. Otherwise a missing file raises
-    ``PretrainedWeightsNotFound`` saying where it looked and how to get the file.
-    """
-    name = name.lower()
-    if name.endswith("_bn"):
-        name, batch_norm = name.removesuffix("_bn"), True
-    weights = torchvision_weights(name, batch_norm=batch_norm)
-    filename = weights.url.rsplit("/", 1)[-1]
-    cache = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    candidates = [Path(path)] if path is not None else [cache]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None and download and path is None:
-        torch.hub.load_state_dict_from_url(weights.url, progress=True)
-        found = cache
-    if found is None:
-        raise PretrainedWeightsNotFound(
-            f"no ImageNet weights for {name}{'_bn' if batch_norm else ''}: looked for "
-            f"{', '.join(str(p) for p in candidates)}. To get them, on a machine with internet run "
-            f"`vgg_edu.models.load_pretrained({name!r}, download=True)` (or torchvision's "
-            f"`models.{name}(weights='IMAGENET1K_V1')`), or download {weights.url} and pass path=... ."
-        )
-    model = VGG(NAMES[name], batch_norm=batch_norm)
-    state = torch.load(found, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.to(device).eval()

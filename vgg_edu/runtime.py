@@ -1,4 +1,15 @@
-"""Where the course runs: the device, fast mode for CI, Colab, seeds, and where files go."""
+"""Where the course runs: the device rule, fast mode for CI, Colab, seeds, threads, and where files go.
+
+The device rule, the same in every function of the package that takes ``device``:
+
+- ``device=None`` means where the model's parameters are (nothing moves);
+- a given device moves the model there (``model.to(device)``) and computes there;
+- asking for CUDA or MPS where there is none is a ``ValueError`` that says what to pass instead.
+
+Only the entry points that make a model (the CLI, ``checkpoint.load_model``) choose the best device there is, with
+``best_device()``: CUDA, then Apple's MPS, then the CPU.
+"""
+
 from __future__ import annotations
 
 import os
@@ -8,23 +19,53 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 FAST_ENV = "VGG_EDU_FAST"
 """Set ``VGG_EDU_FAST=1`` to shrink data and epochs (CI and nbmake). Every cell still runs."""
 
 
-def get_device(prefer: str | torch.device | None = None) -> torch.device:
-    """The device to compute on: ``prefer`` if given, else CUDA, then Apple's MPS, then the CPU."""
-    if prefer is not None:
-        device = torch.device(prefer)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use device='cpu' or None")
-        return device
+def best_device() -> torch.device:
+    """CUDA if there is a GPU, else Apple's MPS, else the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """``prefer`` checked (a clear error if it is not here), or ``best_device()`` when None."""
+    if prefer is None:
+        return best_device()
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {prefer!r}; use 'cpu', 'cuda', 'cuda:1' or 'mps'") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {prefer!r} was asked for but no CUDA GPU is visible here; use 'cpu' (or None)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {prefer!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {prefer!r} was asked for but Apple's MPS is not available here; use 'cpu'")
+    return device
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters (or, failing those, buffers) are; the CPU for a model with neither."""
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+def place(model: nn.Module, device=None) -> torch.device:
+    """The device rule (see the module's docstring): move ``model`` to ``device`` if given; return where it is."""
+    if device is None:
+        return model_device(model)
+    device = get_device(device)
+    model.to(device)
+    return device
 
 
 def device_name(device: str | torch.device | None = None) -> str:
@@ -42,6 +83,11 @@ def fast_mode() -> bool:
     return os.environ.get(FAST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def fast_or_full(fast, full):
+    """``fast`` in fast mode (CI), ``full`` otherwise: one place for the notebooks' sizes, no ``if`` in a lesson."""
+    return fast if fast_mode() else full
+
+
 def in_colab() -> bool:
     return "google.colab" in sys.modules
 
@@ -54,19 +100,19 @@ def seed_everything(seed: int = 0) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def repo_root() -> Path | None:
+    """The course repository this package was installed from (editable install), if any."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file() else None
+
+
 def artifacts_dir() -> Path:
     """Where notebooks keep what they make for each other (checkpoints, metrics): ``$VGG_EDU_ARTIFACTS`` or
     ``artifacts/`` beside the repository's notebooks (``./artifacts`` when the package runs outside the repo)."""
     root = os.environ.get("VGG_EDU_ARTIFACTS")
-    path = Path(root) if root else (_repo_root() / "artifacts" if _repo_root() else Path("artifacts"))
+    path = Path(root) if root else (repo_root() / "artifacts" if repo_root() else Path("artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _repo_root() -> Path | None:
-    """The course repository this package was installed from (editable install), if any."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file() else None
 
 
 def save_figure(fig, name: str) -> Path | None:
@@ -74,7 +120,7 @@ def save_figure(fig, name: str) -> Path | None:
 
     Fast mode (CI) and installs outside the repository save nothing, so CI never rewrites the committed figures.
     """
-    root = _repo_root()
+    root = repo_root()
     if root is None or fast_mode():
         return None
     path = root / "images" / (name if name.endswith(".png") else f"{name}.png")

@@ -1,4 +1,4 @@
-"""Train a VGG on Fashion-MNIST: recipes, ``fit``, ``evaluate``, checkpoints and the training figures.
+"""Train a VGG on Fashion-MNIST: recipes, ``fit`` built from small steps, ``evaluate`` and ``predict``.
 
 One step of mini-batch SGD with learning rate eta, momentum mu and weight decay lambda (PyTorch's form)::
 
@@ -11,51 +11,97 @@ y_i and eps/10 everywhere). Schedules, with t the step and T the run's total ste
 - "cosine":    eta_t = eta * (1 + cos(pi * t / T)) / 2
 - "onecycle":  Smith & Topin 2017: eta_t rises linearly from eta/25 to eta over the first W = T/4 steps, then
                eta_t = eta * (1 + cos(pi * (t - W) / (T - W))) / 2 anneals it to 0
-- "plateau":   divide eta by 10 when the epoch's training loss stops falling (``ReduceLROnPlateau``)
+- "plateau":   divide eta by 10 when the epoch's validation accuracy stops rising (``ReduceLROnPlateau``)
 
 Two recipes (``RECIPES``): "d2l", the book's run (edition 0.17) for a GPU, and "classroom", chosen by measurement
-to reach the book's test accuracy (0.92) in at most 5 minutes on a 2-core CPU.
+for a 2-core CPU (docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import inspect
 import json
 import math
 import os
-import tempfile
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
+from . import checkpoint as ckpt
 from . import runtime
-from .data import CLASSES, FashionMNIST, batches, num_batches, to_input
+from .data import FashionMNIST, InputSpec, batches, num_batches
 from .models import VGG, init_weights
 
-# A recipe is the model's keywords (``model``) and ``fit``'s keywords (``fit``).
+# A recipe is the model's keywords (``model``, with its input size) and ``fit``'s keywords (``fit``).
 RECIPES: dict[str, dict] = {
     # Dive into Deep Learning, edition 0.17, "Networks Using Blocks (VGG)": test acc 0.922 after 10 epochs on a V100.
     "d2l": dict(
-        model=dict(width_divisor=4, batch_norm=False, hidden=4096, dropout=0.5, head="fc", init="xavier"),
-        fit=dict(resize=224, epochs=10, batch_size=128, lr=0.05, optimizer="sgd", momentum=0.0, weight_decay=0.0,
-                 schedule="constant", flip=False, label_smoothing=0.0),
+        model=dict(
+            width_divisor=4, batch_norm=False, hidden=4096, dropout=0.5, head="fc", init="xavier", input_size=224
+        ),
+        fit=dict(
+            epochs=10,
+            batch_size=128,
+            lr=0.05,
+            optimizer="sgd",
+            momentum=0.0,
+            weight_decay=0.0,
+            schedule="constant",
+            flip=False,
+            label_smoothing=0.0,
+        ),
     ),
     # For a 2-core CPU, chosen by measurement (docs/benchmarks.md): VGG-11/8 with BatchNorm and a global-average-pool
-    # head at 32 px (2.4 M MACs per image, d2l's 512 M); 10 epochs reached test acc 0.923 on the full test set.
+    # head at 32 px (2.4 M MACs per image, d2l's 512 M).
     "classroom": dict(
-        model=dict(width_divisor=8, batch_norm=True, dropout=0.2, head="gap", init="torchvision"),
-        fit=dict(resize=32, epochs=10, batch_size=128, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
-                 schedule="onecycle", flip=True, label_smoothing=0.0),
+        model=dict(width_divisor=8, batch_norm=True, dropout=0.2, head="gap", init="torchvision", input_size=32),
+        fit=dict(
+            epochs=10,
+            batch_size=128,
+            lr=0.1,
+            optimizer="sgd",
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule="onecycle",
+            flip=True,
+            label_smoothing=0.0,
+        ),
     ),
 }
+
+RUN_OPTIONS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "flip",
+    "label_smoothing",
+    "seed",
+)
+"""The options that define a run: a resumed run must have the same (and the same network, inputs and data)."""
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class RunMismatch(ValueError):
+    """``resume=True`` with options, a network, inputs or data other than the saved run's."""
 
 
 def recipe(name: str) -> dict:
@@ -65,44 +111,59 @@ def recipe(name: str) -> dict:
     return copy.deepcopy(RECIPES[name])
 
 
-def build_model(name: str = "classroom", *, seed: int = 0, config="A", **overrides) -> VGG:
-    """The recipe's VGG (config A, i.e. VGG-11, by default) for Fashion-MNIST: 1 input channel, 10 classes.
+def build_model(
+    name: str = "classroom", *, seed: int = 0, config="A", data: FashionMNIST | None = None, **overrides
+) -> VGG:
+    """The recipe's VGG (config A, i.e. VGG-11, by default) for Fashion-MNIST: 1 input channel, 10 classes, with
+    its input contract ``model.input_spec`` (the recipe's ``input_size``; the class names of ``data`` if given).
 
     ``overrides`` replace the recipe's model keywords (``width_divisor``, ``batch_norm``, ``hidden``, ``dropout``,
-    ``head``, ``init``). Seeded, so the same seed gives the same initial weights.
+    ``head``, ``init``, ``input_size``). Seeded, so the same seed gives the same initial weights.
     """
     kw = recipe(name)["model"] | overrides
-    init = kw.pop("init", "torchvision")
+    init, size = kw.pop("init", "torchvision"), kw.pop("input_size", None)
+    spec = data.input_spec(size) if data is not None else InputSpec(size=size)
     runtime.seed_everything(seed)
-    return init_weights(VGG(config, in_channels=1, num_classes=10, **kw), init)
+    model = init_weights(VGG(config, in_channels=len(spec.mean), num_classes=len(spec.classes), **kw), init)
+    model.input_spec = spec
+    return model
 
 
 def fit_kwargs(name: str = "classroom", **overrides) -> dict:
     """The recipe's keywords for ``fit``, with ``overrides`` (e.g. ``epochs=1``) applied."""
     unknown = set(overrides) - set(FIT_OPTIONS)
     if unknown:
-        raise TypeError(f"fit has no option(s) {sorted(unknown)}; it takes {FIT_OPTIONS}")
+        raise TypeError(f"fit has no option(s) {sorted(unknown)}; it takes {list(FIT_OPTIONS)}")
     return recipe(name)["fit"] | overrides
+
+
+def input_spec(model: nn.Module, data: FashionMNIST | None = None) -> InputSpec:
+    """The model's input contract (``model.input_spec``), or the data's at its stored size when it has none."""
+    spec = getattr(model, "input_spec", None)
+    if spec is not None:
+        return spec
+    return data.input_spec() if data is not None else InputSpec()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # History
 # ---------------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class History:
     """What a run measured: one row per epoch, and the training loss every ``log_every`` steps.
 
-    Epoch rows: epoch, step, train_loss, train_acc, test_acc, test_loss, examples_per_s (training steps only),
-    lr (at the end of the epoch), epoch_s, wall_s (since the run began, evaluation included).
+    Epoch rows: epoch, step, train_loss, train_acc, val_acc, val_loss (on the validation split; None without one),
+    examples_per_s (training steps only), lr (at the end of the epoch), epoch_s, wall_s (since the run began,
+    evaluation included). Step rows: step, epoch (fractional), loss, acc, lr, wall_s.
     """
 
     epochs: list = field(default_factory=list)
-    steps: list = field(default_factory=list)  # dicts: step, epoch (fractional), loss, acc, lr
+    steps: list = field(default_factory=list)
     config: dict = field(default_factory=dict)
 
-    def to_frame(self):
-        import pandas as pd
+    def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.epochs)
 
     @property
@@ -113,13 +174,14 @@ class History:
         return {"config": self.config, "epochs": self.epochs, "steps": self.steps}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(list(d.get("epochs", [])), list(d.get("steps", [])), dict(d.get("config", {})))
 
-    def save_json(self, path) -> Path:
+    def save_json(self, path, **extra) -> Path:
+        """Write the history (and ``extra`` keys, e.g. the test accuracy) as JSON."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=1, default=float))
+        path.write_text(json.dumps(self.as_dict() | extra, indent=1, default=float))
         return path
 
     def __len__(self) -> int:
@@ -127,144 +189,91 @@ class History:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------------------------
-
-def save_checkpoint(path, model: VGG, *, optimizer=None, scheduler=None, scaler=None, history: History | None = None,
-                    progress: dict | None = None, meta: dict | None = None) -> Path:
-    """Write a checkpoint atomically (a temporary file in the same folder, then ``os.replace``), so a run killed
-    while saving never leaves a half-written file. Holds ``model.hparams`` so ``load_model`` can rebuild the net."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": "vgg_edu.checkpoint/1",
-        "hparams": dict(model.hparams),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "history": history.as_dict() if history is not None else None,
-        "progress": progress or {},
-        "rng": {"torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        "meta": meta or {},
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """The checkpoint's dictionary (see ``save_checkpoint``), with a clear error when the file is missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}. Train one first: notebook 04, or "
-                                f"`python -m vgg_edu train --checkpoint {path}`.")
-    state = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(state, dict) or "hparams" not in state or "model" not in state:
-        raise ValueError(f"{path} is not a vgg_edu checkpoint (it has no 'hparams' and 'model'); "
-                         "write checkpoints with vgg_edu.train.save_checkpoint.")
-    return state
-
-
-def load_model(path, device=None) -> VGG:
-    """Rebuild ``VGG(**hparams)`` from a checkpoint, load its weights, and return it in eval mode on ``device``.
-
-    ``model.meta`` holds what the run recorded: ``resize`` (the input size it was trained at), ``classes``,
-    ``test_acc``, the recipe and the fit options, so a later notebook can feed it the same inputs.
-    """
-    state = load_checkpoint(path)
-    model = VGG(**state["hparams"])
-    model.load_state_dict(state["model"])
-    model.meta = dict(state.get("meta") or {})
-    if state.get("history"):
-        model.history = History.from_dict(state["history"])
-    return model.to(runtime.get_device(device)).eval()
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Evaluation:
     accuracy: float
     loss: float
-    predictions: torch.Tensor   # (N,) predicted class
-    labels: torch.Tensor        # (N,) true class
-    probabilities: torch.Tensor  # (N, 10) softmax
+    predictions: torch.Tensor  # (N,) predicted class
+    labels: torch.Tensor  # (N,) true class
+    probabilities: torch.Tensor  # (N, classes) softmax
 
-    def confusion(self, num_classes: int = 10) -> torch.Tensor:
+    def confusion(self, num_classes: int | None = None) -> torch.Tensor:
         """C[i, j] = how many images of true class i were predicted as class j."""
-        return confusion_matrix(self.labels, self.predictions, num_classes)
+        return confusion_matrix(self.labels, self.predictions, num_classes or self.probabilities.shape[1])
 
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """C[i, j] = number of examples with true class i predicted as j (rows sum to the class counts)."""
     idx = labels.long().cpu() * num_classes + predictions.long().cpu()
-    return torch.bincount(idx, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return torch.bincount(idx, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, *, resize=None, device=None, batch_size: int = 500,
-            channels_last: bool = False) -> torch.Tensor:
-    """Logits (N, classes) for uint8 images, computed in batches in eval mode (the model's mode is restored)."""
-    device = runtime.get_device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
+def misclassified(evaluation: Evaluation, k: int = 16) -> torch.Tensor:
+    """Indices of the ``k`` wrong predictions the model was most confident about."""
+    wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten()
+    confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
+    return wrong[confidence.argsort(descending=True)[:k]]
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module, images: torch.Tensor, *, device=None, batch_size: int = 1000, channels_last: bool = False
+) -> torch.Tensor:
+    """Logits (N, classes) on the CPU for uint8 images, made inputs by the model's input contract, computed in
+    batches in eval mode (the model's mode is restored)."""
+    device = runtime.place(model, device)
+    spec, was_training = input_spec(model), model.training
     model.eval()
-    dummy = torch.zeros(len(images), dtype=torch.long)
-    out = [model(x).float().cpu() for x, _ in batches(images, dummy, batch_size, resize=resize, device=device,
-                                                      channels_last=channels_last)]
-    model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, 10)
+    try:
+        dummy = torch.zeros(len(images), dtype=torch.long)
+        out = [
+            model(x).float().cpu()
+            for x, _ in batches(images, dummy, batch_size, spec=spec, device=device, channels_last=channels_last)
+        ]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, len(spec.classes))
 
 
-def evaluate(model: nn.Module, data: FashionMNIST, *, resize=None, device=None, split: str = "test",
-             batch_size: int = 500, details: bool = False):
-    """Accuracy of ``model`` on the ``split`` ("test" or "train") of ``data``: a float in [0, 1].
+def evaluate(
+    model: nn.Module,
+    data: FashionMNIST,
+    split: str = "val",
+    *,
+    device=None,
+    batch_size: int = 1000,
+    details: bool = False,
+):
+    """Accuracy of ``model`` on the ``split`` ("val", "test" or "train") of ``data``: a float in [0, 1].
 
-    With ``details=True`` returns an ``Evaluation`` instead: accuracy, mean cross-entropy loss, the predictions,
-    labels and softmax probabilities; ``.confusion()`` gives the confusion matrix.
+    Choose and compare on "val"; report "test" once, at the end. With ``details=True`` returns an ``Evaluation``:
+    accuracy, mean cross-entropy loss, the predictions, labels and softmax probabilities.
     """
-    if split not in ("test", "train"):
-        raise ValueError(f"split must be 'test' or 'train', not {split!r}")
-    images, labels = (data.test_images, data.test_labels) if split == "test" else (data.train_images, data.train_labels)
-    logits = predict(model, images, resize=resize, device=device, batch_size=batch_size)
+    images, labels = data.split(split)
+    if not len(labels):
+        raise ValueError(
+            f"the {split!r} split of {data!r} is empty"
+            + (": hold out a validation split first, data.hold_out(5000)" if split == "val" else "")
+        )
+    logits = predict(model, images, device=device, batch_size=batch_size)
     predictions = logits.argmax(1)
-    accuracy = float((predictions == labels).float().mean()) if len(labels) else float("nan")
+    accuracy = float((predictions == labels).float().mean())
     if not details:
         return accuracy
-    loss = float(F.cross_entropy(logits, labels)) if len(labels) else float("nan")
-    return Evaluation(accuracy, loss, predictions, labels.clone(), logits.softmax(1))
+    return Evaluation(accuracy, float(F.cross_entropy(logits, labels)), predictions, labels.clone(), logits.softmax(1))
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# fit
+# Optimiser and schedule
 # ---------------------------------------------------------------------------------------------------------------
-
-FIT_OPTIONS = ["epochs", "batch_size", "lr", "resize", "device", "max_steps", "optimizer", "momentum", "weight_decay",
-               "schedule", "flip", "label_smoothing", "amp", "channels_last", "seed", "checkpoint", "resume",
-               "eval_every", "progress", "verbose", "live_plot", "log_every", "meta"]
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
 
 
 def make_optimizer(model, name: str, lr: float, momentum: float, weight_decay: float):
-    """SGD (``momentum=0``: d2l's plain SGD; 0.9 with Nesterov off: the paper's) or AdamW."""
+    """SGD (``momentum=0``: d2l's plain SGD; 0.9: the paper's) or AdamW."""
     if name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adamw":
@@ -272,15 +281,16 @@ def make_optimizer(model, name: str, lr: float, momentum: float, weight_decay: f
     raise ValueError(f"unknown optimizer {name!r}; use 'sgd' or 'adamw'")
 
 
-def make_scheduler(optimizer, name: str, lr: float, total_steps: int):
+def make_scheduler(optimizer, name: str, total_steps: int):
     """A per-step scheduler for "constant", "cosine", "onecycle"; an epoch-level ``ReduceLROnPlateau`` for
-    "plateau" (stepped with the epoch's training loss)."""
+    "plateau" (stepped with the epoch's validation accuracy)."""
     total_steps = max(1, total_steps)
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1.0)
     if name == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps)))
+            optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
+        )
     if name == "onecycle":
         warm = max(1, round(0.25 * total_steps))
 
@@ -291,368 +301,615 @@ def make_scheduler(optimizer, name: str, lr: float, total_steps: int):
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, one_cycle)
     if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=1)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1, patience=1)
     raise ValueError(f"unknown schedule {name!r}; use 'constant', 'cosine', 'onecycle' or 'plateau'")
 
 
-def _diverged(step: int, lr: float, loss: float) -> TrainingDiverged:
-    return TrainingDiverged(
-        f"the training loss became {loss} at step {step} (learning rate {lr:.3g}); the weights are now useless, "
-        "so training stopped. What usually helps: lower the learning rate (try a third of it), use a warm-up "
-        "schedule ('onecycle'), add BatchNorm (batch_norm=True) or a better init (init='kaiming' or 'xavier'), and "
-        "check the inputs are normalised. Start again from a fresh model (or an earlier checkpoint)."
+# ---------------------------------------------------------------------------------------------------------------
+# A run: its state, one step, one epoch
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Everything a training run changes as it goes, so that it can be saved and continued exactly."""
+
+    model: nn.Module
+    data: FashionMNIST
+    spec: InputSpec
+    options: dict
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    history: History
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch: int = 0  # batches of it done
+    step: int = 0  # optimizer steps done in all
+    sums: dict = field(default_factory=dict)  # the epoch so far: loss_sum, correct, seen, train_s
+    wall_s: float = 0.0  # wall time before this process took over the run
+    started: float = field(default_factory=time.perf_counter)
+    interrupted: bool = False
+
+    @property
+    def per_epoch(self) -> int:
+        return num_batches(len(self.data.train_labels), self.options["batch_size"])
+
+    @property
+    def stop(self) -> int:
+        """The step this call of ``fit`` stops at: the run's end, or ``max_steps``."""
+        total = self.options["epochs"] * self.per_epoch
+        return total if self.options["max_steps"] is None else min(total, self.options["max_steps"])
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def wall(self) -> float:
+        return self.wall_s + time.perf_counter() - self.started
+
+    def position(self) -> dict:
+        sums = {k: (float(v) if torch.is_tensor(v) else v) for k, v in self.sums.items()}
+        return dict(epoch=self.epoch, batch=self.batch, step=self.step, sums=sums, wall_s=self.wall())
+
+
+def _fresh_sums(device) -> dict:
+    return dict(
+        loss_sum=torch.zeros((), device=device, dtype=torch.float64),
+        correct=torch.zeros((), device=device, dtype=torch.long),
+        seen=0,
+        train_s=0.0,
     )
 
 
-def fit(model: nn.Module, data: FashionMNIST, *, epochs: int = 1, batch_size: int = 128, lr: float = 0.05,
-        resize: int | None = None, device=None, max_steps: int | None = None, optimizer: str = "sgd",
-        momentum: float = 0.0, weight_decay: float = 0.0, schedule: str = "constant", flip: bool = False,
-        label_smoothing: float = 0.0, amp: bool | None = None, channels_last: bool = True, seed: int = 0,
-        checkpoint=None, resume: bool = False, eval_every: int = 1, progress: bool = True, verbose: bool = True,
-        live_plot: bool | None = None, log_every: int = 20, meta: dict | None = None) -> History:
-    """Train ``model`` on ``data.train_*`` with mini-batch SGD and return its ``History``.
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Forward, loss, backward, optimizer step, schedule step: one step of mini-batch SGD. Returns the loss."""
+    model, opt, o = run.model, run.optimizer, run.options
+    amp_dtype = torch.bfloat16 if run.device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+    with torch.autocast(run.device.type, dtype=amp_dtype, enabled=o["amp"]):
+        out = model(x)
+        loss = (
+            o["loss_fn"](out, y, x) if o["loss_fn"] else F.cross_entropy(out, y, label_smoothing=o["label_smoothing"])
+        )
+    opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(opt)
+    run.scaler.update()
+    if o["schedule"] != "plateau":
+        run.scheduler.step()
+    with torch.no_grad():
+        run.sums["loss_sum"] += loss.detach().double() * len(y)
+        run.sums["correct"] += (out.argmax(1) == y).sum()
+    run.sums["seen"] += len(y)
+    run.step, run.batch = run.step + 1, run.batch + 1
+    return loss.detach()
 
-    - ``resize``: input side in pixels (28 -> ``resize`` bilinear, on the device); VGG-11 needs at least 32.
-    - ``max_steps``: stop after this many optimizer steps in all (a short run). The schedule always spans
-      ``epochs`` full epochs, so a run stopped early and resumed is the same run as one never stopped.
-    - ``amp``: mixed precision (bf16, or fp16 with loss scaling) - default on for CUDA only (slow on CPUs).
-    - ``channels_last``: NHWC memory layout, faster convolutions on CPUs and tensor cores.
-    - ``checkpoint``: written atomically after every epoch, at the end, and on Ctrl-C / kernel interrupt. With
-      ``resume=True`` and an existing file the same run continues: weights, optimizer, schedule, RNG, history and
-      position in the epoch are restored, so the next step is the one the uninterrupted run would have taken.
-    - ``eval_every``: test accuracy (full test split of ``data``) every this many epochs and at the end; 0: never.
-    - ``progress``: tqdm bars (notebook widgets in Jupyter); ``verbose``: one printed line per epoch;
-      ``live_plot``: redraw the loss/accuracy figure while training (default: in notebooks).
-    - A NaN or infinite loss stops the run with ``TrainingDiverged`` and advice.
-    """
-    from tqdm.auto import tqdm
 
-    device = runtime.get_device(device)
-    amp = device.type == "cuda" if amp is None else amp
-    live_plot = _in_notebook() if live_plot is None else live_plot
-    n = len(data.train_labels)
-    per_epoch = num_batches(n, batch_size)
-    horizon = epochs * per_epoch  # the schedule's length in steps
-    config = dict(epochs=epochs, batch_size=batch_size, lr=lr, resize=resize, max_steps=max_steps,
-                  optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, schedule=schedule, flip=flip,
-                  label_smoothing=label_smoothing, amp=amp, channels_last=channels_last, seed=seed,
-                  train_size=n, test_size=len(data.test_labels), device=runtime.device_name(device))
-    if resize is not None and hasattr(model, "min_size") and resize < model.min_size:
-        raise ValueError(f"resize={resize} is too small for this VGG: it needs at least {model.min_size} px")
+def _log_step(run: Run, loss: torch.Tensor) -> float:
+    """Record the loss of this step (a device sync: every ``log_every`` steps only); stop on NaN or infinity."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"the training loss became {value} at step {run.step} (learning rate {run.lr:.3g}); the weights are "
+            "now useless, so training stopped. What usually helps: lower the learning rate (try a third of it), "
+            "use a warm-up schedule ('onecycle'), add BatchNorm (batch_norm=True) or a better init (init='kaiming' "
+            "or 'xavier'), and check the inputs are normalised. Start again from a fresh model (or an earlier "
+            "checkpoint)."
+        )
+    run.history.steps.append(
+        dict(step=run.step, epoch=run.epoch + run.batch / run.per_epoch, loss=value, lr=run.lr, wall_s=run.wall())
+    )
+    return value
 
-    model.to(device)
-    if channels_last:
+
+def _end_epoch(run: Run) -> dict:
+    """The epoch's row (evaluated on validation when due); moves the run to the next epoch if this one is done."""
+    o, s, done = run.options, run.sums, run.batch >= run.per_epoch
+    row = dict(
+        epoch=run.epoch + run.batch / run.per_epoch,
+        step=run.step,
+        train_loss=float(s["loss_sum"]) / max(s["seen"], 1),
+        train_acc=float(s["correct"]) / max(s["seen"], 1),
+        val_acc=None,
+        val_loss=None,
+        examples_per_s=s["seen"] / s["train_s"] if s["train_s"] else math.nan,
+        lr=run.lr,
+        epoch_s=s["train_s"],
+    )
+    if not math.isfinite(row["train_loss"]):
+        _log_step(run, torch.tensor(row["train_loss"]))
+    last = run.step >= run.stop
+    if o["eval_every"] and len(run.data.val_labels) and (last or (done and (run.epoch + 1) % o["eval_every"] == 0)):
+        ev = evaluate(run.model, run.data, "val", device=run.device, details=True)
+        row.update(val_acc=ev.accuracy, val_loss=ev.loss)
+    row["wall_s"] = run.wall()
+    run.history.epochs.append(row)
+    if o["schedule"] == "plateau" and row["val_acc"] is not None:
+        run.scheduler.step(row["val_acc"])
+    if done:
+        run.epoch, run.batch, run.sums = run.epoch + 1, 0, _fresh_sums(run.device)
+    return row
+
+
+def _train_epoch(run: Run, callbacks) -> None:
+    """The rest of the current epoch (from ``run.batch``), or up to ``run.stop``."""
+    o = run.options
+    order = batches(
+        run.data.train_images,
+        run.data.train_labels,
+        o["batch_size"],
+        spec=run.spec,
+        device=run.device,
+        shuffle=True,
+        flip=o["flip"],
+        seed=o["seed"] + run.epoch,
+        start=run.batch,
+        channels_last=o["channels_last"],
+    )
+    run.model.train()
+    t0 = time.perf_counter()
+    for x, y in order:
+        loss = train_step(run, x, y)
+        logged = run.step == 1 or run.step % o["log_every"] == 0 or run.step >= run.stop
+        value = _log_step(run, loss) if logged else None
+        for cb in callbacks:
+            cb.on_step(run, value)
+        if run.interrupted or run.step >= run.stop:
+            break
+    run.sums["train_s"] += time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Callbacks: what happens around the loop
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Callback:
+    """What ``fit`` calls as it goes: subclass, override what you need, pass ``fit(..., callbacks=[...])``."""
+
+    def on_step(self, run: Run, loss: float | None) -> None:
+        """After every step; ``loss`` is a float on logged steps (every ``log_every``), else None."""
+
+    def on_epoch(self, run: Run, row: dict) -> None:
+        """After every epoch (and where a run stopped by ``max_steps`` ends): ``row`` is the history's new row."""
+
+    def on_stop(self, run: Run, reason: str) -> None:
+        """Once, at the end: ``reason`` is "done", "interrupted" (Ctrl-C) or "error"."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch (a widget in Jupyter) with the latest loss and learning rate."""
+
+    bar = None
+
+    def on_step(self, run, loss):
+        if self.bar is None:
+            self.bar = tqdm(
+                total=run.per_epoch,
+                initial=run.batch - 1,
+                leave=False,
+                desc=f"epoch {run.epoch + 1}/{run.options['epochs']}",
+            )
+        self.bar.update(1)
+        if loss is not None:
+            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{run.lr:.3g}")
+
+    def on_epoch(self, run, row):
+        self.on_stop(run, "epoch")
+
+    def on_stop(self, run, reason):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class PrintEpochs(Callback):
+    """One line per epoch: loss, accuracies, throughput, time."""
+
+    def on_epoch(self, run, row):
+        val = f"{row['val_acc']:.4f}" if row["val_acc"] is not None else "-"
+        print(
+            f"epoch {row['epoch']:.2f}: loss {row['train_loss']:.4f}, train acc {row['train_acc']:.4f}, "
+            f"val acc {val}, {row['examples_per_s']:.0f} examples/s, {row['wall_s']:.0f} s"
+        )
+
+
+class SaveCheckpoint(Callback):
+    """Save the run after every epoch, at the end and on Ctrl-C (not after an error: those weights are useless)."""
+
+    def __init__(self, path, meta: dict | None = None):
+        self.path, self.meta = Path(path), dict(meta or {})
+
+    def on_epoch(self, run, row):
+        save_run(self.path, run, self.meta)
+
+    def on_stop(self, run, reason):
+        if reason in ("done", "interrupted"):
+            save_run(self.path, run, self.meta)
+
+
+def save_run(path, run: Run, meta: dict | None = None) -> Path:
+    """Write the run to a checkpoint (see ``vgg_edu.checkpoint``): enough to load the model and to continue."""
+    rng = {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    return ckpt.save(
+        path,
+        dict(
+            hparams=dict(run.model.hparams),
+            model=run.model.state_dict(),
+            inputs=run.spec.as_dict(),
+            fit=run.history.config,
+            history={"epochs": run.history.epochs, "steps": run.history.steps},
+            training=dict(
+                optimizer=run.optimizer.state_dict(),
+                scheduler=run.scheduler.state_dict(),
+                scaler=run.scaler.state_dict(),
+                rng=rng,
+                position=run.position(),
+                finished=run.step >= run.options["epochs"] * run.per_epoch,
+            ),
+            meta=dict(meta or {}, val_acc=run.history.final.get("val_acc")),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Starting, restoring and stopping a run
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_options(o: dict, data: FashionMNIST) -> None:
+    """A clear ValueError for options no run can have."""
+
+    def positive_int(name, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number; got {value!r}")
+
+    for name in ("epochs", "batch_size", "log_every"):
+        positive_int(name, o[name])
+    if o["max_steps"] is not None:
+        positive_int("max_steps", o["max_steps"])
+    if not (isinstance(o["lr"], (int, float)) and math.isfinite(o["lr"]) and o["lr"] > 0):
+        raise ValueError(f"lr must be a positive number; got {o['lr']!r}")
+    if not 0 <= o["momentum"] < 1 or o["weight_decay"] < 0 or not 0 <= o["label_smoothing"] < 1:
+        raise ValueError(
+            "momentum and label_smoothing must be in [0, 1) and weight_decay at least 0; got "
+            f"{o['momentum']}, {o['label_smoothing']} and {o['weight_decay']}"
+        )
+    if isinstance(o["eval_every"], bool) or not isinstance(o["eval_every"], int) or o["eval_every"] < 0:
+        raise ValueError(f"eval_every must be 0 (never) or a positive whole number; got {o['eval_every']!r}")
+    if not len(data.train_labels):
+        raise ValueError(f"{data!r} has no training images")
+
+
+def _fingerprint(data: FashionMNIST) -> dict:
+    """Which images a run trains on: the split sizes and a hash of the training labels in order."""
+    labels = data.train_labels.cpu().numpy().astype(np.int64).tobytes()
+    return dict(
+        train=len(data.train_labels),
+        val=len(data.val_labels),
+        test=len(data.test_labels),
+        train_labels_sha1=hashlib.sha1(labels).hexdigest()[:16],
+    )
+
+
+def _record(o: dict, data: FashionMNIST, device) -> dict:
+    """The run's configuration, stored once in the checkpoint and the metrics JSON."""
+    return {k: o[k] for k in RUN_OPTIONS} | dict(
+        max_steps=o["max_steps"],
+        amp=o["amp"],
+        channels_last=o["channels_last"],
+        data=_fingerprint(data),
+        device=runtime.device_name(device),
+    )
+
+
+def _check_same_run(path, state: dict, run: Run) -> None:
+    """Refuse to continue a saved run with other options, another network, other inputs or other data."""
+    saved, now = dict(state.get("fit") or {}), run.history.config
+    differ = [f"{k}: saved {saved.get(k)!r}, now {now[k]!r}" for k in (*RUN_OPTIONS, "data") if saved.get(k) != now[k]]
+    if dict(state["hparams"]) != dict(run.model.hparams):
+        differ.append(f"network: saved {state['hparams']}, now {run.model.hparams}")
+    if ckpt.input_spec(state) != run.spec:
+        differ.append(f"inputs: saved {ckpt.input_spec(state)}, now {run.spec}")
+    if differ:
+        raise RunMismatch(
+            f"{path} was saved by another run, so it cannot be continued with these options:\n  "
+            + "\n  ".join(differ)
+            + "\nTo continue it, use the saved options. To start a new run "
+            "from its weights, load them (checkpoint.load_weights, or the CLI's --init-from) and "
+            "train to another checkpoint (or pass overwrite=True)."
+        )
+
+
+def _restore(run: Run, path) -> None:
+    """Continue the saved run: weights, buffers, optimizer, schedule, random state, history and position."""
+    state = ckpt.load(path)
+    if not state.get("training"):
+        raise RunMismatch(f"{path} holds a model but no training state to continue")
+    _check_same_run(path, state, run)
+    t, p = state["training"], state["training"]["position"]
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(t["optimizer"])
+    run.scheduler.load_state_dict(t["scheduler"])
+    run.scaler.load_state_dict(t["scaler"])
+    torch.set_rng_state(t["rng"]["torch"].cpu())
+    if t["rng"].get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([r.cpu() for r in t["rng"]["cuda"]])
+    run.history = History(list(state["history"]["epochs"]), list(state["history"]["steps"]), run.history.config)
+    run.epoch, run.batch, run.step, run.wall_s = p["epoch"], p["batch"], p["step"], p["wall_s"]
+    run.sums = _fresh_sums(run.device)
+    run.sums["loss_sum"] += p["sums"].get("loss_sum", 0.0)
+    run.sums["correct"] += int(p["sums"].get("correct", 0))
+    run.sums.update(seen=p["sums"].get("seen", 0), train_s=p["sums"].get("train_s", 0.0))
+
+
+def _start(model: nn.Module, data: FashionMNIST, o: dict) -> Run:
+    """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
+    _check_options(o, data)
+    path = Path(o["checkpoint"]) if o["checkpoint"] is not None else None
+    if path is not None:
+        _check_writable(path, must_exist=o["resume"] or o["overwrite"])
+        if path.exists() and not (o["resume"] or o["overwrite"]):
+            raise FileExistsError(
+                f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
+                "that run, overwrite=True (--overwrite) to replace it, or another path."
+            )
+    device = runtime.place(model, o["device"])
+    o["amp"] = device.type == "cuda" if o["amp"] is None else o["amp"]
+    if o["channels_last"]:
         model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
-    state = None
-    if checkpoint is not None and resume and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=device)
-        horizon = state["progress"].get("horizon", horizon)
-    sched = make_scheduler(opt, schedule, lr, horizon)
-    amp_dtype = torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype == torch.float16)
-    history, epoch, start_batch, step, wall0 = History(config=config), 0, 0, 0, 0.0
-
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if state["optimizer"]:
-            opt.load_state_dict(state["optimizer"])
-        if state["scheduler"]:
-            sched.load_state_dict(state["scheduler"])
-        if state["scaler"]:
-            scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if state["rng"].get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-        history = History.from_dict(state["history"] or {})
-        history.config = config
-        p = state["progress"]
-        epoch, start_batch, step = p.get("epoch", 0), p.get("batch", 0), p.get("step", 0)
-        wall0 = max([r["wall_s"] for r in history.epochs + history.steps] or [0.0])
-        if start_batch >= per_epoch:
-            epoch, start_batch = epoch + 1, 0
+    spec = input_spec(model, data)
+    opt = make_optimizer(model, o["optimizer"], o["lr"], o["momentum"], o["weight_decay"])
+    sched = make_scheduler(opt, o["schedule"], o["epochs"] * num_batches(len(data.train_labels), o["batch_size"]))
+    low_precision = o["amp"] and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler(device.type, enabled=low_precision)
+    run = Run(
+        model,
+        data,
+        spec,
+        o,
+        device,
+        opt,
+        sched,
+        scaler,
+        History(config=_record(o, data, device)),
+        sums=_fresh_sums(device),
+    )
+    if path is not None and o["resume"] and path.exists():
+        _restore(run, path)
     else:
-        runtime.seed_everything(seed)
+        if path is not None and o["resume"]:
+            print(f"No checkpoint at {path} yet: starting a new run there.")
+        runtime.seed_everything(o["seed"])
+    return run
 
-    stop = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
 
-    def progress_state(batch):
-        return {"epoch": epoch, "batch": batch, "step": step, "horizon": horizon}
+def _check_writable(path: Path, must_exist: bool) -> None:
+    """Fail before training, not after an epoch, when the checkpoint cannot be written."""
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {path} is a folder; give a file path such as {path / 'model.pt'}")
+    folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
+    if (
+        not folder.is_dir()
+        or not os.access(folder, os.W_OK | os.X_OK)
+        or (path.exists() and not os.access(path, os.W_OK))
+    ):
+        raise PermissionError(
+            f"cannot write the checkpoint {path}: no write permission in {folder}. Choose another path."
+        )
 
-    def save(batch):
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer=opt, scheduler=sched, scaler=scaler, history=history,
-                            progress=progress_state(batch),
-                            meta=dict(meta or {}, resize=resize, classes=list(data.classes),
-                                      test_acc=history.final.get("test_acc"), fit=config))
 
-    plot = LivePlot() if live_plot else None
-    t_start = time.perf_counter()
-    batch = start_batch
+@contextlib.contextmanager
+def _deferred_interrupt(run: Run):
+    """Ctrl-C (SIGINT, also Jupyter's interrupt) sets ``run.interrupted``: the step in progress finishes and ``fit``
+    stops between two steps, so what is saved is a state the uninterrupted run passed through too. A second Ctrl-C
+    stops at once, without saving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if run.interrupted:
+            raise KeyboardInterrupt
+        run.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
-        while epoch < epochs and step < stop:
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen, t_train, t0 = 0, 0.0, time.perf_counter()
-            bar = tqdm(batches(data.train_images, data.train_labels, batch_size, resize=resize, device=device,
-                               shuffle=True, flip=flip, seed=seed + epoch, start=start_batch,
-                               channels_last=channels_last),
-                       total=per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                       disable=not progress)
-            for batch, (x, y) in enumerate(bar, start=start_batch):
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    out = model(x)
-                    loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                step += 1
-                if schedule != "plateau" and sched.last_epoch < horizon:
-                    sched.step()
-                with torch.no_grad():
-                    loss_sum += loss.detach().float() * len(y)
-                    correct += (out.argmax(1) == y).sum()
-                seen += len(y)
-                if step == 1 or step % log_every == 0 or step == stop:
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise _diverged(step, opt.param_groups[0]["lr"], value)
-                    history.steps.append(dict(step=step, epoch=epoch + (batch + 1) / per_epoch, loss=value,
-                                              acc=float((out.argmax(1) == y).float().mean()),
-                                              lr=opt.param_groups[0]["lr"],
-                                              wall_s=wall0 + time.perf_counter() - t_start))
-                    bar.set_postfix(loss=f"{value:.3f}", lr=f"{opt.param_groups[0]['lr']:.3g}")
-                    if plot is not None:
-                        plot.update(history)
-                if step >= stop:
-                    break
-            batch += 1
-            t_train = time.perf_counter() - t0
-            bar.close()
-            train_loss = float(loss_sum) / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise _diverged(step, opt.param_groups[0]["lr"], train_loss)
-            done = batch >= per_epoch
-            last = step >= stop or (done and epoch + 1 >= epochs)
-            row = dict(epoch=epoch + batch / per_epoch, step=step, train_loss=train_loss,
-                       train_acc=float(correct) / max(seen, 1), test_acc=None, test_loss=None,
-                       examples_per_s=seen / t_train if t_train else float("nan"), lr=opt.param_groups[0]["lr"],
-                       epoch_s=t_train)
-            if eval_every and len(data.test_labels) and (last or (done and (epoch + 1) % eval_every == 0)):
-                ev = evaluate(model, data, resize=resize, device=device, details=True)
-                row.update(test_acc=ev.accuracy, test_loss=ev.loss)
-            row["wall_s"] = wall0 + time.perf_counter() - t_start
-            history.epochs.append(row)
-            if schedule == "plateau":
-                sched.step(train_loss)
-            if verbose:
-                acc = f"{row['test_acc']:.4f}" if row["test_acc"] is not None else "-"
-                print(f"epoch {row['epoch']:.2f}: loss {train_loss:.4f}, train acc {row['train_acc']:.4f}, "
-                      f"test acc {acc}, {row['examples_per_s']:.0f} examples/s, {row['wall_s']:.0f} s")
-            if plot is not None:
-                plot.update(history)
-            if done:
-                epoch, start_batch, batch = epoch + 1, 0, 0
-            else:
-                start_batch = batch
-            save(batch)
-    except KeyboardInterrupt:
-        save(batch)
-        print(f"Interrupted at step {step}." + (f" Checkpoint saved to {checkpoint}: run fit(..., checkpoint=..., "
-                                                 "resume=True) to continue." if checkpoint else ""))
+        yield
     finally:
-        if plot is not None:
-            plot.update(history, force=True)  # the final state, whatever the throttle skipped
-    return history
+        signal.signal(signal.SIGINT, previous)
 
 
-def train_steps(model: nn.Module, data: FashionMNIST, *, steps: int = 300, batch_size: int = 64, lr: float = 0.05,
-                resize: int | None = None, device=None, seed: int = 0) -> list[float]:
+def _default_callbacks(run: Run) -> list:
+    o, live = run.options, run.options["live_plot"]
+    callbacks = [ProgressBar()] if o["progress"] else []
+    if o["verbose"]:
+        callbacks.append(PrintEpochs())
+    if live or (live is None and _in_notebook()):
+        from .plots.training import LivePlot
+
+        callbacks.append(LivePlot())
+    if o["checkpoint"] is not None:
+        callbacks.append(SaveCheckpoint(o["checkpoint"], o["meta"]))
+    return callbacks
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return hasattr(get_ipython(), "kernel")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def fit(
+    model: nn.Module,
+    data: FashionMNIST,
+    *,
+    epochs: int = 1,
+    batch_size: int = 128,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    schedule: str = "constant",
+    flip: bool = False,
+    label_smoothing: float = 0.0,
+    seed: int = 0,
+    max_steps: int | None = None,
+    loss_fn=None,
+    device=None,
+    amp: bool | None = None,
+    channels_last: bool = True,
+    checkpoint=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    eval_every: int = 1,
+    log_every: int = 20,
+    progress: bool = True,
+    verbose: bool = True,
+    live_plot: bool | None = None,
+    callbacks=(),
+    meta: dict | None = None,
+) -> History:
+    """Train ``model`` on ``data``'s training split, inputs made by its ``input_spec``; return the ``History``.
+
+    - the run: ``epochs``, ``batch_size``, ``lr`` (peak), ``optimizer`` ("sgd", "adamw"), ``momentum``,
+      ``weight_decay``, ``schedule`` (module docstring), ``flip`` (mirror a random half), ``label_smoothing``,
+      ``seed``; ``loss_fn(logits, labels, inputs)`` replaces cross-entropy (distillation, say).
+    - ``max_steps``: stop after this many steps in all; the schedule still spans ``epochs``, so a run stopped early
+      and resumed is the run never stopped. ``device``: see ``runtime``. ``amp``: mixed precision, default on CUDA
+      only (bf16 is ~10x slower on CPUs without bf16 units). ``channels_last``: NHWC, faster convolutions.
+    - ``checkpoint``: saved after every epoch, at the end and on Ctrl-C (which then raises ``KeyboardInterrupt``).
+      ``resume=True`` continues the saved run exactly (options that differ are refused); ``overwrite=True``
+      replaces it; without either an existing file is never touched.
+    - ``eval_every``: validation accuracy and loss every this many epochs and at the end (0: never).
+      ``progress``, ``verbose``, ``live_plot`` (default: in notebooks) and ``callbacks`` watch the run.
+    """
+    options = {k: v for k, v in locals().items() if k in FIT_OPTIONS}
+    run = _start(model, data, options)
+    callbacks = _default_callbacks(run) + list(callbacks)
+    reason = "error"
+    try:
+        with _deferred_interrupt(run):
+            while run.step < run.stop and not run.interrupted:
+                _train_epoch(run, callbacks)
+                if not run.interrupted:
+                    row = _end_epoch(run)
+                    for cb in callbacks:
+                        cb.on_epoch(run, row)
+        reason = "interrupted" if run.interrupted else "done"
+    finally:
+        for cb in callbacks:
+            cb.on_stop(run, reason)
+    if run.interrupted:
+        saved = f" Saved to {checkpoint}: continue with resume=True (CLI: --resume)." if checkpoint else ""
+        print(f"Interrupted at step {run.step}.{saved}")
+        raise KeyboardInterrupt
+    return run.history
+
+
+FIT_OPTIONS = tuple(inspect.signature(fit).parameters)[2:]
+"""``fit``'s keywords, read from its signature."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Short runs and comparisons for the lessons
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def train_steps(
+    model: nn.Module,
+    data: FashionMNIST,
+    *,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    device=None,
+    seed: int = 0,
+) -> list[float]:
     """``fit`` cut down to the short runs the lessons compare networks with: ``steps`` steps of SGD with momentum
     0.9 and a constant learning rate, no evaluation, no checkpoint. Returns the training loss of every step and
-    leaves the model in eval mode on ``device`` (default: where its parameters are)."""
-    device = device if device is not None else next(model.parameters()).device
-    history = fit(model, data, epochs=math.ceil(steps / num_batches(len(data.train_labels), batch_size)),
-                  max_steps=steps, batch_size=batch_size, lr=lr, momentum=0.9, resize=resize, device=device,
-                  seed=seed, eval_every=0, log_every=1, verbose=False, live_plot=False)
+    leaves the model in eval mode."""
+    epochs = math.ceil(steps / num_batches(len(data.train_labels), batch_size))
+    history = fit(
+        model,
+        data,
+        epochs=epochs,
+        max_steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=0.9,
+        device=device,
+        seed=seed,
+        eval_every=0,
+        log_every=1,
+        verbose=False,
+        live_plot=False,
+    )
     model.eval()
     return [s["loss"] for s in history.steps]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------------------------
-
-def plot_history(history: History, fig=None):
-    """Training loss per logged step (left) and train/test accuracy per epoch (right)."""
-    import matplotlib.pyplot as plt
-
-    if fig is None:
-        fig = plt.figure(figsize=(10, 3.6))
-    fig.clear()
-    ax1, ax2 = fig.subplots(1, 2)
-    if history.steps:
-        ax1.plot([s["epoch"] for s in history.steps], [s["loss"] for s in history.steps], lw=1, label="batch")
-    if history.epochs:
-        e = [r["epoch"] for r in history.epochs]
-        ax1.plot(e, [r["train_loss"] for r in history.epochs], "o-", label="train (epoch mean)")
-        test = [(r["epoch"], r["test_loss"]) for r in history.epochs if r.get("test_loss") is not None]
-        if test:
-            ax1.plot(*zip(*test), "s-", label="test")
-        ax2.plot(e, [r["train_acc"] for r in history.epochs], "o-", label="train")
-        test = [(r["epoch"], r["test_acc"]) for r in history.epochs if r.get("test_acc") is not None]
-        if test:
-            ax2.plot(*zip(*test), "s-", label="test")
-    ax1.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-class LivePlot:
-    """A loss/accuracy figure that redraws in place in a notebook while ``fit`` runs."""
-
-    def __init__(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.fig = plt.figure(figsize=(10, 3.6))
-        plt.close(self.fig)  # shown through the display handle only, never twice
-        self.handle = display(self.fig, display_id=True)
-        self.last = 0.0
-
-    def update(self, history: History, force: bool = False):
-        now = time.perf_counter()
-        if now - self.last < 5.0 and not force:  # a redraw costs 0.1-0.2 s of CPU: at most every 5 s
-            return
-        self.last = now
-        plot_history(history, self.fig)
-        self.handle.update(self.fig)
-
-
-
-def plot_confusion(confusion: torch.Tensor, classes=CLASSES, fig=None):
-    """The confusion matrix, each row normalised to the fraction of that true class (the diagonal is recall)."""
-    import matplotlib.pyplot as plt
-
-    c = confusion.double()
-    frac = (c / c.sum(1, keepdim=True).clamp(min=1)).numpy()
-    fig = fig or plt.figure(figsize=(6.4, 5.6))
-    ax = fig.subplots()
-    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            if confusion[i, j]:
-                ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if frac[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (counts; colour: fraction of the row)")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return fig
-
-
-def misclassified(evaluation: Evaluation, k: int = 16) -> torch.Tensor:
-    """Indices of the ``k`` wrong predictions the model was most confident about."""
-    wrong = (evaluation.predictions != evaluation.labels).nonzero().flatten()
-    confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
-    return wrong[confidence.argsort(descending=True)[:k]]
-
-
-def plot_misclassified(images: torch.Tensor, evaluation: Evaluation, k: int = 16, classes=CLASSES, cols: int = 8):
-    """A grid of the most confident mistakes: true class, predicted class and the predicted probability."""
-    import matplotlib.pyplot as plt
-
-    idx = misclassified(evaluation, k)
-    rows = max(1, math.ceil(len(idx) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 2.1 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, idx.tolist()):
-        p = int(evaluation.predictions[i])
-        ax.imshow(images[i].cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{classes[int(evaluation.labels[i])]}\n-> {classes[p]} {evaluation.probabilities[i, p]:.0%}",
-                     fontsize=7)
-    fig.suptitle("most confident mistakes (true -> predicted, probability)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_time_vs_accuracy(runs: dict, target: float | None = 0.92, budget_s: float | None = 300, fig=None):
-    """Test accuracy against wall-clock time, one line per run: ``runs`` maps a label to a ``History``."""
-    import matplotlib.pyplot as plt
-
-    fig = fig or plt.figure(figsize=(6.4, 4))
-    ax = fig.subplots()
-    for label, h in runs.items():
-        pts = [(r["wall_s"], r["test_acc"]) for r in h.epochs if r.get("test_acc") is not None]
-        if pts:
-            ax.plot(*zip(*pts), "o-", label=label)
-    if target is not None:
-        ax.axhline(target, color="gray", ls="--", lw=1, label=f"target {target}")
-    if budget_s is not None:
-        ax.axvline(budget_s, color="gray", ls=":", lw=1, label=f"{budget_s:.0f} s budget")
-    ax.set(xlabel="wall time (s), evaluation included", ylabel="test accuracy", title="time versus accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Measuring the choices: what a width divisor and an input size cost, and what they buy
-# ---------------------------------------------------------------------------------------------------------------
-
-def cost_table(divisors=(1, 2, 4, 8), sizes=(224, 96, 64, 32), **model_kw):
-    """Parameters (millions) and multiply-accumulates per image (millions) of a 1-channel, 10-class VGG-11 for each
-    width divisor and input size, counted by ``analysis.layer_table`` on the meta device (no memory, no time).
-
-    Conv MACs grow as H * W (the input's area) and shrink as 1 / d^2 with the width divisor d (both channel counts of
-    a conv are divided); the FC head sees a 7 x 7 map whatever the input size (``AdaptiveAvgPool2d``).
-    """
-    import pandas as pd
-
-    from .analysis import layer_table, totals
-
-    model_kw = {"hidden": 4096, "head": "fc"} | model_kw
-    rows = []
-    for d in divisors:
-        with torch.device("meta"):
-            model = VGG("A", in_channels=1, num_classes=10, width_divisor=d, **model_kw)
-        for s in sizes:
-            table = layer_table(model, input_size=(1, s, s))
-            t = totals(table)
-            conv = int(table.loc[table["type"].str.startswith("Conv"), "macs"].sum())
-            rows.append(dict(width_divisor=d, size=s, params_M=t["params"] / 1e6, MACs_M=t["macs"] / 1e6,
-                             conv_MACs_M=conv / 1e6))
-    return pd.DataFrame(rows)
-
-
-def input_size_sweep(data: FashionMNIST, sizes=(32, 64, 96), *, recipe_name: str = "classroom", seed: int = 0,
-                     model_kw: dict | None = None, **fit_kw) -> dict:
-    """Train the recipe's model once per input size (same data, seed and steps) and return ``{"32 px": History}``.
-
-    Compare ``h.final["test_acc"]`` and ``h.final["wall_s"]``, or draw them with ``plot_time_vs_accuracy``.
-    """
+def input_size_sweep(
+    data: FashionMNIST,
+    sizes=(32, 64, 96),
+    *,
+    recipe_name: str = "classroom",
+    seed: int = 0,
+    model_kw: dict | None = None,
+    **fit_kw,
+) -> dict:
+    """Train the recipe's model once per input size (same data, seed and steps): ``{"32 px": History}``."""
     runs = {}
     for size in sizes:
-        model = build_model(recipe_name, seed=seed, **(model_kw or {}))
-        kw = fit_kwargs(recipe_name, **fit_kw) | {"resize": size}
-        runs[f"{size} px"] = fit(model, data, seed=seed, **kw)
+        model = build_model(recipe_name, seed=seed, data=data, input_size=size, **(model_kw or {}))
+        runs[f"{size} px"] = fit(model, data, **fit_kwargs(recipe_name, **fit_kw) | {"seed": seed})
     return runs
 
 
-def summarize(runs: dict):
-    """One row per run: final test accuracy, wall time and training throughput."""
-    import pandas as pd
+def summarize(runs: dict) -> pd.DataFrame:
+    """One row per run: final validation accuracy, wall time and training throughput."""
+    return pd.DataFrame(
+        [
+            dict(
+                run=k,
+                val_acc=h.final.get("val_acc"),
+                wall_s=h.final.get("wall_s"),
+                examples_per_s=float(np.mean([r["examples_per_s"] for r in h.epochs])),
+                steps=h.final.get("step"),
+            )
+            for k, h in runs.items()
+        ]
+    ).set_index("run")
 
-    return pd.DataFrame([dict(run=k, test_acc=h.final.get("test_acc"), wall_s=h.final.get("wall_s"),
-                              examples_per_s=float(np.mean([r["examples_per_s"] for r in h.epochs])),
-                              steps=h.final.get("step")) for k, h in runs.items()]).set_index("run")
+
+def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:
+    """The model the lessons after notebook 04 look inside: notebook 04's trained VGG-11 (``path``, default
+    ``artifacts/vgg11_fashion_mnist.pt``) where it exists, else (and always in fast mode) the classroom network
+    trained here for a short while, with a line saying which."""
+    path = Path(path) if path is not None else runtime.artifacts_dir() / "vgg11_fashion_mnist.pt"
+    if path.is_file() and not runtime.fast_mode():
+        model = ckpt.load_model(path, device=device)
+        print(f"Loaded notebook 04's VGG-11 from {path} ({model.input_spec.size} px inputs).")
+        return model
+    why = "fast mode" if runtime.fast_mode() else f"no checkpoint at {path} (run notebook 04 to make one)"
+    model = build_model("classroom", data=data)
+    # Fast mode has ~100 steps: AdamW gets much further than SGD in so few. Otherwise the recipe, for 2 epochs.
+    quick = dict(epochs=1, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=0.0) if runtime.fast_mode() else {}
+    history = fit(
+        model, data, device=device, progress=False, live_plot=False, **fit_kwargs("classroom", epochs=2) | quick
+    )
+    print(
+        f"{why}: trained a small VGG-11 quickly instead ({history.final['step']} steps on "
+        f"{len(data.train_labels):,} images); expect rougher pictures than with notebook 04's model."
+    )
+    return model.eval()

@@ -1,22 +1,24 @@
-"""Look inside a trained network: what each layer computes, what excites a channel, where the network looks.
+"""Probe a trained network: what each layer computes, what excites a channel, where the network looks.
 
-Every function takes ``device`` (the model is moved there; default: where its parameters are) and takes one image
-(C, H, W) or a batch (N, C, H, W) of model-ready float inputs (``data.to_input``); a single image gives results
-without the batch dimension. Layers are named by module name ("features.3") or, for VGG-style models, by the
-paper's names ("conv2_1", "relu2_1", "pool2", "fc6"); ``layer_names`` lists both.
+Every function follows ``runtime``'s device rule (``device=None``: where the model's parameters are; a given device
+moves the model there) and takes one image (C, H, W) or a batch (N, C, H, W): uint8 pixels are made inputs by the
+model's input contract (``model.input_spec``, from its checkpoint), float inputs are used as they are. A single
+image gives results without the batch dimension. Layers are named by module name ("features.3") or by the paper's
+names ("conv2_1", "relu2_1", "pool2", "fc6"); ``models.layer_names`` lists both. Figures: ``plots.feature_maps``.
 
 The methods, with their formulas (c is the target class, y_c its logit, A_k the k-th channel of a layer):
 
 - activations: forward hooks (``capture``) or torchvision's FX ``create_feature_extractor`` (``extract``).
 - top-k (Zeiler & Fergus 2014): score image n by max_ij A_k[n, i, j]; its patch is the receptive field of the
   arg-max unit (i, j): the square of side ``rf`` centred at (start + i * jump, start + j * jump)
-  (``analysis.layer_table``'s columns).
+  (``analysis.layer_table``'s columns, ``receptive``'s recurrence).
 - occlusion (Zeiler & Fergus 2014): S(p) = mean over the windows W that cover pixel p of P(c | x) - P(c | x_W),
   where x_W is x with W set to the baseline.
 - saliency (Simonyan, Vedaldi & Zisserman 2013): S_ij = max over input channels of |d y_c / d x_ij|.
 - Grad-CAM (Selvaraju et al. 2017): alpha_k = mean_ij d y_c / d A_k[i, j];  L = ReLU(sum_k alpha_k A_k).
 - embedding: PCA, or t-SNE (van der Maaten & Hinton 2008), of the penultimate features (the last Linear's input).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,51 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import analysis
+from . import analysis, runtime
+from .data import InputSpec
+from .models import layer_names
 
 # ---------------------------------------------------------------------------------------------------------------
 # Layer names, inputs, devices
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def layer_names(model: nn.Module) -> dict[str, str]:
-    """Every name a layer can be called, mapped to its module name.
-
-    A ``features`` Sequential gets the paper's names, stage by stage: conv{s}_{i}, bn{s}_{i}, relu{s}_{i}, pool{s}
-    (and lrn); a ``classifier`` gets Caffe's fc6, relu6, drop6, fc7, relu7, drop7, fc8 (one Linear: fc). Every leaf
-    module is also reachable by its own name ("features.0").
-    """
-    names: dict[str, str] = {}
-    features = getattr(model, "features", None)
-    if isinstance(features, nn.Sequential):
-        stage, i = 1, 0
-        for idx, m in enumerate(features):
-            if isinstance(m, nn.Conv2d):
-                i += 1
-                names[f"conv{stage}_{i}"] = f"features.{idx}"
-            elif isinstance(m, nn.BatchNorm2d):
-                names[f"bn{stage}_{i}"] = f"features.{idx}"
-            elif isinstance(m, nn.ReLU):
-                names[f"relu{stage}_{i}"] = f"features.{idx}"
-            elif isinstance(m, nn.LocalResponseNorm):
-                names["lrn"] = f"features.{idx}"
-            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-                names[f"pool{stage}"] = f"features.{idx}"
-                stage, i = stage + 1, 0
-    classifier = getattr(model, "classifier", None)
-    if isinstance(classifier, nn.Sequential):
-        linears = sum(isinstance(m, nn.Linear) for m in classifier)
-        k = 0
-        for idx, m in enumerate(classifier):
-            k += isinstance(m, nn.Linear)
-            if isinstance(m, nn.Linear):
-                names["fc" if linears == 1 else f"fc{5 + k}"] = f"classifier.{idx}"
-            elif k and linears > 1 and isinstance(m, (nn.ReLU, nn.Dropout)):
-                names[f"{'relu' if isinstance(m, nn.ReLU) else 'drop'}{5 + k}"] = f"classifier.{idx}"
-    for name, m in model.named_modules():
-        if name and next(m.children(), None) is None:
-            names.setdefault(name, name)
-    return names
 
 
 def resolve(model: nn.Module, layer: str) -> tuple[str, nn.Module]:
@@ -86,27 +50,26 @@ def resolve(model: nn.Module, layer: str) -> tuple[str, nn.Module]:
 
 def relu_layers(model: nn.Module) -> list[str]:
     """The paper names of the ReLUs in ``features`` (relu1_1, ...), in order: the maps the lessons look at."""
-    return [n for n, full in layer_names(model).items()
-            if n != full and full.startswith("features.") and isinstance(model.get_submodule(full), nn.ReLU)]
+    return [
+        n
+        for n, full in layer_names(model).items()
+        if n != full and full.startswith("features.") and isinstance(model.get_submodule(full), nn.ReLU)
+    ]
 
 
-def _device(model: nn.Module, device) -> torch.device:
-    """Move ``model`` to ``device`` (if given) and return the device it is on."""
-    if device is not None:
-        model.to(device)
-        return torch.device(device)
-    return next(model.parameters(), torch.empty(0)).device
-
-
-def _as_batch(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """(N, C, H, W) batch and whether ``x`` was a single (C, H, W) image."""
+def _as_batch(x: torch.Tensor, model: nn.Module | None = None) -> tuple[torch.Tensor, bool]:
+    """(N, C, H, W) float batch and whether ``x`` was a single image. uint8 pixels become inputs through the
+    model's input contract (``model.input_spec``; Fashion-MNIST's statistics at the stored size without one)."""
     if not torch.is_tensor(x) or x.dim() not in (3, 4):
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f"expected one image (C, H, W) or a batch (N, C, H, W) of float inputs; got {shape}. "
-                         "Turn uint8 Fashion-MNIST images into inputs with data.to_input(images).")
-    if not x.is_floating_point():
-        raise ValueError(f"expected float inputs, got {x.dtype}; use data.to_input(images) to normalise them")
-    return (x.unsqueeze(0), True) if x.dim() == 3 else (x, False)
+        raise ValueError(f"expected one image (C, H, W) or a batch (N, C, H, W); got {shape}")
+    single = x.dim() == 3
+    batch = x.unsqueeze(0) if single else x
+    if batch.dtype == torch.uint8:
+        return (getattr(model, "input_spec", None) or InputSpec())(batch), single
+    if not batch.is_floating_point():
+        raise ValueError(f"expected uint8 pixels or float inputs, got {x.dtype}")
+    return batch, single
 
 
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
@@ -116,6 +79,8 @@ def _targets(target, logits: torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(target, device=logits.device).long().reshape(-1)
     if t.numel() not in (1, len(logits)):
         raise ValueError(f"target: give one class or one per image ({len(logits)}); got {t.numel()}")
+    if t.min() < 0 or t.max() >= logits.shape[1]:
+        raise ValueError(f"target class {target} is out of range: this model has classes 0 to {logits.shape[1] - 1}")
     return t.expand(len(logits)) if t.numel() == 1 else t
 
 
@@ -160,13 +125,14 @@ def capture(model: nn.Module, x: torch.Tensor, layers, *, clone: bool = True, de
     tensor that the following ``ReLU(inplace=True)`` then overwrites, so it ends up holding the post-ReLU values.
     """
     layers = [layers] if isinstance(layers, str) else list(layers)
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     store: dict[str, torch.Tensor] = {}
 
     def keep(name):
         def hook(module, inputs, output):
-            store[name] = output.detach().clone() if clone else output.detach()   # detach() shares memory
+            store[name] = output.detach().clone() if clone else output.detach()  # detach() shares memory
+
         return hook
 
     with _evaluating(model), _hooks([(resolve(model, name)[1], keep(name)) for name in layers]):
@@ -197,13 +163,13 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
     from torchvision.models.feature_extraction import create_feature_extractor
 
     layers = [layers] if isinstance(layers, str) else list(layers)
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     nodes = {resolve(model, name)[0]: name for name in layers}
     traceable = _Traceable(model) if hasattr(model, "check_input") else model
     inplace = [m for m in model.modules() if getattr(m, "inplace", False)]
     with _evaluating(model):
-        extractor = create_feature_extractor(traceable.eval(), return_nodes=nodes)   # eval: BN running stats
+        extractor = create_feature_extractor(traceable.eval(), return_nodes=nodes)  # eval: BN running stats
         try:
             for m in inplace:
                 m.inplace = False
@@ -215,30 +181,41 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
 
 
 @torch.no_grad()
-def channel_stats(model: nn.Module, x: torch.Tensor, layers=None, *, batch_size: int = 256,
-                  device=None) -> pd.DataFrame:
+def channel_stats(
+    model: nn.Module, x: torch.Tensor, layers=None, *, batch_size: int = 256, device=None
+) -> pd.DataFrame:
     """Per channel of each layer, over all images and positions: ``mean`` activation and ``zero_fraction``
     (share of exact zeros: after a ReLU, how often the unit is off; ``dead`` when it is always off).
 
     ``layers`` defaults to every ReLU in ``features`` (``relu_layers``), so the rows run from shallow to deep.
     """
     layers = relu_layers(model) if layers is None else ([layers] if isinstance(layers, str) else list(layers))
-    x, _ = _as_batch(x)
+    x, _ = _as_batch(x, model)
     sums: dict[str, torch.Tensor] = {}
     zeros: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = dict.fromkeys(layers, 0)
     for i in _chunks(len(x), batch_size, "channel stats"):
-        acts = capture(model, x[i:i + batch_size], layers, device=device)
+        acts = capture(model, x[i : i + batch_size], layers, device=device)
         for name, a in acts.items():
-            a = a.flatten(2) if a.dim() > 2 else a.unsqueeze(2)           # N x C x positions
+            a = a.flatten(2) if a.dim() > 2 else a.unsqueeze(2)  # N x C x positions
             sums[name] = sums.get(name, 0) + a.double().sum((0, 2)).cpu()
             zeros[name] = zeros.get(name, 0) + (a == 0).sum((0, 2)).double().cpu()
             counts[name] += a.shape[0] * a.shape[2]
     rows = []
     for depth, name in enumerate(layers):
         mean, zf = (sums[name] / counts[name]).numpy(), (zeros[name] / counts[name]).numpy()
-        rows.append(pd.DataFrame({"layer": name, "depth": depth, "channel": np.arange(len(mean)),
-                                  "mean": mean, "zero_fraction": zf, "dead": zf == 1.0}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "layer": name,
+                    "depth": depth,
+                    "channel": np.arange(len(mean)),
+                    "mean": mean,
+                    "zero_fraction": zf,
+                    "dead": zf == 1.0,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -272,9 +249,16 @@ def receptive_box(model: nn.Module, layer: str, row: int, col: int, input_size, 
     """
     full, _ = resolve(model, layer)
     table = analysis.layer_table(model, tuple(input_size)) if table is None else table
-    rf, jump, start = table.loc[table["layer"] == full, ["rf", "jump", "start"]].iloc[0]
+    row_of_table = table.loc[table["layer"] == full].iloc[0]
+    rf, jump, start = row_of_table[["rf", "jump", "start"]]
     if math.isnan(rf):
         raise ValueError(f"{layer} mixes all positions (after a Linear layer): its units see the whole image")
+    out_h, out_w = row_of_table["output_shape"][1:]
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise ValueError(
+            f"{layer} is a {out_h} x {out_w} map at this input size: row must be 0 to {out_h - 1} "
+            f"and col 0 to {out_w - 1}; got ({row}, {col})"
+        )
     h, w = input_size[1:]
     top, left = (round(start + i * jump - rf / 2) for i in (row, col))
     side = int(rf)
@@ -282,17 +266,18 @@ def receptive_box(model: nn.Module, layer: str, row: int, col: int, input_size, 
 
 
 @torch.no_grad()
-def top_k(model: nn.Module, x: torch.Tensor, layer: str, channel: int, k: int = 9, *, batch_size: int = 256,
-          device=None) -> TopK:
+def top_k(
+    model: nn.Module, x: torch.Tensor, layer: str, channel: int, k: int = 9, *, batch_size: int = 256, device=None
+) -> TopK:
     """The ``k`` images of ``x`` whose strongest unit in ``channel`` of ``layer`` is strongest (see ``TopK``)."""
-    x, _ = _as_batch(x)
+    x, _ = _as_batch(x, model)
     best, where = [], []
     for i in _chunks(len(x), batch_size, f"top-{k} {layer}:{channel}"):
-        a = capture(model, x[i:i + batch_size], layer, device=device)[layer]
+        a = capture(model, x[i : i + batch_size], layer, device=device)[layer]
         shape = a.shape
         if not 0 <= channel < shape[1]:
             raise ValueError(f"{layer} has {shape[1]} channels (0 to {shape[1] - 1}); got channel {channel}")
-        a = a[:, channel].reshape(len(a), -1)                   # N x positions (one position after a Linear)
+        a = a[:, channel].reshape(len(a), -1)  # N x positions (one position after a Linear)
         value, pos = a.max(1)
         best.append(value.cpu())
         where.append(pos.cpu())
@@ -315,8 +300,17 @@ def top_k(model: nn.Module, x: torch.Tensor, layer: str, channel: int, k: int = 
 
 
 @torch.no_grad()
-def occlusion(model: nn.Module, x: torch.Tensor, target=None, *, window: int = 8, stride: int = 4,
-              baseline: float = 0.0, batch_size: int = 128, device=None) -> torch.Tensor:
+def occlusion(
+    model: nn.Module,
+    x: torch.Tensor,
+    target=None,
+    *,
+    window: int = 8,
+    stride: int = 4,
+    baseline: float = 0.0,
+    batch_size: int = 128,
+    device=None,
+) -> torch.Tensor:
     """Occlusion sensitivity, (H, W) per image: S(p) = mean over windows W covering p of P(c|x) - P(c|x_W).
 
     A ``window`` x ``window`` square (all channels) slides with ``stride``; inside it the input is set to
@@ -324,37 +318,46 @@ def occlusion(model: nn.Module, x: torch.Tensor, target=None, *, window: int = 8
     region lowers the probability of class c (the prediction when ``target`` is None). Pixels that no window covers
     get 0.
     """
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     n, _, h, w = x.shape
+    for name, v in (("window", window), ("stride", stride)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive whole number of pixels; got {v!r}")
+    if window > min(h, w) or stride > min(h, w):
+        raise ValueError(f"window ({window}) and stride ({stride}) must fit in the {h} x {w} image")
     tops = range(0, h - window + 1, stride)
     lefts = range(0, w - window + 1, stride)
     windows = [(t, l) for t in tops for l in lefts]
     maps = torch.zeros(n, h, w)
     with _evaluating(model):
         for b in range(n):
-            img = x[b:b + 1].to(device)
+            img = x[b : b + 1].to(device)
             probs = model(img).softmax(1)
-            c = probs.argmax(1)[0] if target is None else _targets(target, torch.empty(n, 1, device=device))[b]
+            c = (
+                probs.argmax(1)[0]
+                if target is None
+                else _targets(target, torch.empty(n, probs.shape[1], device=device))[b]
+            )
             p0 = probs[0, c]
             total, count = torch.zeros(h, w, device=device), torch.zeros(h, w, device=device)
             for i in range(0, len(windows), batch_size):
-                chunk = windows[i:i + batch_size]
+                chunk = windows[i : i + batch_size]
                 occluded = img.repeat(len(chunk), 1, 1, 1)
                 for j, (t, l) in enumerate(chunk):
-                    occluded[j, :, t:t + window, l:l + window] = baseline
+                    occluded[j, :, t : t + window, l : l + window] = baseline
                 drops = p0 - model(occluded).softmax(1)[:, c]
                 for j, (t, l) in enumerate(chunk):
-                    total[t:t + window, l:l + window] += drops[j]
-                    count[t:t + window, l:l + window] += 1
+                    total[t : t + window, l : l + window] += drops[j]
+                    count[t : t + window, l : l + window] += 1
             maps[b] = (total / count.clamp(min=1)).cpu()
     return maps[0] if single else maps
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target=None, *, device=None) -> torch.Tensor:
     """Saliency map, (H, W) per image: max over input channels of |d y_c / d x|, y_c the logit of class c."""
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     x = x.detach().to(device).requires_grad_(True)
     with _evaluating(model):
         logits = model(x)
@@ -375,25 +378,26 @@ def default_cam_layer(model: nn.Module) -> str:
     return convs[-1]
 
 
-def grad_cam(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = None, *, upsample: bool = True,
-             device=None) -> torch.Tensor:
+def grad_cam(
+    model: nn.Module, x: torch.Tensor, target=None, layer: str | None = None, *, upsample: bool = True, device=None
+) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al. 2017): alpha_k = mean_ij d y_c / d A_k[i, j], L = ReLU(sum_k alpha_k A_k).
 
     A is the output of ``layer`` (default ``default_cam_layer``), y_c the logit of class c (the prediction when
     ``target`` is None). Returns (h, w) maps at the layer's resolution per image, or with ``upsample`` the input's
     (H, W), bilinearly interpolated.
     """
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     layer = default_cam_layer(model) if layer is None else layer
     _, module = resolve(model, layer)
     kept = {}
 
     def hook(module, inputs, output):
         kept["A"] = output
-        return output.clone()       # later in-place layers (ReLU) change the copy, never the A we differentiate
+        return output.clone()  # later in-place layers (ReLU) change the copy, never the A we differentiate
 
-    x = x.detach().to(device).requires_grad_(True)     # so A is in the graph even if the weights are frozen
+    x = x.detach().to(device).requires_grad_(True)  # so A is in the graph even if the weights are frozen
     with _evaluating(model), _hooks([(module, hook)]):
         logits = model(x)
     a = kept["A"]
@@ -424,8 +428,8 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
 def penultimate(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, device=None) -> torch.Tensor:
     """The input of the last Linear layer for each image, (N, D) on the CPU: the features the classifier separates
     with one linear map (4096-d after fc7 in the paper's VGG)."""
-    device = _device(model, device)
-    x, single = _as_batch(x)
+    device = runtime.place(model, device)
+    x, single = _as_batch(x, model)
     last = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not last:
         raise ValueError("the model has no Linear layer, so no penultimate features")
@@ -434,7 +438,7 @@ def penultimate(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, dev
         handle = last[-1].register_forward_pre_hook(lambda m, inputs: out.append(inputs[0].detach().flatten(1).cpu()))
         try:
             for i in _chunks(len(x), batch_size, "features"):
-                model(x[i:i + batch_size].to(device))
+                model(x[i : i + batch_size].to(device))
         finally:
             handle.remove()
     feats = torch.cat(out)
@@ -455,185 +459,3 @@ def embed_2d(features, method: str = "pca", *, seed: int = 0) -> np.ndarray:
             z = PCA(50, random_state=seed).fit_transform(z)
         return TSNE(2, init="pca", perplexity=min(30.0, (len(z) - 1) / 3), random_state=seed).fit_transform(z)
     raise ValueError(f"unknown method {method!r}; use 'pca' or 'tsne'")
-
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def imagenet_input(images: torch.Tensor, size: int = 224, device=None) -> torch.Tensor:
-    """uint8 grayscale images (N, H, W) or (N, 1, H, W) -> (N, 3, size, size) inputs for an ImageNet VGG:
-    pixels / 255, resized bilinearly, gray copied to R, G and B, then (x - mean) / std with ImageNet's statistics."""
-    if images.dtype != torch.uint8:
-        raise TypeError(f"imagenet_input expects uint8 pixels (0-255); got {images.dtype}")
-    x = images.unsqueeze(1) if images.dim() == 3 else images
-    x = x.to(device).float().div(255)
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
-    mean, std = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
-    return (x - mean) / std
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Figures (each returns its matplotlib Figure)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _show(ax, image: torch.Tensor, title: str | None = None, **kwargs):
-    """Draw one (C, H, W) input or (H, W) map, rescaled to [0, 1] (grayscale for one channel)."""
-    img = image.detach().float().cpu()
-    if img.dim() == 3:
-        img = img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)
-    lo, hi = img.min(), img.max()
-    img = (img - lo) / (hi - lo) if hi > lo else img * 0
-    ax.imshow(img.numpy(), cmap=kwargs.pop("cmap", "gray"), **kwargs)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=9)
-
-
-def _grid(n: int, cols: int, size: float = 1.3):
-    import matplotlib.pyplot as plt
-
-    rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size + 0.4), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    return fig, axes.flat
-
-
-def plot_feature_maps(model: nn.Module, image: torch.Tensor, layer: str, *, channels: int = 16, cols: int = 8,
-                      device=None):
-    """The first ``channels`` feature maps of ``layer`` for one image, each scaled to its own range."""
-    a = capture(model, image, layer, device=device)[layer]
-    if a.dim() != 3:
-        raise ValueError(f"{layer} has no spatial maps (output shape {tuple(a.shape)}); pick a conv, ReLU or pool")
-    n = min(channels, a.shape[0])
-    fig, axes = _grid(n, min(cols, n))
-    for ch, ax in zip(range(n), axes):
-        _show(ax, a[ch], f"{ch}", cmap="viridis")
-    fig.suptitle(f"{layer}: {n} of {a.shape[0]} channels, {a.shape[1]}x{a.shape[2]}", fontsize=10)
-    return fig
-
-
-def plot_stages(model: nn.Module, image: torch.Tensor, *, channels: int = 8, device=None):
-    """One row per stage (its last ReLU), the image first: the ``channels`` most active maps (largest mean)."""
-    import matplotlib.pyplot as plt
-
-    last = list({r.split("_")[0]: r for r in relu_layers(model)}.values())     # relu{s}_{i}: the last i of stage s
-    acts = capture(model, image, last, device=device)
-    fig, axes = plt.subplots(len(last), channels + 1, figsize=(1.2 * (channels + 1), 1.25 * len(last)), squeeze=False)
-    for row, name in zip(axes, last):
-        a = acts[name]
-        _show(row[0], image)
-        row[0].set_ylabel(f"{name}\n{a.shape[1]}x{a.shape[2]}", fontsize=8)
-        order = a.mean((1, 2)).argsort(descending=True)[:channels]
-        for ax, ch in zip(row[1:], order):
-            _show(ax, a[ch], cmap="viridis")
-            ax.set_title(f"ch {int(ch)}", fontsize=7)
-    fig.suptitle("Feature maps stage by stage: the most active channels", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_channel(model: nn.Module, image: torch.Tensor, layer: str, channel: int, *, device=None):
-    """One channel of ``layer`` for one image: the image, the map, and the map laid over the image."""
-    import matplotlib.pyplot as plt
-
-    a = capture(model, image, layer, device=device)[layer]
-    if a.dim() != 3:
-        raise ValueError(f"{layer} has no spatial maps (output shape {tuple(a.shape)}); pick a conv, ReLU or pool")
-    channel = channel % a.shape[0]
-    m = a[channel]
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
-    _show(axes[0], image, "input")
-    _show(axes[1], m, f"{layer} channel {channel} ({m.shape[0]}x{m.shape[1]})", cmap="viridis")
-    up = F.interpolate(m[None, None], size=image.shape[-2:], mode="nearest")[0, 0]
-    _show(axes[2], image, f"max {m.max():.2f}, zeros {(m == 0).float().mean():.0%}")
-    axes[2].imshow(up.cpu().numpy(), cmap="jet", alpha=0.45)
-    fig.tight_layout()
-    return fig
-
-
-def plot_top_k(model: nn.Module, x: torch.Tensor, layer: str, channel: int, k: int = 8, *, device=None):
-    """The top-k images for a channel with the arg-max unit's receptive field boxed, and the patches themselves."""
-    import matplotlib.patches as mpatches
-    import matplotlib.pyplot as plt
-
-    x, _ = _as_batch(x)
-    best = top_k(model, x, layer, channel, k, device=device)
-    fig, axes = plt.subplots(2, len(best.indices), figsize=(1.4 * len(best.indices), 3.2), squeeze=False)
-    for j, (n, (t, l, b, r)) in enumerate(zip(best.indices.tolist(), best.boxes)):
-        _show(axes[0, j], x[n], f"#{n}: {best.values[j]:.2f}")
-        axes[0, j].add_patch(mpatches.Rectangle((l - 0.5, t - 0.5), r - l, b - t, fill=False, color="red", lw=1.5))
-        _show(axes[1, j], x[n, :, t:b, l:r])
-    axes[0, 0].set_ylabel("image", fontsize=8)
-    axes[1, 0].set_ylabel("patch", fontsize=8)
-    fig.suptitle(f"{layer}, channel {channel}: top {len(best.indices)} of {len(x)} images", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_filters(model: nn.Module, *, max_filters: int = 64, cols: int = 16):
-    """The first layer's filters (a 3x3 filter is 3x3 pixels: RGB for colour inputs, gray for one channel)."""
-    w = first_layer_filters(model)[:max_filters]
-    fig, axes = _grid(len(w), min(cols, len(w)), size=0.8)
-    for f, ax in zip(w, axes):
-        _show(ax, f, interpolation="nearest")
-    fig.suptitle(f"First-layer filters ({len(w)} of {first_layer_filters(model).shape[0]}, "
-                 f"{w.shape[2]}x{w.shape[3]})", fontsize=10)
-    return fig
-
-
-def plot_channel_stats(stats: pd.DataFrame):
-    """Per-channel mean activation and zero fraction, layer by layer (box: middle half of channels; dots: each)."""
-    import matplotlib.pyplot as plt
-
-    layers = list(dict.fromkeys(stats["layer"]))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    for ax, col, label in zip(axes, ("mean", "zero_fraction"), ("mean activation per channel",
-                                                                 "fraction of zeros per channel")):
-        groups = [stats.loc[stats["layer"] == name, col].to_numpy() for name in layers]
-        ax.boxplot(groups, showfliers=False)
-        for i, g in enumerate(groups):
-            jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(g))
-            ax.scatter(i + 1 + jitter, g, s=3, alpha=0.4, color="C1")
-        ax.set_xticks(range(1, len(layers) + 1), layers, rotation=60, fontsize=8)
-        ax.set_title(label, fontsize=10)
-    axes[1].set_ylim(-0.02, 1.02)
-    fig.tight_layout()
-    return fig
-
-
-def plot_attributions(images: torch.Tensor, maps: dict, *, titles=None):
-    """One row per image: the image, then each map of ``maps`` ({name: (N, H, W) or (H, W)}) over it."""
-    import matplotlib.pyplot as plt
-
-    images, single = _as_batch(images)
-    maps = {k: (v[None] if single else v) for k, v in maps.items()}
-    fig, axes = plt.subplots(len(images), len(maps) + 1, figsize=(2.1 * (len(maps) + 1), 2.1 * len(images)),
-                             squeeze=False)
-    for i, row in enumerate(axes):
-        _show(row[0], images[i], titles[i] if titles else None)
-        for ax, (name, m) in zip(row[1:], maps.items()):
-            _show(ax, images[i], name if i == 0 else None)
-            ax.imshow(m[i].detach().cpu().numpy(), cmap="jet", alpha=0.5)
-    fig.tight_layout()
-    return fig
-
-
-def plot_embedding(xy: np.ndarray, labels, classes=None, *, title: str = "Penultimate features in 2-D"):
-    """A scatter of 2-D coordinates coloured by class."""
-    import matplotlib.pyplot as plt
-
-    labels = np.asarray(labels.cpu() if torch.is_tensor(labels) else labels)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    for c in np.unique(labels):
-        pts = xy[labels == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.7, color=plt.cm.tab10(int(c) % 10),
-                   label=classes[c] if classes is not None else str(c))
-    ax.legend(markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig

@@ -1,0 +1,188 @@
+"""Checkpoints: the input contract travels with the model, a resumed run is the run never stopped (interrupted by a
+real SIGINT at several points), and nothing a user made is overwritten or misread."""
+
+import os
+import signal
+
+import pytest
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from vgg_edu import checkpoint, data, train
+
+from conftest import small_model, tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+QUIET = dict(progress=False, verbose=False, live_plot=False, device="cpu")
+RUN = dict(epochs=3, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4, flip=True, schedule="onecycle", seed=3)
+TIMING = ("wall_s", "examples_per_s", "epoch_s")
+
+
+def without_timing(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def test_round_trip_carries_the_input_contract(tmp_path):
+    ds = tiny_data(n_val=20)
+    model = small_model(input_size=40)
+    path = tmp_path / "ck" / "model.pt"
+    train.fit(model, ds, epochs=1, batch_size=32, checkpoint=path, meta={"note": "hi"}, **QUIET)
+    loaded = checkpoint.load_model(path)
+    assert loaded.hparams == model.hparams and not loaded.training
+    assert loaded.input_spec == data.InputSpec(size=40) and loaded.input_spec.classes == data.CLASSES
+    assert loaded.meta["note"] == "hi" and loaded.fit_options["epochs"] == 1 and len(loaded.history) == 1
+    x = data.to_input(ds.test_images[:8], 40)
+    model.eval()
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+    # evaluate and predict take the input size from the checkpoint: no resize argument anywhere
+    assert train.evaluate(loaded, ds, "val") == pytest.approx(loaded.history.final["val_acc"])
+    assert torch.allclose(train.predict(loaded, ds.test_images[:8]), loaded(x), atol=1e-5)
+    state = checkpoint.load(path)
+    assert state["fit"]["epochs"] == 1 and "fit" not in state["meta"]  # the configuration is stored once
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary file left behind
+
+
+def test_unusable_files_get_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Train one first"):
+        checkpoint.load_model(tmp_path / "none.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="not a vgg_edu checkpoint"):
+        checkpoint.load_model(tmp_path / "other.pt")
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 this is no checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt"):
+        checkpoint.load_model(tmp_path / "cut.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="is a folder"):
+        checkpoint.load_model(tmp_path)
+    torch.save({"hparams": {}, "model": {}, "format": "vgg_edu.checkpoint/1"}, tmp_path / "old.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="format"):
+        checkpoint.load_model(tmp_path / "old.pt")
+
+
+def test_weights_of_another_network_are_refused(tmp_path):
+    path = tmp_path / "m.pt"
+    train.fit(small_model(), tiny_data(), epochs=1, batch_size=32, checkpoint=path, **QUIET)
+    with pytest.raises(checkpoint.CheckpointError, match="width_divisor"):
+        checkpoint.load_weights(small_model(width_divisor=8), path)
+    fresh = checkpoint.load_weights(small_model(seed=5), path)
+    assert torch.equal(fresh.features[0].weight, checkpoint.load_model(path).features[0].weight)
+
+
+def send_sigint():
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+class AtStep:
+    """Calls ``send_sigint`` the ``n``-th time it is called (while training)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.calls == self.n:
+            send_sigint()
+
+
+class BetweenEpochs(train.Callback):
+    def on_epoch(self, run, row):
+        if run.epoch == 1:
+            send_sigint()
+
+
+@pytest.mark.parametrize("where", ["after forward", "after backward", "after step", "between epochs"])
+def test_an_interrupted_run_resumes_exactly(tmp_path, where):
+    ds = tiny_data(n_val=16)
+    straight = small_model()
+    full = train.fit(straight, ds, **RUN, **QUIET)
+
+    model, path, callbacks, handles = small_model(), tmp_path / "run.pt", [], []
+    trigger = AtStep(5)  # mid-epoch 2 of 3 x 3 steps
+    if where == "after forward":
+        handles.append(model.register_forward_hook(lambda m, i, o: trigger() if m.training else None))
+    elif where == "after backward":
+        handles.append(model.features[0].weight.register_hook(lambda grad: trigger()))
+    elif where == "after step":
+        handles.append(register_optimizer_step_post_hook(trigger))
+    else:
+        callbacks.append(BetweenEpochs())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train.fit(model, ds, checkpoint=path, callbacks=callbacks, **RUN, **QUIET)
+    finally:
+        for h in handles:
+            h.remove()
+    saved = checkpoint.load(path)["training"]["position"]
+    assert saved["step"] == (3 if where == "between epochs" else 5)
+
+    resumed_model = small_model(seed=99)  # other start weights: the checkpoint must win
+    resumed = train.fit(resumed_model, ds, checkpoint=path, resume=True, **RUN, **QUIET)
+    for (name, a), b in zip(straight.state_dict().items(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b), name  # weights and buffers (BatchNorm's num_batches_tracked too), bit for bit
+    assert without_timing(resumed.epochs) == without_timing(full.epochs)
+    assert [s["loss"] for s in resumed.steps] == [s["loss"] for s in full.steps]
+
+
+def test_a_short_run_continued_is_the_long_run(tmp_path):
+    ds = tiny_data(n_val=16)
+    straight = small_model()
+    full = train.fit(straight, ds, **RUN, **QUIET)
+    path = tmp_path / "run.pt"
+    train.fit(small_model(), ds, max_steps=4, checkpoint=path, **RUN, **QUIET)
+    model = small_model()
+    resumed = train.fit(model, ds, checkpoint=path, resume=True, **RUN, **QUIET)
+    assert resumed.final["step"] == 9 and resumed.final["train_loss"] == full.final["train_loss"]
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), model.state_dict().values()))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [dict(lr=0.1), dict(epochs=4), dict(batch_size=16), dict(seed=4), dict(schedule="cosine"), dict(flip=False)],
+)
+def test_resuming_with_other_options_is_refused_by_name(tmp_path, change):
+    ds = tiny_data()
+    path = tmp_path / "run.pt"
+    train.fit(small_model(), ds, checkpoint=path, **RUN, **QUIET)
+    before = path.read_bytes()
+    with pytest.raises(train.RunMismatch, match=rf"{next(iter(change))}: saved .*, now"):
+        train.fit(small_model(), ds, checkpoint=path, resume=True, **RUN | change, **QUIET)
+    with pytest.raises(train.RunMismatch, match="inputs"):
+        train.fit(small_model(input_size=64), ds, checkpoint=path, resume=True, **RUN, **QUIET)
+    with pytest.raises(train.RunMismatch, match="data"):
+        train.fit(small_model(), tiny_data(seed=1), checkpoint=path, resume=True, **RUN, **QUIET)
+    assert path.read_bytes() == before
+
+
+def test_a_finished_checkpoint_is_never_overwritten_unless_asked(tmp_path):
+    ds = tiny_data()
+    path = tmp_path / "run.pt"
+    train.fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, **QUIET)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="resume=True.*overwrite=True"):
+        train.fit(small_model(), ds, epochs=2, batch_size=32, checkpoint=path, **QUIET)
+    assert path.read_bytes() == before
+    done = train.fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, resume=True, **QUIET)
+    assert done.final["step"] == 3 and path.read_bytes() != b""  # finished: nothing more to train
+    train.fit(small_model(), ds, epochs=2, batch_size=32, checkpoint=path, overwrite=True, **QUIET)
+    assert checkpoint.load(path)["training"]["position"]["step"] == 6
+
+
+def test_leftovers_of_a_crashed_write_are_removed(tmp_path):
+    path = tmp_path / "run.pt"
+    leftover = tmp_path / ".run.pt.abc123.tmp"
+    leftover.write_bytes(b"x" * 1000)
+    train.fit(small_model(), tiny_data(), epochs=1, batch_size=32, checkpoint=path, **QUIET)
+    assert not leftover.exists() and checkpoint.temporary_files(path) == []
+
+
+def test_an_unwritable_checkpoint_fails_before_training(tmp_path):
+    model = small_model()
+    before = model.features[0].weight.clone()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        train.fit(model, tiny_data(), epochs=1, checkpoint=tmp_path, **QUIET)
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match="no write permission"):
+            train.fit(model, tiny_data(), epochs=1, checkpoint=locked / "m.pt", **QUIET)
+    assert torch.equal(model.features[0].weight, before)

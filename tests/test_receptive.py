@@ -1,0 +1,108 @@
+"""The receptive-field recurrence and the effective receptive field, against closed forms, gradients and the
+published fields of VGG-16."""
+
+import pytest
+import torch
+from torch import nn
+
+from vgg_edu import models, receptive
+from vgg_edu.analysis import layer_table, stage_table
+from vgg_edu.receptive import receptive_field
+
+from conftest import on_meta
+
+
+def test_receptive_fields_at_pool5_match_published():
+    assert stage_table(layer_table(on_meta(models.vgg16)))["rf"].tolist() == [6, 16, 44, 100, 212]
+    vgg11 = stage_table(layer_table(on_meta(models.vgg11)))
+    assert vgg11["rf"].iloc[-1] == 150 and vgg11["jump"].iloc[-1] == 32
+
+
+def test_recurrence_matches_closed_form_and_backward_recurrence():
+    layers = [(3, 1), (3, 1), (2, 2), (5, 1), (3, 2), (7, 3), (2, 2)]
+    rf, jump = receptive_field(layers)[-1]
+    closed = 1
+    prod = 1
+    for k, s in layers:
+        closed += (k - 1) * prod
+        prod *= s
+    backward = 1  # r_{l-1} = s_l * r_l + (k_l - s_l), from the output unit back to the input
+    for k, s in reversed(layers):
+        backward = s * backward + (k - s)
+    assert rf == closed == backward and jump == prod
+
+
+def test_receptive_field_equals_gradient_support():
+    """Independent check: the input pixels that reach one output unit, found by back-propagation."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 1, 3, padding=1),
+        nn.Conv2d(1, 1, 3, padding=1),
+        nn.AvgPool2d(2),
+        nn.Conv2d(1, 1, 5, padding=2),
+        nn.AvgPool2d(2),
+        nn.Conv2d(1, 1, 3, stride=2, padding=1),
+    )
+    for m in net:
+        if isinstance(m, nn.Conv2d):
+            nn.init.constant_(m.weight, 1.0)
+    x = torch.zeros(1, 1, 96, 96, requires_grad=True)
+    y = net(x)
+    i = y.shape[-1] // 2
+    y[0, 0, i, i].backward()
+    rows = x.grad[0, 0].abs().sum(1).nonzero()
+    support = (rows.max() - rows.min() + 1).item()
+    table = layer_table(net, (1, 96, 96))
+    assert table["rf"].iloc[-1] == support
+    # and the unit's centre is where the table's start + i * jump puts it
+    centre = (rows.max() + rows.min() + 1).item() / 2
+    assert table["start"].iloc[-1] + i * table["jump"].iloc[-1] == centre
+
+
+@pytest.mark.parametrize("layers, rf, stack, single", [(2, 5, 18, 25), (3, 7, 27, 49)])
+def test_stack_of_3x3_against_single_conv(layers, rf, stack, single):
+    c = receptive.stack_vs_single(layers, 3, channels=10)
+    assert c["rf"] == rf
+    assert c["stack_params"] == stack * 100 and c["single_params"] == single * 100
+    # against real conv layers
+    convs = nn.Sequential(*[nn.Conv2d(10, 10, 3, bias=False) for _ in range(layers)])
+    assert sum(p.numel() for p in convs.parameters()) == c["stack_params"]
+    assert nn.Conv2d(10, 10, rf, bias=False).weight.numel() == c["single_params"]
+
+
+def test_stack_layers_with_pool_matches_layer_table():
+    net = nn.Sequential(*[m for _ in range(3) for m in (nn.Conv2d(1, 1, 5, stride=1, padding=2), nn.MaxPool2d(2))])
+    table = layer_table(net, (1, 64, 64))
+    rf, jump = receptive.receptive_field(receptive.stack_layers(3, 5, 1, pool=True))[-1]
+    assert (rf, jump) == (table["rf"].iloc[-1], table["jump"].iloc[-1]) == (36, 8)
+    with pytest.raises(ValueError, match="positive"):
+        receptive.stack_layers(0)
+
+
+def test_effective_receptive_field_support_is_the_theoretical_field():
+    torch.manual_seed(0)
+    features = models.make_layers([4, 4, "M", 8, 8], in_channels=1)  # rf: 3, 5, 6, 10, 14
+    erf = receptive.effective_receptive_field(features, torch.randn(4, 1, 40, 40))
+    rows, cols = erf.sum(1).nonzero(), erf.sum(0).nonzero()
+    assert rows.max() - rows.min() + 1 <= 14 and cols.max() - cols.min() + 1 <= 14
+    assert erf.max() == 1 and erf.shape == (40, 40)
+    # the extent of the whole mass is the support; half the mass sits in a smaller centre (Luo et al.)
+    side = (rows.max() - rows.min() + 1).item()
+    assert receptive.erf_extent(erf, 1.0) == side
+    assert receptive.erf_extent(erf, 0.5) < side
+
+
+def test_effective_receptive_field_rejects_a_classifier_output():
+    model = models.VGG([4, "M"], in_channels=1, num_classes=3, hidden=8)
+    with pytest.raises(ValueError, match="features"):
+        receptive.effective_receptive_field(model, torch.randn(1, 1, 8, 8))
+
+
+def test_erf_extent_on_known_maps():
+    m = torch.zeros(10, 10)
+    m[3:7, 2:6] = 1  # a 4 x 4 support: even sides, centre between pixels
+    assert receptive.erf_extent(m, 1.0) == 4 and receptive.erf_extent(m, 0.25) == 2
+    m = torch.zeros(11, 11)
+    m[2:9, 2:9] = 1
+    m[5, 5] = 100  # 100 of 148 at the centre pixel
+    assert receptive.erf_extent(m, 0.6) == 1 and receptive.erf_extent(m, 0.7) == 3

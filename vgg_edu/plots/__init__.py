@@ -1,0 +1,57 @@
+"""Every figure of the course, one module per lesson, and ``interactive`` widgets. The only part of ``vgg_edu``
+that imports matplotlib. Each function returns its Figure (``runtime.save_figure`` keeps it for the README).
+
+- ``receptive_fields`` (01), ``blocks`` (02), ``vgg16`` (03), ``training`` (04), ``feature_maps`` (05)
+- ``widgets``: ``interactive(plot, **controls)``
+"""
+
+from .blocks import plot_bn_placement, plot_shapes
+from .feature_maps import (
+    plot_attributions,
+    plot_channel,
+    plot_channel_stats,
+    plot_embedding,
+    plot_feature_maps,
+    plot_filters,
+    plot_stages,
+    plot_top_k,
+)
+from .receptive_fields import plot_erf, plot_receptive_field, plot_vgg_receptive_fields
+from .training import (
+    LivePlot,
+    plot_confusion,
+    plot_history,
+    plot_misclassified,
+    plot_resized,
+    plot_samples,
+    plot_time_vs_accuracy,
+)
+from .vgg16 import plot_configs, plot_forward, plot_where
+from .widgets import interactive
+
+__all__ = [
+    "LivePlot",
+    "interactive",
+    "plot_attributions",
+    "plot_bn_placement",
+    "plot_channel",
+    "plot_channel_stats",
+    "plot_configs",
+    "plot_confusion",
+    "plot_embedding",
+    "plot_erf",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_forward",
+    "plot_history",
+    "plot_misclassified",
+    "plot_receptive_field",
+    "plot_resized",
+    "plot_samples",
+    "plot_shapes",
+    "plot_stages",
+    "plot_time_vs_accuracy",
+    "plot_top_k",
+    "plot_vgg_receptive_fields",
+    "plot_where",
+]
