@@ -14,6 +14,8 @@ message), a hint and a solution. This module is the registry; each notebook's ex
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,4 +87,11 @@ def list_exercises(prefix: str = "") -> list[str]:
     return sorted(i for i in EXERCISES if i.startswith(prefix))
 
 
-from . import lesson01, lesson02, lesson03, lesson04, lesson05  # noqa: E402,F401 - they register the exercises
+def _register_lessons() -> None:
+    """Import every ``lessonNN`` module beside this one: each registers its notebook's exercises."""
+    for module in sorted(pkgutil.iter_modules(__path__)):
+        if module.name.startswith("lesson"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_lessons()
