@@ -31,6 +31,56 @@ def test_interactive_returns_the_static_figure_and_checks_controls():
     assert isinstance(fig, matplotlib.figure.Figure)
     with pytest.raises(TypeError, match="no argument"):
         plots.interactive(plots.plot_receptive_field, depth=(1, 6))
+    with pytest.raises(TypeError, match="no argument"):
+        plots.interactive(plots.plot_receptive_field, limits={"depth": lambda **_: 3})
+
+
+def test_in_a_live_kernel_one_bundle_holds_the_widget_and_the_static_png(monkeypatch):
+    import ipywidgets
+
+    from vgg_edu.plots import widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw: shown.append(bundle)))
+    monkeypatch.setattr(plt, "show", lambda: None)
+    fig = plots.interactive(plots.plot_receptive_field, layers=(1, 6))
+    assert len(shown) == 1 and {"image/png", widgets.WIDGET_VIEW} <= set(shown[0])
+    open_figures = [plt.figure(n) for n in plt.get_fignums()]
+    assert all(f is not fig for f in open_figures)  # closed: the inline backend will not draw it a second time
+
+
+def test_limits_keep_a_slider_inside_the_chosen_layer(monkeypatch):
+    import ipywidgets
+
+    from vgg_edu.plots import widgets
+
+    widths = {"relu1_1": 8, "relu5_2": 64}
+    drawn = []
+
+    def plot(layer="relu5_2", channel=0):
+        drawn.append((layer, channel))
+        return plt.figure()
+
+    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw: None))
+    monkeypatch.setattr(plt, "show", lambda: None)
+    captured = {}
+    real = ipywidgets.interactive
+
+    def spy(f, **kw):
+        captured.update(kw)
+        return real(f, **kw)
+
+    monkeypatch.setattr(ipywidgets, "interactive", spy)
+    monkeypatch.setattr(spy, "widget_from_abbrev", real.widget_from_abbrev, raising=False)
+    plots.interactive(
+        plot, layer=list(widths), channel=(0, 63), limits={"channel": lambda layer, **_: widths[layer] - 1}
+    )
+    layer, channel = captured["layer"], captured["channel"]
+    assert channel.max == 63
+    channel.value = 40
+    layer.value = "relu1_1"
+    assert channel.max == 7 and channel.value == 7 and drawn[-1] == ("relu1_1", 7)
+    assert all(c < widths[name] for name, c in drawn)  # no redraw ever saw a channel its layer does not have
 
 
 @pytest.mark.parametrize(
@@ -140,6 +190,9 @@ def test_feature_map_figures(probed):
     assert len(plots.plot_embedding(np.random.rand(4, 2), [0, 1, 1, 2], ["a", "b", "c"]).axes) == 1
     with pytest.raises(ValueError, match="no spatial maps"):
         plots.plot_feature_maps(model, x[0], "fc6")
+    with pytest.raises(ValueError, match=r"relu1_1 has 4 channels \(0 to 3\); got channel 4"):
+        plots.plot_channel(model, x[0], "relu1_1", 4)  # never wraps round to channel 0
+    assert probe.layer_widths(model, x)["relu1_1"] == 4 and probe.layer_widths(model, x)["relu5_2"] == 32
 
 
 def test_only_plots_imports_matplotlib():

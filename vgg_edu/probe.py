@@ -181,6 +181,15 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
 
 
 @torch.no_grad()
+def layer_widths(model: nn.Module, x: torch.Tensor, layers=None) -> dict[str, int]:
+    """The number of channels of each layer (default: every ReLU of ``features``) on input ``x``: the range a
+    channel control may take."""
+    layers = relu_layers(model) if layers is None else list(layers)
+    x, _ = _as_batch(x, model)
+    return {name: a.shape[1] for name, a in capture(model, x[:1], layers).items()}
+
+
+@torch.no_grad()
 def channel_stats(
     model: nn.Module, x: torch.Tensor, layers=None, *, batch_size: int = 256, device=None
 ) -> pd.DataFrame:

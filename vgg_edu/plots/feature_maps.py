@@ -77,7 +77,8 @@ def plot_channel(model: nn.Module, image: torch.Tensor, layer: str, channel: int
     a = capture(model, image, layer, device=device)[layer]
     if a.dim() != 3:
         raise ValueError(f"{layer} has no spatial maps (output shape {tuple(a.shape)}); pick a conv, ReLU or pool")
-    channel = channel % a.shape[0]
+    if not 0 <= channel < a.shape[0]:
+        raise ValueError(f"{layer} has {a.shape[0]} channels (0 to {a.shape[0] - 1}); got channel {channel}")
     m = a[channel]
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
     _show(axes[0], image, "input")
