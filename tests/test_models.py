@@ -132,3 +132,26 @@ def test_hparams_rebuild_the_same_network():
     m = VGG("B", width_divisor=8, in_channels=1, num_classes=10, hidden=64, batch_norm=True, head="fc")
     twin = VGG(**m.hparams)
     assert {k: v.shape for k, v in twin.state_dict().items()} == {k: v.shape for k, v in m.state_dict().items()}
+
+
+def test_inputs_of_the_wrong_type_say_how_to_convert():
+    m = VGG("A", width_divisor=16, in_channels=1, num_classes=10, hidden=8)
+    with pytest.raises(ValueError, match=r"float inputs; got torch.uint8.*to_input"):
+        m(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))
+    with pytest.raises(
+        ValueError, match=r"weights are torch.float32 but the input is torch.float64.*x.to\(torch.float32\)"
+    ):
+        m(torch.zeros(1, 1, 32, 32, dtype=torch.float64))
+
+
+def test_a_batch_norm_model_name_points_to_batch_norm_true():
+    with pytest.raises(
+        ValueError, match=r"'vgg16_bn' is 'vgg16' with BatchNorm: pass config='vgg16' and batch_norm=True"
+    ):
+        VGG("vgg16_bn")
+
+
+@pytest.mark.parametrize("divisor", [3, 0, -2, 2.5])
+def test_a_width_divisor_must_divide_every_width(divisor):
+    with pytest.raises(ValueError, match="width_divisor"):
+        VGG("A", width_divisor=divisor)

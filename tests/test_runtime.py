@@ -82,3 +82,9 @@ def test_fast_or_full(monkeypatch):
     assert runtime.fast_or_full(2, 200) == 2
     monkeypatch.setenv(runtime.FAST_ENV, "")
     assert runtime.fast_or_full(2, 200) == 200
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="only meaningful without Apple's MPS")
+def test_asking_for_missing_mps_says_so():
+    with pytest.raises(ValueError, match="MPS is not available"):
+        runtime.get_device("mps")
