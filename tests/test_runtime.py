@@ -88,3 +88,20 @@ def test_fast_or_full(monkeypatch):
 def test_asking_for_missing_mps_says_so():
     with pytest.raises(ValueError, match="MPS is not available"):
         runtime.get_device("mps")
+
+
+def test_choose_threads_takes_the_faster_count(monkeypatch):
+    threads = torch.get_num_threads()
+    clock = iter(range(10_000))
+    slow_when_two = {1: 1, 2: 40}  # seconds per measured step, as on an oversubscribed CPU
+
+    def fake_clock():
+        return next(clock) * slow_when_two[torch.get_num_threads()]
+
+    monkeypatch.setattr(runtime.time, "perf_counter", fake_clock)
+    try:
+        best, line = runtime.choose_threads((1, 2), repeats=3)
+        assert best == 1 and torch.get_num_threads() == 1
+        assert line.startswith("1 CPU thread ") and "2: 40000.0 ms" in line
+    finally:
+        torch.set_num_threads(threads)

@@ -87,7 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "--val-size", type=_count, default=5000, help="training images held out for validation (default 5000; 0: none)"
     )
     t.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best there is)")
-    t.add_argument("--threads", type=_positive_int, help="CPU threads (1 is faster when other jobs share the CPU)")
+    t.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="CPU threads (default: the count that runs fastest right "
+        "now, measured; 1 wins when other jobs share the CPU)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data", help="folder holding the Fashion-MNIST files (default: the usual places)")
     t.add_argument(
@@ -142,9 +147,11 @@ def _setup(args):
     from . import checkpoint as ckpt
     from . import data, runtime, train
 
+    device = runtime.get_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = runtime.get_device(args.device)
+    elif device.type == "cpu":
+        print(f"Measured: {runtime.choose_threads()[1]}.")
     paths = _paths(args, runtime)
     model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "init")}
     fit_kw = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "max_steps")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,28 @@ def device_name(device: str | torch.device | None = None) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
+    """Set PyTorch's CPU threads to the count that trains a small conv fastest right now; return it and a line
+    saying what was measured. On a CPU shared with other jobs, two threads per process were measured 10-40x
+    slower than one (OpenMP threads spin waiting for each other); on an idle CPU more threads win."""
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    x = torch.randn(64, 16, 32, 32)
+    timings = {}
+    for n in candidates:
+        torch.set_num_threads(n)
+        conv(x).sum().backward()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            conv(x).sum().backward()
+            times.append(time.perf_counter() - start)
+        timings[n] = sorted(times)[len(times) // 2]
+    best = min(timings, key=timings.get)
+    torch.set_num_threads(best)
+    measured = ", ".join(f"{n}: {t * 1e3:.1f} ms" for n, t in timings.items())
+    return best, f"{best} CPU thread{'s' if best > 1 else ''} (a test step took {measured} by thread count)"
 
 
 def fast_mode() -> bool:
