@@ -76,7 +76,8 @@ def device_name(device: str | torch.device | None = None) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'s' if threads > 1 else ''})"
 
 
 def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
