@@ -95,13 +95,13 @@ def _vgg_block_by_hand(convs, x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(x, kernel_size=2, stride=2)
 
 
-def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channels: int, size: int):
-    """True, or what differs between ``block`` and a VGG block of ``num_convs`` 3x3 convs + ReLUs and a 2x2 pool."""
+def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channels: int, size: int, call="the block"):
+    """True, or what differs between ``block`` and a VGG block of ``num_convs`` 3x3 convs + ReLUs and a 2x2 pool.
+    ``call`` names the block in the messages (for a student's function: the call that built it)."""
     block = _as_module(block, "block")
-    call = f"the block for ({num_convs}, {in_channels}, {out_channels})"
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) != num_convs:
-        return f"{call} has {len(convs)} convs; it should have num_convs of them."
+        return f"{call} has {len(convs)} convs, not {num_convs}."
     if any(c.kernel_size != (3, 3) or c.padding != (1, 1) or c.stride != (1, 1) for c in convs):
         return "every conv should be 3x3 with stride 1 and padding 1, so that H and W are kept."
     if convs[0].in_channels != in_channels:
@@ -154,7 +154,8 @@ def _check_02_1(answer):
         return "that builds the block with the package's code; fix the snippet's own loop."
     for num_convs, in_channels, out_channels in [(3, 4, 6), (1, 3, 5), (2, 6, 6)]:
         block = answer(num_convs, in_channels, out_channels)
-        verdict = _behaves_like_vgg_block(block, num_convs, in_channels, out_channels, size=8)
+        call = f"vgg_block({num_convs}, {in_channels}, {out_channels})"
+        verdict = _behaves_like_vgg_block(block, num_convs, in_channels, out_channels, size=8, call=call)
         if verdict is not True:
             return verdict
     return True
