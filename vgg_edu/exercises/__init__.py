@@ -10,16 +10,84 @@ In a notebook::
 
 An exercise is an id, a question, a check (a function of the answer that returns True, or returns/raises with a
 message), a hint and a solution. This module is the registry; each notebook's exercises live in ``lessonNN.py``.
+``normalise`` turns whatever a notebook computed (numpy scalars, 0-d tensors, pandas values) into plain Python
+numbers before any check compares; ``as_number``, ``as_count`` and ``as_numbers`` refuse text and fractional counts
+with a message that says what is expected, never what the answer is.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import numbers
 import pkgutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+
+class AnswerError(ValueError):
+    """An answer of the wrong kind (text where a number is expected, a fraction where a count is): ``check`` prints
+    the message as the reason, like a check's own string verdict."""
+
+
+def normalise(value: Any) -> Any:
+    """A notebook's answer as plain Python: numpy scalars, 0-d arrays and tensors, pandas values of size 1 become
+    ``int`` or ``float`` (``bool`` for boolean ones); arrays, tensors and Series with dimensions become (nested)
+    lists of them; lists and tuples are normalised element by element. Anything else (text, functions, modules)
+    is returned as it is."""
+    if isinstance(value, str):
+        return str(value)  # numpy's str_ too
+    if value is None or type(value) in (bool, int, float):
+        return value
+    if isinstance(value, (list, tuple)):  # torch.Size and named tuples become plain tuples
+        items = [normalise(v) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, numbers.Integral):  # numpy integers
+        return int(value)
+    if isinstance(value, numbers.Real):  # numpy floats, Fraction, Decimal
+        return float(value)
+    module = type(value).__module__.split(".")[0]
+    if module == "pandas" and getattr(value, "size", 0) == 1 and hasattr(value, "to_numpy"):
+        return normalise(value.to_numpy().reshape(()).item())  # a one-row Series or a 1 x 1 DataFrame
+    if module in ("numpy", "torch", "pandas") and hasattr(value, "tolist"):
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+        return normalise(value.tolist() if getattr(value, "ndim", 1) else value.item())
+    return value
+
+
+def as_number(answer: Any) -> int | float:
+    """One number, whatever type the notebook produced it in; text, booleans and sequences raise ``AnswerError``."""
+    value = normalise(answer)
+    if isinstance(value, str):
+        raise AnswerError("a number is expected, not text: remove the quotes.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = f"{len(value)} values" if isinstance(value, (list, tuple)) else type(answer).__name__
+        raise AnswerError(f"one number is expected, not {kind}.")
+    if not math.isfinite(value):
+        raise AnswerError(f"a finite number is expected, not {value}.")
+    return value
+
+
+def as_count(answer: Any) -> int:
+    """A whole number: 30, 30.0, np.float64(30.0) and torch.tensor(30) are 30; 30.4 raises ``AnswerError`` (a float
+    is a count only when it has no fractional part, up to float rounding of 1e-9)."""
+    value = as_number(answer)
+    if isinstance(value, float):
+        if abs(value - round(value)) > 1e-9:
+            raise AnswerError("a count is a whole number; yours has a fractional part.")
+        value = int(round(value))
+    return value
+
+
+def as_numbers(answer: Any) -> tuple:
+    """A sequence of numbers (a list, tuple, array or tensor of them), as a tuple of ``int`` and ``float``."""
+    value = normalise(answer)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise AnswerError("a sequence of numbers is expected, such as (1, 2, 3).")
+    return tuple(as_number(v) for v in value)
 
 
 @dataclass
@@ -53,15 +121,20 @@ def _get(exercise_id: str) -> Exercise:
 def check(exercise_id: str, answer: Any = ...) -> bool:
     """Check ``answer`` for exercise ``exercise_id``; print a verdict and return True or False. Never raises.
 
-    A check returns True for a correct answer; False, None or a string (the reason) for a wrong one; an exception
-    inside it counts as wrong and its message is shown, so a broken answer cannot stop the notebook.
+    The answer is first ``normalise``d (numpy, torch and pandas numbers become Python numbers). A check returns True
+    (or numpy's or torch's true) for a correct answer; False, None or a string (the reason) for a wrong one. An
+    ``AnswerError`` is a reason too; any other exception inside it counts as wrong and its message is shown, so a
+    broken answer cannot stop the notebook.
     """
     ex = _get(exercise_id)
     if answer is ... or answer is None:
         print(f"[{exercise_id}] Not answered yet. {ex.question}\n  Hint: {ex.hint}")
         return False
     try:
-        verdict = ex.check(answer)
+        verdict = ex.check(normalise(answer))
+        verdict = verdict if verdict is None or isinstance(verdict, str) else bool(verdict)
+    except AnswerError as err:
+        verdict = str(err)
     except Exception as err:  # the student's code may fail in any way; report it, do not crash
         last = traceback.format_exception_only(type(err), err)[-1].strip()
         print(f"[{exercise_id}] Not yet: your answer raised {last}\n  Hint: {ex.hint}")

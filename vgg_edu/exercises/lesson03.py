@@ -1,44 +1,83 @@
-"""Exercises of notebook 03: the full VGG-16."""
+"""Exercises of notebook 03: the full VGG-16.
+
+The page prints VGG-16's layer table at 224 px (parameters and MACs of every layer), the share of its parameters in
+fc6 and the parameter count of its GAP head; the exercises ask the same questions of VGG-19 and of a 96 px input.
+"""
 
 from __future__ import annotations
 
-from . import exercise
+from . import as_count, as_number, exercise
+
+# Paper, Table 1, config E (VGG-19): 3x3 convs with these output channels; "M" is a 2x2 max-pool.
+_VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+
+
+def _conv_params(config, in_channels: int = 3) -> int:
+    """Weights and biases of a config's 3x3 convs: 9 C_in C_out + C_out each."""
+    total = 0
+    for v in config:
+        if v != "M":
+            total, in_channels = total + 9 * in_channels * v + v, v
+    return total
+
+
+_FC6 = 512 * 7 * 7 * 4096 + 4096
+_VGG19_PARAMS = _conv_params(_VGG19) + _FC6 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000  # 143,667,240: Table 2's 144 M
 
 
 @exercise(
     "03.1",
-    "What fraction of VGG-16's parameters sit in its first fully connected layer (25088 -> 4096)? "
-    "Give a number between 0 and 1.",
-    hint="The layer holds 25088 * 4096 weights + 4096 biases; the whole network 138,357,544 parameters.",
-    solution="answer = (25088 * 4096 + 4096) / 138_357_544   # 0.743: three quarters of the network",
+    "What fraction of VGG-19's (config E) parameters sit in its first fully connected layer, fc6? Give a number "
+    "between 0 and 1.",
+    hint="fc6 maps the 512 x 7 x 7 map to 4096 units, with biases; VGG-19's total is in the configuration table "
+    "of section 1 (or count it: sum(p.numel() for p in models.vgg19().parameters())).",
+    solution="with torch.device('meta'):\n    vgg19 = models.vgg19()\n"
+    "fc6 = vgg19.classifier[0]   # 512 * 7 * 7 -> 4096\n"
+    "answer = (fc6.weight.numel() + fc6.bias.numel()) / sum(p.numel() for p in vgg19.parameters())",
 )
 def _check_03_1(answer):
-    expected = (25088 * 4096 + 4096) / 138_357_544
-    if abs(answer - expected * 100) < 0.5:
+    x, expected = as_number(answer), _FC6 / _VGG19_PARAMS
+    if abs(x - 100 * expected) < 0.5:
         return "give a fraction between 0 and 1, not a percentage."
-    return abs(answer - expected) < 0.005 or f"{answer:.3f} is not it."
+    if abs(x - _FC6 / 138_357_544) < 1e-3:
+        return "that is VGG-16's share; VGG-19 has more conv parameters."
+    return abs(x - expected) < 1e-3 or "divide fc6's weights and biases by the whole network's parameters."
 
 
 @exercise(
     "03.2",
-    "How many parameters has VGG-16 with the global-average-pooling head (head='gap', 1000 classes)?",
-    hint="The convs keep their 14,714,688 parameters; the head is one Linear(512, 1000) with biases. "
-    "Or count: sum(p.numel() for p in VGG('D', head='gap').parameters()).",
-    solution="answer = 14_714_688 + 512 * 1000 + 1000   # 15,227,688: 9 times fewer than 138 M",
+    "How many parameters (weights and biases) has VGG-19 (config E) with the global-average-pooling head "
+    "(head='gap', 1000 classes)?",
+    hint="The convs keep all their parameters; the head is one Linear layer from the 512 channels to the classes, "
+    "with biases. Or build models.VGG('E', head='gap') on the meta device and count.",
+    solution="with torch.device('meta'):\n    gap19 = models.VGG('E', head='gap')\n"
+    "answer = sum(p.numel() for p in gap19.parameters())",
 )
 def _check_03_2(answer):
-    return answer == 14_714_688 + 512 * 1000 + 1000 or f"{answer:,} is not it."
+    n = as_count(answer)
+    expected = _conv_params(_VGG19) + 512 * 1000 + 1000
+    if n == expected - 1000:
+        return "add the head's biases."
+    if n == _VGG19_PARAMS:
+        return "that is VGG-19 with its three FC layers; the GAP head replaces them."
+    return n == expected or "count the convs' parameters, then one Linear(512, 1000)."
 
 
 @exercise(
     "03.3",
-    "How many multiply-accumulates does VGG-16's second conv (conv1_2: 64 -> 64 channels, 3x3, at "
-    "224 x 224) do for one image?",
-    hint="Every output value (H x W x C_out) needs C_in x 3 x 3 multiply-accumulates.",
-    solution="answer = 224 * 224 * 64 * 64 * 3 * 3   # 1,849,688,064: 1.85 GMACs, 12% of the network's 15.5 G",
+    "How many multiply-accumulates does VGG-16's conv3_1 (the first conv of stage 3: 128 -> 256 channels, 3x3) do "
+    "for one 96 x 96 image?",
+    hint="Every output value (H x W x C_out) needs C_in x 3 x 3 multiply-accumulates; stage 3 comes after two "
+    "pools, each of which halves H and W.",
+    solution="answer = (96 // 4) * (96 // 4) * 256 * 128 * 3 * 3   # H x W x C_out x C_in x 9",
 )
 def _check_03_3(answer):
-    expected = 224 * 224 * 64 * 64 * 9
-    if answer == 2 * expected:
+    n, per_position = as_count(answer), 256 * 128 * 9
+    expected = (96 // 4) ** 2 * per_position
+    if n == 2 * expected:
         return "that counts FLOPs (a multiply and an add); count multiply-accumulates."
-    return answer == expected or f"{answer:,} is not it."
+    if n in (96**2 * per_position, (96 // 2) ** 2 * per_position):
+        return "stage 3's feature map is smaller than the image: how many pools come before it?"
+    if n == (224 // 4) ** 2 * per_position:
+        return "that is at 224 px; the question asks for a 96 x 96 image."
+    return n == expected or "multiply the output's H x W x C_out by C_in x 3 x 3."

@@ -1,39 +1,62 @@
-"""Exercises of notebook 05: feature maps."""
+"""Exercises of notebook 05: feature maps.
+
+The page shows a forward hook that copies what it keeps (the answer to "write that hook"), so 05.1 asks for a
+forward pre-hook on the in-place ReLU instead. The checks compute their expected values by hand.
+"""
 
 from __future__ import annotations
 
-from . import exercise
+from . import as_count, as_numbers, exercise
+
+
+def _pool3_box(row: int, col: int, side: int = 32) -> tuple[int, int, int, int]:
+    """By hand for VGG-11 (paper, Table 1, A) up to pool3: each layer k, s, p gives r += (k - 1) j,
+    start += ((k - 1) / 2 - p) j, j *= s, from r = j = 1 and start = 0.5 (the centre of pixel 0)."""
+    rf, jump, start = 1, 1, 0.5
+    for kernel, stride, padding in [(3, 1, 1), (2, 2, 0), (3, 1, 1), (2, 2, 0), (3, 1, 1), (3, 1, 1), (2, 2, 0)]:
+        rf, start, jump = rf + (kernel - 1) * jump, start + ((kernel - 1) / 2 - padding) * jump, jump * stride
+    top, left = (round(start + i * jump - rf / 2) for i in (row, col))
+    return max(top, 0), max(left, 0), min(top + rf, side), min(left + rf, side)
 
 
 @exercise(
     "05.1",
-    "Write make_hook(store): it returns a forward hook (module, inputs, output) that saves the layer's output in "
-    "store['out'] so that a following ReLU(inplace=True) cannot change what was saved.",
-    hint="The output tensor is overwritten in place by the next layer; save a copy of it: output.detach().clone().",
-    solution="""def make_hook(store):
-    def hook(module, inputs, output):
-        store["out"] = output.detach().clone()
-    return hook""",
+    "A forward *pre*-hook runs just before a module's forward and is called as pre_hook(module, inputs), inputs "
+    "being the tuple of tensors the module receives. Write make_pre_hook(store): it returns a pre-hook that, "
+    "registered on an in-place ReLU (relu.register_forward_pre_hook(...)), keeps in store['in'] what the ReLU "
+    "receives, negative values included. Pass make_pre_hook.",
+    hint="The ReLU overwrites the very tensor it receives, right after your pre-hook returns: keep a copy of "
+    "the first input, not a reference to it (section 1 shows the same pitfall for forward hooks).",
+    solution="""def make_pre_hook(store):
+    def pre_hook(module, inputs):
+        store["in"] = inputs[0].detach().clone()
+    return pre_hook
+answer = make_pre_hook""",
 )
-def _check_05_1(make_hook):
+def _check_05_1(make_pre_hook):
     import torch
     from torch import nn
 
+    if not callable(make_pre_hook):
+        return "answer should be your make_pre_hook function itself (no brackets)."
     torch.manual_seed(0)
-    conv = nn.Conv2d(1, 4, 3, padding=1)
-    net, x, store = nn.Sequential(conv, nn.ReLU(inplace=True)), torch.randn(2, 1, 8, 8), {}
+    conv, relu, store = nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(inplace=True), {}
+    x = torch.randn(2, 1, 8, 8)
     with torch.no_grad():
         expected = conv(x)
-        handle = conv.register_forward_hook(make_hook(store))
+        handle = relu.register_forward_pre_hook(make_pre_hook(store))
         try:
-            net(x)
+            nn.Sequential(conv, relu)(x)
         finally:
             handle.remove()
-    if "out" not in store:
-        return "the hook did not store anything in store['out']"
-    if torch.allclose(store["out"], expected.relu()) and not torch.allclose(store["out"], expected):
-        return "store['out'] holds the post-ReLU values: the in-place ReLU overwrote the tensor you kept."
-    return torch.allclose(store["out"], expected) or "store['out'] is not the conv's output"
+    kept = store.get("in")
+    if kept is None:
+        return "after a forward pass store['in'] is still empty: the pre-hook should fill it."
+    if not isinstance(kept, torch.Tensor):
+        return f"store['in'] should be a tensor, not a {type(kept).__name__}: inputs is a tuple."
+    if kept.shape == expected.shape and torch.allclose(kept, expected.relu()) and (expected < 0).any():
+        return "store['in'] holds no negative values: the in-place ReLU overwrote the tensor you kept."
+    return (kept.shape == expected.shape and torch.allclose(kept, expected)) or "store['in'] is not the ReLU's input."
 
 
 @exercise(
@@ -44,41 +67,47 @@ def _check_05_1(make_hook):
     hint="The unit's receptive field is centred at start + i * jump and has side rf; top = start + row * jump - rf/2.",
     solution="""from vgg_edu import analysis, models
 t = analysis.layer_table(models.VGG("A", in_channels=1, num_classes=10, width_divisor=8), (1, 32, 32))
-rf, jump, start = t.set_index("layer").loc["features.10", ["rf", "jump", "start"]]   # pool3: 30, 8, 4.0
-top, left = int(start + 1 * jump - rf / 2), int(start + 2 * jump - rf / 2)             # -3, 5
-answer = (max(top, 0), max(left, 0), min(top + int(rf), 32), min(left + int(rf), 32))  # (0, 5, 27, 32)""",
+rf, jump, start = t.set_index("layer").loc["features.10", ["rf", "jump", "start"]]
+top, left = int(start + 1 * jump - rf / 2), int(start + 2 * jump - rf / 2)
+answer = (max(top, 0), max(left, 0), min(top + int(rf), 32), min(left + int(rf), 32))""",
 )
 def _check_05_2(answer):
-    import torch
-
-    from .. import models, probe
-
-    with torch.device("meta"):
-        model = models.VGG("A", in_channels=1, num_classes=10, width_divisor=8)
-    expected = probe.receptive_box(model, "pool3", 1, 2, (1, 32, 32))
-    if tuple(int(v) for v in answer) == expected:
+    box = tuple(as_count(v) for v in as_numbers(answer))
+    if len(box) != 4:
+        return f"give four numbers, (top, left, bottom, right); got {len(box)}."
+    expected = _pool3_box(1, 2)
+    if box == expected:
         return True
-    return f"expected 4 numbers with sides {expected[2] - expected[0]} x {expected[3] - expected[1]} after clipping"
+    if min(box) < 0 or max(box) > 32:
+        return "clip the box to the image: no coordinate below 0 or above 32."
+    if box == _pool3_box(2, 1):
+        return "row is the vertical position: top comes from the row, left from the column."
+    if box == (expected[0], expected[1], expected[2] - 1, expected[3] - 1):
+        return "bottom and right are exclusive: the first row and column past the box."
+    return "compute the centre start + i * jump of the row and of the column, then the box of side rf around it."
 
 
 @exercise(
     "05.3",
     "Grad-CAM by hand: write cam(A, G) that takes one image's activations A and the gradients G of the class "
-    "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map.",
+    "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map. Pass the function.",
     hint="alpha_k is the mean of G over the h x w positions; the map is ReLU(sum_k alpha_k A_k).",
     solution="""def cam(A, G):
     alpha = G.mean(dim=(1, 2))                              # one weight per channel
-    return torch.relu((alpha[:, None, None] * A).sum(0))""",
+    return torch.relu((alpha[:, None, None] * A).sum(0))
+answer = cam""",
 )
 def _check_05_3(cam):
     import torch
 
+    if not callable(cam):
+        return "answer should be your cam function itself (no brackets)."
     g = torch.Generator().manual_seed(5)
     A, G = torch.randn(6, 4, 5, generator=g), torch.randn(6, 4, 5, generator=g)
     expected = torch.relu((G.mean((1, 2))[:, None, None] * A).sum(0))
     got = torch.as_tensor(cam(A, G))
     if got.shape != expected.shape:
-        return f"the map should have shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+        return f"the map should have shape (h, w), {tuple(expected.shape)} here; got {tuple(got.shape)}."
     if (got < 0).any():
         return "the map has negative values: Grad-CAM keeps only the positive evidence (ReLU)"
     return torch.allclose(got.float(), expected, atol=1e-5) or "the values differ from ReLU(sum_k alpha_k A_k)"
@@ -88,10 +117,14 @@ def _check_05_3(cam):
     "05.4",
     "Occlusion with an 8 x 8 window and stride 4 on a 32 x 32 image: how many occluded copies of each image does "
     "the network have to classify?",
-    hint="Along one side the window starts at 0, 4, ... as long as it fits: (32 - 8) / 4 + 1 positions.",
+    hint="Along one side the window starts at 0, 4, 8, ... as long as all of it fits inside the image: count those "
+    "starts, then do the same down the image.",
     solution="answer = ((32 - 8) // 4 + 1) ** 2   # 7 x 7 = 49",
 )
 def _check_05_4(answer):
-    if answer == 64:
-        return "that counts windows that would stick out of the image; they must fit inside it"
-    return answer == 49 or "count the window positions along one side, then square"
+    n, per_side = as_count(answer), (32 - 8) // 4 + 1
+    if n == (32 // 4) ** 2:
+        return "that counts windows that would stick out of the image; they must fit inside it."
+    if n == per_side:
+        return "that is one side; the window also slides down."
+    return n == per_side**2 or "count the window positions along one side, then along the other."
