@@ -155,3 +155,16 @@ def test_a_batch_norm_model_name_points_to_batch_norm_true():
 def test_a_width_divisor_must_divide_every_width(divisor):
     with pytest.raises(ValueError, match="width_divisor"):
         VGG("A", width_divisor=divisor)
+
+
+@pytest.mark.parametrize("config", [[], ["M"], ["M", "LRN"]])
+def test_a_config_without_convs_is_refused(config):
+    with pytest.raises(ValueError, match="no conv layer"):
+        VGG(config)
+
+
+def test_impossible_heads_are_refused():
+    with pytest.raises(ValueError, match="hidden"):
+        VGG("A", hidden=-1)
+    with pytest.raises(ValueError, match="dropout"):
+        VGG("A", dropout=1.5)

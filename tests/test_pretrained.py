@@ -73,3 +73,14 @@ def test_imagenet_input():
     assert x.shape == (2, 3, 64, 64)
     assert torch.allclose(x[0, :, 0, 0], torch.tensor([-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225]))
     assert torch.allclose(x[1, :, 5, 7], torch.tensor([0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225]))
+
+
+def test_the_sample_photo_loads_without_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from vgg_edu import pretrained; print(pretrained.sample_image().size, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "(512, 600) False", out.stderr

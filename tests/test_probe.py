@@ -270,3 +270,14 @@ def test_runs_on_cuda_like_on_cpu(x):
         P.occlusion(cpu, x[:1], 3, window=16, stride=8),
         atol=1e-4,
     )
+
+
+def test_more_bad_arguments_get_clear_errors(model, x):
+    with pytest.raises(ValueError, match="spatial maps"):
+        P.grad_cam(model, x, layer="fc6")
+    with pytest.raises(ValueError, match="whole number"):
+        P.saliency(model, x, target=2.7)
+    with pytest.raises(ValueError, match="k >= 1"):
+        P.top_k(model, x, "relu1_1", 0, k=0)
+    with pytest.raises(ValueError, match="at least one image"):
+        P.top_k(model, x[:0], "relu1_1", 0)

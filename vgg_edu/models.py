@@ -42,7 +42,8 @@ def get_config(config: str | list) -> list:
     key = NAMES.get(str(config).lower(), str(config).upper())
     if str(config).lower().removesuffix("_bn") in NAMES and str(config).lower().endswith("_bn"):
         raise ValueError(
-            f"{config!r} is {str(config)[:-3]!r} with BatchNorm: pass config={str(config)[:-3]!r} and batch_norm=True"
+            f"{config!r} is {str(config)[:-3]!r} with BatchNorm: pass config={str(config)[:-3]!r} and batch_norm=True "
+            f"(command line: --config {str(config)[:-3]} --batch-norm true)"
         )
     if key not in CONFIGS:
         raise ValueError(
@@ -206,6 +207,12 @@ class VGG(nn.Module):
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(f"in_channels must be a positive integer; got {in_channels!r}")
         cfg = get_config(config)
+        if not any(v not in ("M", "LRN") for v in cfg):
+            raise ValueError(f"config {config!r} has no conv layer; a VGG needs at least one, e.g. [64, 'M']")
+        if not isinstance(hidden, int) or hidden < 1 or not 0 <= dropout < 1:
+            raise ValueError(
+                f"hidden must be a positive whole number and dropout in [0, 1); got {hidden!r}, {dropout!r}"
+            )
         # The constructor's arguments, so a checkpoint can rebuild the same network: VGG(**model.hparams).
         self.hparams = dict(
             config=config,
@@ -264,8 +271,8 @@ class VGG(nn.Module):
         if h < self.min_size or w < self.min_size:
             raise ValueError(
                 f"input {h}x{w} px is too small: this VGG halves the image {self.min_size.bit_length() - 1} times, "
-                f"so it needs at least {self.min_size}x{self.min_size} px. Resize the images first "
-                f"(e.g. torch.nn.functional.interpolate(x, size={self.min_size}))."
+                f"so it needs at least {self.min_size}x{self.min_size} px. Resize the images first (e.g. "
+                f"torch.nn.functional.interpolate(x, size={self.min_size}); command line: --resize {self.min_size})."
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

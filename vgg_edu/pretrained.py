@@ -7,6 +7,7 @@ category names, the published accuracy), and load into ``vgg_edu.models.VGG`` ke
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -96,12 +97,16 @@ def torchvision_equivalence(name: str = "vgg16", *, batch_norm: bool = False, si
 
 
 def sample_image():
-    """A photograph that ships with matplotlib (Grace Hopper, 600 x 512 px) as a PIL image: no network needed."""
-    from matplotlib import cbook
+    """A photograph that ships with matplotlib (Grace Hopper, 512 px wide, 600 high) as a PIL image: no network needed.
+    The file is found without importing matplotlib (only ``vgg_edu.plots`` does that)."""
     from PIL import Image
 
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        return Image.open(f).convert("RGB")
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the sample photograph ships with matplotlib: pip install matplotlib")
+    path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+    with Image.open(path) as image:
+        return image.convert("RGB")
 
 
 @torch.no_grad()

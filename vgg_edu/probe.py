@@ -76,23 +76,15 @@ def _targets(target, logits: torch.Tensor) -> torch.Tensor:
     """Class index per image: the prediction when ``target`` is None, else an int or one int per image."""
     if target is None:
         return logits.argmax(1)
-    t = torch.as_tensor(target, device=logits.device).long().reshape(-1)
+    t = torch.as_tensor(target, device=logits.device).reshape(-1)
+    if t.is_floating_point() and not torch.equal(t, t.round()):
+        raise ValueError(f"target is a class index, a whole number; got {target}")
+    t = t.long()
     if t.numel() not in (1, len(logits)):
         raise ValueError(f"target: give one class or one per image ({len(logits)}); got {t.numel()}")
     if t.min() < 0 or t.max() >= logits.shape[1]:
         raise ValueError(f"target class {target} is out of range: this model has classes 0 to {logits.shape[1] - 1}")
     return t.expand(len(logits)) if t.numel() == 1 else t
-
-
-@contextlib.contextmanager
-def _evaluating(model: nn.Module):
-    """Eval mode (no dropout, BatchNorm running statistics) inside, the previous mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 @contextlib.contextmanager
@@ -135,7 +127,7 @@ def capture(model: nn.Module, x: torch.Tensor, layers, *, clone: bool = True, de
 
         return hook
 
-    with _evaluating(model), _hooks([(resolve(model, name)[1], keep(name)) for name in layers]):
+    with runtime.evaluating(model), _hooks([(resolve(model, name)[1], keep(name)) for name in layers]):
         model(x.to(device))
     return {name: store[name][0] if single else store[name] for name in layers}
 
@@ -168,7 +160,7 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
     nodes = {resolve(model, name)[0]: name for name in layers}
     traceable = _Traceable(model) if hasattr(model, "check_input") else model
     inplace = [m for m in model.modules() if getattr(m, "inplace", False)]
-    with _evaluating(model):
+    with runtime.evaluating(model):
         extractor = create_feature_extractor(traceable.eval(), return_nodes=nodes)  # eval: BN running stats
         try:
             for m in inplace:
@@ -280,6 +272,8 @@ def top_k(
 ) -> TopK:
     """The ``k`` images of ``x`` whose strongest unit in ``channel`` of ``layer`` is strongest (see ``TopK``)."""
     x, _ = _as_batch(x, model)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or not len(x):
+        raise ValueError(f"top_k needs k >= 1 and at least one image; got k={k!r} and {len(x)} images")
     best, where = [], []
     for i in _chunks(len(x), batch_size, f"top-{k} {layer}:{channel}"):
         a = capture(model, x[i : i + batch_size], layer, device=device)[layer]
@@ -339,7 +333,7 @@ def occlusion(
     lefts = range(0, w - window + 1, stride)
     windows = [(t, l) for t in tops for l in lefts]
     maps = torch.zeros(n, h, w)
-    with _evaluating(model):
+    with runtime.evaluating(model):
         for b in range(n):
             img = x[b : b + 1].to(device)
             probs = model(img).softmax(1)
@@ -368,7 +362,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target=None, *, device=None) -> 
     device = runtime.place(model, device)
     x, single = _as_batch(x, model)
     x = x.detach().to(device).requires_grad_(True)
-    with _evaluating(model):
+    with runtime.evaluating(model):
         logits = model(x)
         c = _targets(target, logits)
         (grad,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), x)
@@ -407,9 +401,14 @@ def grad_cam(
         return output.clone()  # later in-place layers (ReLU) change the copy, never the A we differentiate
 
     x = x.detach().to(device).requires_grad_(True)  # so A is in the graph even if the weights are frozen
-    with _evaluating(model), _hooks([(module, hook)]):
+    with runtime.evaluating(model), _hooks([(module, hook)]):
         logits = model(x)
     a = kept["A"]
+    if a.dim() != 4:
+        raise ValueError(
+            f"Grad-CAM needs a layer with spatial maps (N x C x H x W); {layer} gives shape "
+            f"{tuple(a.shape)}. Pick a conv, ReLU or pool of features (default: the last ReLU)."
+        )
     c = _targets(target, logits)
     (grads,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), a)
     alpha = grads.mean((2, 3), keepdim=True)
@@ -443,7 +442,7 @@ def penultimate(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, dev
     if not last:
         raise ValueError("the model has no Linear layer, so no penultimate features")
     out = []
-    with _evaluating(model):
+    with runtime.evaluating(model):
         handle = last[-1].register_forward_pre_hook(lambda m, inputs: out.append(inputs[0].detach().flatten(1).cpu()))
         try:
             for i in _chunks(len(x), batch_size, "features"):

@@ -6,15 +6,15 @@ The device rule, the same in every function of the package that takes ``device``
 - a given device moves the model there (``model.to(device)``) and computes there;
 - asking for CUDA or MPS where there is none is a ``ValueError`` that says what to pass instead.
 
-Only the entry points that make a model (the CLI, ``checkpoint.load_model``) choose the best device there is, with
-``best_device()``: CUDA, then Apple's MPS, then the CPU.
+Only the command line chooses the best device there is by itself, with ``best_device()``: CUDA, then Apple's MPS,
+then the CPU. A model built or loaded in Python starts on the CPU; pass ``device=`` (or call ``.to``) to move it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -69,6 +69,17 @@ def place(model: nn.Module, device=None) -> torch.device:
     return device
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module):
+    """Eval mode inside (no dropout, BatchNorm's running statistics), the model's previous mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def device_name(device: str | torch.device | None = None) -> str:
     """A readable name for reports: the GPU's model, or the CPU with its thread count."""
     device = get_device(device)
@@ -110,10 +121,6 @@ def fast_mode() -> bool:
 def fast_or_full(fast, full):
     """``fast`` in fast mode (CI), ``full`` otherwise: one place for the notebooks' sizes, no ``if`` in a lesson."""
     return fast if fast_mode() else full
-
-
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
 
 
 def seed_everything(seed: int = 0) -> None:
