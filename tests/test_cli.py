@@ -78,7 +78,10 @@ def test_train_writes_checkpoint_and_metrics(fm, capsys):
         ["epoch", "step", "train_loss", "train_acc", "val_acc", "val_loss", "examples_per_s", "lr", "epoch_s", "wall_s"]
     )
     assert metrics["config"]["data"]["val"] == 8 and metrics["meta"]["recipe"] == "classroom"
-    assert metrics["checkpoint"] == str(ck) and metrics["meta"]["data"] == str(fm) + " (validation: 8 held out, seed 0)"
+    assert metrics["checkpoint"] == str(ck.resolve())
+    assert metrics["meta"]["data"] == str(fm.resolve()) + " (validation: 8 held out, seed 0)"
+    assert metrics["model"]["width_divisor"] == 16 and metrics["inputs"]["size"] == 32
+    assert metrics["test_acc"] == round(metrics["test_acc"] * 16) / 16  # a count out of 16 test images, exactly
     assert set(metrics["versions"]) == {"vgg_edu", "torch", "torchvision", "python"}
     assert 0 <= metrics["test_acc"] <= 1 and f"test accuracy {metrics['test_acc']:.4f}" in out
     assert f"validation accuracy {metrics['epochs'][-1]['val_acc']:.4f}" in out
@@ -90,6 +93,11 @@ def test_a_second_run_does_not_clobber_the_first(fm, capsys):
     before = ck.read_bytes()
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
     assert code == 1 and "--resume" in err and "--overwrite" in err and ck.read_bytes() == before
+    other = fm.parent / "other.pt"
+    code, _, err = run(
+        capsys, "train", "--data", fm, *SMALL, "--checkpoint", other, "--metrics", ck.with_suffix(".json")
+    )
+    assert code == 1 and "already exists" in err and not other.exists()  # another run's metrics are kept too
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--lr", "0.5", "--checkpoint", ck, "--resume")
     assert code == 1 and "lr: saved" in err and ck.read_bytes() == before
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, "--overwrite")[0] == 0
@@ -128,6 +136,12 @@ def test_init_from_starts_a_new_run_from_the_weights(fm, capsys):
         (["--subset", "0", "0"], "must be at least 1"),
         (["--lr", "abc"], "expected a number"),
         (["--lr", "nan"], "positive number"),
+        (["--lr", "1e300"], "no larger than 1e6"),
+        (["--seed", "-1"], "0 or more"),
+        (["--seed", "1e23"], "whole number"),
+        (["--val-size", "-5"], "0 or more"),
+        (["--device", "tpu"], "cpu, cuda, cuda:N or mps"),
+        (["--device", "meta"], "cpu, cuda, cuda:N or mps"),
     ],
 )
 def test_bad_numbers_are_usage_errors(fm, capsys, args, message):
@@ -139,13 +153,12 @@ def test_bad_numbers_are_usage_errors(fm, capsys, args, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--device", "tpu"], "unknown device"),
         (["--recipe", "nope"], "unknown recipe 'nope'"),
         (["--config", "vgg16_bn"], "batch_norm=True"),
         (["--width-divisor", "3"], "does not divide"),
         (["--resize", "16"], "too small"),
-        (["--subset", "40", "500"], "n_test must be between 1 and 16"),
-        (["--val-size", "48"], "n_val must be between"),
+        (["--subset", "40", "500"], "--subset 40 500: there are 40 training images"),
+        (["--val-size", "48"], "--val-size 48: there are 48 training images"),
     ]
     + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA GPU")]),
 )
@@ -155,7 +168,11 @@ def test_bad_choices_end_in_one_line(fm, capsys, args, message):
     assert not (fm.parent / "x.pt").exists()
 
 
-def test_paths_that_would_lose_work_are_refused(fm, capsys):
+def test_paths_that_would_lose_work_are_refused(fm, capsys, monkeypatch):
+    def offline(target):  # with internet torchvision would download into the missing folder
+        raise OSError("no network")
+
+    monkeypatch.setattr(data, "_download", offline)
     ck = fm.parent / "m.pt"
     for args, message in (
         (["--checkpoint", fm.parent / "m.json"], "ends in .json"),
@@ -196,6 +213,7 @@ def test_ctrl_c_saves_and_exits_130(fm, capsys, monkeypatch):
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
     assert code == 130 and "--resume" in err
     assert checkpoint.load(ck)["training"]["position"]["step"] == 2
+    assert checkpoint.load(ck)["meta"]["recipe"] == "classroom"
     monkeypatch.setattr(train, "fit", real_fit)
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, "--resume")[0] == 0
     assert checkpoint.load(ck)["training"]["position"]["step"] == 6
@@ -208,3 +226,29 @@ def test_python_dash_m_runs():
 
 def test_data_module_reads_what_the_cli_found(fm):
     assert len(data.load_fashion_mnist(fm, download=False).train_labels) == 48
+
+
+def test_resuming_keeps_the_runs_own_record(fm, capsys, monkeypatch):
+    first, second = fm.parent / "a.pt", fm.parent / "b.pt"
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", first)[0] == 0
+
+    class CtrlC(train.Callback):
+        def on_step(self, run, loss):
+            if run.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    real_fit = train.fit
+    monkeypatch.setattr(train, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    assert run(capsys, "train", "--data", fm, *SMALL, "--init-from", first, "--checkpoint", second)[0] == 130
+    monkeypatch.setattr(train, "fit", real_fit)
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", second, "--resume")[0] == 0
+    assert checkpoint.load(second)["meta"]["init_from"] == str(first)  # not forgotten by the resumed run
+
+
+def test_a_second_ctrl_c_before_any_save_says_nothing_was_saved(fm, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit", interrupted)
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", fm.parent / "none.pt")
+    assert code == 130 and "before anything was saved" in err and "--resume" not in err

@@ -16,11 +16,12 @@ Ctrl-C saves the run and exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 from pathlib import Path
 
-DEFAULT_CHECKPOINT = "vgg11_fashion_mnist.pt"  # in runtime.artifacts_dir(): the file notebook 05 loads
+from .train import DEFAULT_CHECKPOINT
 
 
 def _bool(text: str) -> bool:
@@ -42,7 +43,27 @@ def _positive_int(text: str) -> int:
 
 
 def _count(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _count(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
 
 
 def _positive_float(text: str) -> float:
@@ -50,8 +71,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 < value <= 1e6:
+        raise argparse.ArgumentTypeError(f"must be a positive number no larger than 1e6, got {text}")
     return value
 
 
@@ -81,19 +102,23 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=["constant", "cosine", "onecycle", "plateau"])
     t.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
     t.add_argument(
-        "--subset", type=_positive_int, nargs=2, metavar=("N_TRAIN", "N_TEST"), help="train/test on a random slice"
+        "--subset",
+        type=_positive_int,
+        nargs=2,
+        metavar=("N_TRAIN", "N_TEST"),
+        help="train and test on a random slice (validating on at most N_TEST held-out images)",
     )
     t.add_argument(
         "--val-size", type=_count, default=5000, help="training images held out for validation (default 5000; 0: none)"
     )
-    t.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best there is)")
+    t.add_argument("--device", type=_device, help="cpu, cuda, cuda:N or mps (default: the best there is)")
     t.add_argument(
         "--threads",
         type=_positive_int,
         help="CPU threads (default: the count that runs fastest right "
         "now, measured; 1 wins when other jobs share the CPU)",
     )
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--data", help="folder holding the Fashion-MNIST files (default: the usual places)")
     t.add_argument(
         "--checkpoint",
@@ -103,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint, exactly")
     start.add_argument("--init-from", metavar="CHECKPOINT", help="start a new run from this checkpoint's weights")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing --checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --checkpoint and --metrics")
     t.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch only)")
     return parser
 
@@ -118,6 +143,19 @@ def _paths(args, runtime) -> tuple[Path, Path]:
         raise ValueError(f"--metrics {metrics} would overwrite a checkpoint: give it a .json name of its own")
     if metrics.is_dir():
         raise ValueError(f"--metrics {metrics} is a folder; give a file path")
+    if checkpoint.is_dir():
+        raise ValueError(f"--checkpoint {checkpoint} is a folder; give a file path such as {checkpoint / 'model.pt'}")
+    if checkpoint.exists() and not (args.resume or args.overwrite):
+        raise ValueError(
+            f"--checkpoint {checkpoint} already exists: pass --resume to continue that run, --overwrite "
+            "to replace it, or another --checkpoint"
+        )
+    if metrics.exists() and not (args.overwrite or args.resume):
+        raise ValueError(f"--metrics {metrics} already exists: pass --overwrite to replace it, or another --metrics")
+    for path in (checkpoint, metrics):
+        folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"cannot write {path}: {folder} is not a folder this user may write in")
     if args.resume and not checkpoint.is_file():
         raise ValueError(
             f"--resume: there is no checkpoint at {checkpoint} to continue. Leave out --resume to "
@@ -140,6 +178,27 @@ def _versions() -> dict:
     }
 
 
+def _data(args, data):
+    """Fashion-MNIST with ``--val-size`` training images held out, then sliced by ``--subset`` (N_TRAIN training,
+    N_TEST test and at most N_TEST validation images)."""
+    ds = data.load_fashion_mnist(args.data)
+    if not args.val_size < len(ds.train_labels):
+        raise ValueError(
+            f"--val-size {args.val_size}: there are {len(ds.train_labels):,} training images to hold "
+            "validation images out of; pass fewer"
+        )
+    ds = ds.hold_out(args.val_size, seed=args.seed) if args.val_size else ds
+    if args.subset:
+        (n_train, n_test), have = args.subset, (len(ds.train_labels), len(ds.test_labels))
+        if n_train > have[0] or n_test > have[1]:
+            raise ValueError(
+                f"--subset {n_train} {n_test}: there are {have[0]:,} training images (after "
+                f"--val-size {args.val_size}) and {have[1]:,} test images"
+            )
+        ds = ds.subset(n_train, n_test, seed=args.seed)
+    return ds
+
+
 def _setup(args):
     """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
@@ -156,11 +215,7 @@ def _setup(args):
     model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "init")}
     fit_kw = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "max_steps")}
     fit_kw = train.fit_kwargs(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
-    ds = data.load_fashion_mnist(args.data)
-    if args.subset:
-        ds = ds.subset(*args.subset, seed=args.seed)
-    if args.val_size:
-        ds = ds.hold_out(args.val_size, seed=args.seed)
+    ds = _data(args, data)
     model_kw = {k: v for k, v in model_kw.items() if v is not None}
     if args.resize is not None:
         model_kw["input_size"] = args.resize
@@ -179,6 +234,12 @@ def train_command(args) -> int:
         f"fit {fit_kw}; data {ds}"
     )
     meta = {"recipe": args.recipe, "data": ds.source, "subset": args.subset, "init_from": args.init_from}
+    if args.resume:  # the run's own record (its --init-from, say) is kept
+        from .checkpoint import load
+
+        meta = {k: v for k, v in load(checkpoint)["meta"].items() if k != "val_acc"} | {
+            k: v for k, v in meta.items() if v is not None
+        }
     try:
         history = train.fit(
             model,
@@ -194,14 +255,19 @@ def train_command(args) -> int:
             **fit_kw,
         )
     except KeyboardInterrupt:
-        print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
+        if checkpoint.is_file():
+            print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
+        else:
+            print("Stopped before anything was saved: run the command again to start over.", file=sys.stderr)
         return 130
     test = train.evaluate(model, ds, "test", device=device, details=True)
     history.save_json(
         metrics,
         test_acc=test.accuracy,
         test_loss=test.loss,
-        checkpoint=str(checkpoint),
+        checkpoint=str(checkpoint.resolve()),
+        model=dict(model.hparams),
+        inputs=model.input_spec.as_dict(),
         meta=meta,
         versions=_versions(),
     )
@@ -242,7 +308,7 @@ def main(argv=None) -> int:
     try:
         return command(args)
     except (ValueError, TypeError, OSError, CheckpointError, DataError, TrainingDiverged) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, however the message is wrapped
         return 1
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)

@@ -34,7 +34,10 @@ IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
 def _has_files(folder: Path) -> bool:
-    return all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in FILES)
+    try:
+        return all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in FILES)
+    except PermissionError:  # a folder this user may not look into: not one that holds the data
+        return False
 
 
 def candidate_dirs(root=None) -> list[Path]:
@@ -257,7 +260,7 @@ def load_fashion_mnist(root=None, *, download: bool = True) -> FashionMNIST:
             "  - or copy the four *-ubyte(.gz) files from https://github.com/zalandoresearch/fashion-mnist into a "
             "folder and set VGG_EDU_DATA=/that/folder or pass root=..."
         )
-    return FashionMNIST(*_read_split(folder, "train"), *_read_split(folder, "t10k"), source=str(folder))
+    return FashionMNIST(*_read_split(folder, "train"), *_read_split(folder, "t10k"), source=str(folder.resolve()))
 
 
 def to_input(

@@ -81,6 +81,9 @@ RECIPES: dict[str, dict] = {
     ),
 }
 
+DEFAULT_CHECKPOINT = "vgg11_fashion_mnist.pt"
+"""The classroom model's file in ``runtime.artifacts_dir()``: notebook 04 and the CLI write it, notebook 05 reads it."""
+
 RUN_OPTIONS = (
     "epochs",
     "batch_size",
@@ -156,7 +159,7 @@ class History:
 
     Epoch rows: epoch, step, train_loss, train_acc, val_acc, val_loss (on the validation split; None without one),
     examples_per_s (training steps only), lr (at the end of the epoch), epoch_s, wall_s (since the run began,
-    evaluation included). Step rows: step, epoch (fractional), loss, acc, lr, wall_s.
+    evaluation included). Step rows: step, epoch (fractional), loss, lr, wall_s.
     """
 
     epochs: list = field(default_factory=list)
@@ -261,7 +264,7 @@ def evaluate(
         )
     logits = predict(model, images, device=device, batch_size=batch_size)
     predictions = logits.argmax(1)
-    accuracy = float((predictions == labels).float().mean())
+    accuracy = int((predictions == labels).sum()) / len(labels)  # exact: 443 of 500 is 0.886
     if not details:
         return accuracy
     return Evaluation(accuracy, float(F.cross_entropy(logits, labels)), predictions, labels.clone(), logits.softmax(1))
@@ -520,11 +523,14 @@ class SaveCheckpoint(Callback):
     def __init__(self, path, meta: dict | None = None):
         self.path, self.meta = Path(path), dict(meta or {})
 
+    saved_step = None
+
     def on_epoch(self, run, row):
         save_run(self.path, run, self.meta)
+        self.saved_step = run.step
 
     def on_stop(self, run, reason):
-        if reason in ("done", "interrupted"):
+        if reason in ("done", "interrupted") and run.step != self.saved_step:
             save_run(self.path, run, self.meta)
 
 
@@ -582,6 +588,11 @@ def _check_options(o: dict, data: FashionMNIST) -> None:
         raise ValueError(f"eval_every must be 0 (never) or a positive whole number; got {o['eval_every']!r}")
     if not len(data.train_labels):
         raise ValueError(f"{data!r} has no training images")
+    if o["schedule"] == "plateau" and not (len(data.val_labels) and o["eval_every"]):
+        raise ValueError(
+            "schedule 'plateau' lowers the learning rate when validation accuracy stops rising: it "
+            "needs a validation split (data.hold_out, --val-size) and eval_every >= 1"
+        )
 
 
 def _fingerprint(data: FashionMNIST) -> dict:
@@ -651,7 +662,7 @@ def _start(model: nn.Module, data: FashionMNIST, o: dict) -> Run:
     _check_options(o, data)
     path = Path(o["checkpoint"]) if o["checkpoint"] is not None else None
     if path is not None:
-        _check_writable(path, must_exist=o["resume"] or o["overwrite"])
+        _check_writable(path)
         if path.exists() and not (o["resume"] or o["overwrite"]):
             raise FileExistsError(
                 f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
@@ -687,7 +698,7 @@ def _start(model: nn.Module, data: FashionMNIST, o: dict) -> Run:
     return run
 
 
-def _check_writable(path: Path, must_exist: bool) -> None:
+def _check_writable(path: Path) -> None:
     """Fail before training, not after an epoch, when the checkpoint cannot be written."""
     if path.is_dir():
         raise IsADirectoryError(f"checkpoint {path} is a folder; give a file path such as {path / 'model.pt'}")
@@ -896,7 +907,7 @@ def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:
     """The model the lessons after notebook 04 look inside: notebook 04's trained VGG-11 (``path``, default
     ``artifacts/vgg11_fashion_mnist.pt``) where it exists, else (and always in fast mode) the classroom network
     trained here for a short while, with a line saying which."""
-    path = Path(path) if path is not None else runtime.artifacts_dir() / "vgg11_fashion_mnist.pt"
+    path = Path(path) if path is not None else runtime.artifacts_dir() / DEFAULT_CHECKPOINT
     if path.is_file() and not runtime.fast_mode():
         model = ckpt.load_model(path, device=device)
         print(f"Loaded notebook 04's VGG-11 from {path} ({model.input_spec.size} px inputs).")
