@@ -12,15 +12,17 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course test lab data install clean
+.PHONY: course test lab data install browser clean
 
+# ClearMetadataPreprocessor drops the saved widget state, so that each widget cell of the HTML shows its static PNG
+# (a page that needs no widget JavaScript from unpkg.com, and has no controls that do nothing).
 course: install data
 	mkdir -p build
 	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=3600 \
-		--output-dir build notebooks/[0-9]*.ipynb
+		--ClearMetadataPreprocessor.enabled=True --output-dir build notebooks/[0-9]*.ipynb
 	@echo "Rendered notebooks are in build/ (open build/*.html in a browser)."
 
-test: install data
+test: install data browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks
 	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
@@ -29,6 +31,21 @@ lab: install data
 	$(BIN)/jupyter lab notebooks
 
 install: $(VENV)/.installed
+
+# `make test` only: the browser test (tests/test_browser.py) drives a real Chromium through playwright (the tests extra): Debian's
+# chromium where apt-get is available (playwright's own browser download is not used). Without one that test fails
+# and says how to get it.
+CHROMIUM ?= $(or $(VGG_EDU_CHROMIUM),/usr/bin/chromium)
+browser:
+	@[ -x "$(CHROMIUM)" ] || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser test ..."; \
+	    $(SUDO) apt-get install -y -q chromium || \
+	      { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; } || \
+	      echo "apt-get could not install chromium: tests/test_browser.py will fail until it is installed."; \
+	  else \
+	    echo "No apt-get here: install Chromium and set VGG_EDU_CHROMIUM=/path/to/it, or tests/test_browser.py fails."; \
+	  fi; }
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

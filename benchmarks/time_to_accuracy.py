@@ -1,19 +1,27 @@
 """Time to accuracy: how long a recipe takes, through ``train.fit``, to reach 0.92 and 0.93 on Fashion-MNIST.
 
-    python benchmarks/time_to_accuracy.py                         # the classroom recipe, this machine's CPU
-    python benchmarks/time_to_accuracy.py --recipe classroom --epochs 20 --threads 1
+    python benchmarks/time_to_accuracy.py                              # classroom, then classroom_v1, then d2l
+    python benchmarks/time_to_accuracy.py --recipes classroom --d2l-steps 0 --threads 1
+    python benchmarks/time_to_accuracy.py --recipes classroom_v1 --set translate=2 --set epochs=15 --json a.json
 
 Trains on the training split less 5,000 images held out for validation (seed 0), as the CLI does. After every
-epoch a callback measures validation accuracy (what ``fit`` records) and, for this benchmark only, test accuracy,
-without counting that test evaluation in the wall time. Prints, for each target, the wall time at the end of the
-first epoch that reached it, on validation and on test. Then the d2l recipe (VGG-11/4 at 224 px, the book's run):
-its throughput through ``fit`` measured for a few steps, extrapolated to the book's 10 epochs, and the ratio.
-Run it with nothing else on the CPU: timings taken while other jobs run are not this machine's.
+epoch ``fit`` measures validation accuracy (with the recipe's ``flip_tta``); a callback also measures, for this
+benchmark only, test accuracy and validation accuracy with and without flip averaging, and keeps the time those
+extra evaluations take out of the run's wall time. Prints, for each recipe and target, the wall time at the end of
+the first epoch that reached it, on validation and on test, and the recipes' throughput ratio in this run (wall
+times on a shared CPU are not this machine's; ratios measured in the same run are steadier). Then the d2l recipe
+(VGG-11/4 at 224 px, the book's run): its throughput through ``fit`` measured for a few steps, extrapolated to the
+book's 10 epochs.
+
+``--set key=value`` overrides a model or ``fit`` keyword of every recipe run (``--set width_divisor=4``,
+``--set translate=2``): the ablation in docs/benchmarks.md is made of such runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import time
 
@@ -22,25 +30,68 @@ import torch
 from vgg_edu import data, runtime, train
 
 TARGETS = (0.92, 0.93)
+MODEL_KEYS = ("width_divisor", "batch_norm", "hidden", "dropout", "head", "init", "input_size")
 
 
-class TestEveryEpoch(train.Callback):
-    """Test accuracy after each epoch, its evaluation time kept out of the run's wall time."""
+class Spy(train.Callback):
+    """Test accuracy and validation accuracy with and without flip averaging after each epoch, their evaluation
+    time kept out of the run's wall time."""
 
     def __init__(self):
-        self.rows, self.excluded = [], 0.0
+        self.rows = []
 
     def on_epoch(self, run, row):
         start = time.perf_counter()
-        test = train.evaluate(run.model, run.data, "test", device=run.device)
-        spent = time.perf_counter() - start
-        run.wall_s -= spent  # the wall time fit reports leaves this benchmark's test evaluations out
-        self.excluded += spent
-        self.rows.append(dict(epoch=row["epoch"], wall_s=row["wall_s"], val_acc=row["val_acc"], test_acc=test))
+        tta = run.options["flip_tta"]
+        extra = dict(
+            test_acc=train.evaluate(run.model, run.data, "test", device=run.device, flip_tta=tta),
+            val_plain=train.evaluate(run.model, run.data, "val", device=run.device),
+            val_flip=train.evaluate(run.model, run.data, "val", device=run.device, flip_tta=True),
+        )
+        run.wall_s -= time.perf_counter() - start  # the wall time fit reports leaves these evaluations out
+        keep = ("epoch", "wall_s", "val_acc", "val_loss", "train_acc", "examples_per_s")
+        self.rows.append({k: row[k] for k in keep} | extra)
 
 
 def first_time(rows, key, target):
+    """The wall time at the end of the first epoch whose ``key`` reached ``target`` (None: never)."""
     return next((r["wall_s"] for r in rows if r[key] is not None and r[key] >= target), None)
+
+
+def parse_sets(pairs) -> tuple[dict, dict]:
+    """``["translate=2", "batch_norm=False"]`` -> (model overrides, fit overrides)."""
+    model_kw, fit_kw = {}, {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare word: schedule=cosine
+        (model_kw if key in MODEL_KEYS else fit_kw)[key] = value
+    return model_kw, fit_kw
+
+
+def run_recipe(name, ds, device, model_kw, fit_kw) -> tuple[dict, list]:
+    """Train ``name`` (with the overrides) to its end; return its fit keywords and the spy's rows."""
+    model = train.build_model(name, seed=0, data=ds, **model_kw)
+    kw = train.fit_kwargs(name, **fit_kw)
+    spy = Spy()
+    train.fit(model, ds, device=device, progress=False, live_plot=False, callbacks=[spy], **kw)
+    return kw, spy.rows
+
+
+def report(name, kw, rows) -> None:
+    print(f"\n{name} {kw}:")
+    print("epoch  wall_s  train_acc  val_acc  val_plain  val_flip  test_acc  examples/s")
+    for r in rows:
+        print(
+            f"{r['epoch']:5.0f}  {r['wall_s']:6.0f}  {r['train_acc']:.4f}     {r['val_acc']:.4f}   "
+            f"{r['val_plain']:.4f}     {r['val_flip']:.4f}    {r['test_acc']:.4f}    {r['examples_per_s']:6.0f}"
+        )
+    for target in TARGETS:
+        val, test = first_time(rows, "val_acc", target), first_time(rows, "test_acc", target)
+        fmt = lambda t: f"{t:.0f} s" if t is not None else "not reached"  # noqa: E731
+        print(f"time to {target}: validation {fmt(val)}, test {fmt(test)}")
 
 
 def d2l_estimate(ds, device, steps: int) -> float:
@@ -52,41 +103,54 @@ def d2l_estimate(ds, device, steps: int) -> float:
     return per_example * len(ds.train_labels) * train.RECIPES["d2l"]["fit"]["epochs"]
 
 
+def load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipe", default="classroom")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--recipes", nargs="+", default=["classroom", "classroom_v1"], help="run one after another")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a keyword")
     parser.add_argument("--threads", type=int, help="CPU threads (default: measured)")
     parser.add_argument("--d2l-steps", type=int, default=5, help="steps of the d2l recipe to time (0: skip)")
+    parser.add_argument("--json", help="also write every run's rows to this file")
+    parser.add_argument("--plot", help="also save validation and test accuracy against wall time as this PNG")
     args = parser.parse_args(argv)
     device = runtime.best_device()
-    threads = f"{args.threads} CPU threads" if args.threads else runtime.choose_threads()[1]
     if args.threads:
         torch.set_num_threads(args.threads)
+    threads = f"{args.threads} CPU threads" if args.threads else runtime.choose_threads()[1]
     ds = data.load_fashion_mnist().hold_out(5000, seed=0)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{runtime.device_name(device)}, {threads}, torch {torch.__version__}, load average {load:.2f}; {ds}")
-    model = train.build_model(args.recipe, seed=0, data=ds)
-    kw = train.fit_kwargs(args.recipe, **({"epochs": args.epochs} if args.epochs else {}))
-    spy = TestEveryEpoch()
-    train.fit(model, ds, device=device, progress=False, live_plot=False, callbacks=[spy], **kw)
-    print(f"\n{args.recipe} recipe {kw}:")
-    print("epoch  wall_s  val_acc  test_acc")
-    for r in spy.rows:
-        print(f"{r['epoch']:5.0f}  {r['wall_s']:6.0f}  {r['val_acc']:.4f}   {r['test_acc']:.4f}")
-    for target in TARGETS:
-        val, test = first_time(spy.rows, "val_acc", target), first_time(spy.rows, "test_acc", target)
-        fmt = lambda t: f"{t:.0f} s" if t is not None else "not reached"  # noqa: E731
-        print(f"time to {target}: validation {fmt(val)}, test {fmt(test)}")
+    print(f"{runtime.device_name(device)}, {threads}, torch {torch.__version__}, load average {load():.2f}; {ds}")
+    model_kw, fit_kw = parse_sets(args.set)
+    results = {}
+    for name in args.recipes:
+        kw, rows = run_recipe(name, ds, device, model_kw, fit_kw)
+        results[name] = dict(fit=kw, model=model_kw, rows=rows, load_after=load())
+        report(name, kw, rows)
+    speeds = {n: sum(r["examples_per_s"] for r in res["rows"]) / len(res["rows"]) for n, res in results.items()}
+    first = args.recipes[0]
+    for name in args.recipes[1:]:
+        print(f"training throughput {first} / {name}: {speeds[first] / speeds[name]:.2f} (this run)")
     if args.d2l_steps:
         estimate = d2l_estimate(ds, device, args.d2l_steps)
-        total = spy.rows[-1]["wall_s"]
+        total = results[first]["rows"][-1]["wall_s"]
         print(
             f"d2l recipe (book: test acc 0.922 after 10 epochs): {estimate / 60:.0f} min for its 10 epochs here, "
-            f"extrapolated from {args.d2l_steps} steps; the {args.recipe} run took {total:.0f} s "
+            f"extrapolated from {args.d2l_steps} steps; the {first} run took {total:.0f} s "
             f"({estimate / total:.0f}x less)"
         )
-    print(f"load average now {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
+        results["d2l_estimate_s"] = estimate
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results | {"sets": args.set}, f, indent=1, default=float)
+    if args.plot:
+        from vgg_edu import plots
+
+        curves = {name: res["rows"] for name, res in results.items() if isinstance(res, dict)}
+        title = f"time to accuracy on {runtime.device_name(device)} (load average {load():.1f})"
+        plots.plot_accuracy_curves(curves, title=title).savefig(args.plot, dpi=110, bbox_inches="tight")
+    print(f"load average now {load():.2f}")
 
 
 if __name__ == "__main__":

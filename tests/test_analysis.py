@@ -92,10 +92,11 @@ def test_config_table_matches_paper_table_2_and_torchvision():
 
 def test_where_the_parameters_and_compute_are():
     where = analysis.where_params_and_compute(analysis.layer_table(on_meta(models.vgg16)))
-    assert where.loc["first FC layer", "params"] == 25088 * 4096 + 4096
-    assert where.loc["conv layers", "params"] == 14_714_688
+    assert where.index.tolist() == ["conv1_1 ... conv5_3", "fc6", "fc7 + fc8"]  # the paper's names
+    assert where.loc["fc6", "params"] == 25088 * 4096 + 4096
+    assert where.loc["conv1_1 ... conv5_3", "params"] == 14_714_688
     assert where["params"].sum() == 138_357_544
-    assert where.loc["conv layers", "macs_share"] > 0.99
+    assert where.loc["conv1_1 ... conv5_3", "macs_share"] > 0.99
 
 
 def test_cs231n_memory_count():
@@ -127,3 +128,32 @@ def test_measure_forward_on_cuda_measures_memory():
     table = analysis.layer_table(model.cpu(), (3, 64, 64))
     estimate = analysis.inference_memory_estimate(table, 16, (3, 64, 64)) / 1e6
     assert estimate * 0.5 < result["peak_memory_MB"].iloc[1] < estimate * 4
+
+
+def test_layer_table_names_layers_as_the_paper_does(vgg16_table):
+    named = vgg16_table[vgg16_table["type"].str.startswith(("Conv", "MaxPool", "Linear"))]["name"].tolist()
+    expected = [f"conv{s}_{i}" for s, n in enumerate([2, 2, 3, 3, 3], 1) for i in range(1, n + 1)]
+    assert [n for n in named if n.startswith("conv")] == expected
+    assert [n for n in named if not n.startswith("conv")] == ["pool1", "pool2", "pool3", "pool4", "pool5", "fc6",
+                                                              "fc7", "fc8"]  # fmt: skip
+    assert vgg16_table["layer"].iloc[0] == "features.0"  # the module names stay: probe and notebook 05 use them
+    plain = layer_table(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), (3, 8, 8))
+    assert plain["name"].tolist() == ["0", "1"]
+
+
+def test_config_table_carries_table_3():
+    table = analysis.config_table().set_index("config")
+    assert table.loc["D", "top1_err"] == 27.0 and table.loc["A-LRN", "top5_err"] == 10.5
+    assert table["top1_err"].idxmin() == "D"
+
+
+def test_conv_input_stats_name_the_receiving_convs():
+    stats = analysis.conv_input_stats(models.make_layers("A", batch_norm=True), torch.randn(2, 3, 32, 32))
+    assert stats["name"].tolist() == ["conv2_1", "conv3_1", "conv3_2", "conv4_1", "conv4_2", "conv5_1", "conv5_2"]
+
+
+def test_measure_forward_reports_the_weights_beside_the_activations():
+    model = models.VGG("A", width_divisor=16, num_classes=10, hidden=32)
+    result = analysis.measure_forward(model, (3, 32, 32), (1, 2), device="cpu", repeats=2)
+    assert (result["weights_MB"] == 4 * sum(p.numel() for p in model.parameters()) / 1e6).all()
+    assert (result["ms_min"] <= result["ms_per_batch"]).all() and (result["ms_per_batch"] <= result["ms_max"]).all()

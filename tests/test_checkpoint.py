@@ -54,6 +54,9 @@ def test_unusable_files_get_clear_errors(tmp_path):
         checkpoint.load_model(tmp_path / "cut.pt")
     with pytest.raises(checkpoint.CheckpointError, match="is a folder"):
         checkpoint.load_model(tmp_path)
+    (tmp_path / "short.pt").write_bytes(b"hi\n")  # torch's unpickler raises a KeyError on these three bytes
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt"):
+        checkpoint.load_model(tmp_path / "short.pt")
     torch.save({"hparams": {}, "model": {}, "format": "vgg_edu.checkpoint/1"}, tmp_path / "old.pt")
     with pytest.raises(checkpoint.CheckpointError, match="format"):
         checkpoint.load_model(tmp_path / "old.pt")
@@ -189,3 +192,22 @@ def test_an_unwritable_checkpoint_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match="no write permission"):
         train.fit(model, tiny_data(), epochs=1, checkpoint=locked / "m.pt", **QUIET)
     assert torch.equal(model.features[0].weight, before)
+
+
+def test_check_writable_tries_for_real_and_changes_nothing(tmp_path, monkeypatch):
+    existing = tmp_path / "m.pt"
+    existing.write_bytes(b"keep me")
+    assert checkpoint.check_writable(existing) == existing and existing.read_bytes() == b"keep me"
+    assert checkpoint.check_writable(tmp_path / "new" / "deeper" / "m.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no probe file, no folder made
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        checkpoint.check_writable(tmp_path)
+    with pytest.raises(PermissionError, match="cannot write"):
+        checkpoint.check_writable(existing / "under_a_file.pt")
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", read_only)
+    with pytest.raises(PermissionError, match="Read-only file system"):
+        checkpoint.check_writable(tmp_path / "other.pt")

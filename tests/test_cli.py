@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from vgg_edu import checkpoint, data, train
 from vgg_edu.__main__ import main
@@ -142,6 +143,7 @@ def test_init_from_starts_a_new_run_from_the_weights(fm, capsys):
         (["--val-size", "-5"], "0 or more"),
         (["--device", "tpu"], "cpu, cuda, cuda:N or mps"),
         (["--device", "meta"], "cpu, cuda, cuda:N or mps"),
+        (["--dropout", "1"], "--dropout: must be at least 0 and below 1"),
     ],
 )
 def test_bad_numbers_are_usage_errors(fm, capsys, args, message):
@@ -160,7 +162,8 @@ def test_bad_numbers_are_usage_errors(fm, capsys, args, message):
         (["--subset", "40", "500"], "--subset 40 500: there are 40 training images"),
         (["--val-size", "48"], "--val-size 48: there are 48 training images"),
     ]
-    + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA GPU")]),
+    + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA GPU")])
+    + ([] if torch.backends.mps.is_available() else [(["--device", "mps"], "MPS is not available")]),
 )
 def test_bad_choices_end_in_one_line(fm, capsys, args, message):
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", fm.parent / "x.pt", *args)
@@ -188,7 +191,9 @@ def test_paths_that_would_lose_work_are_refused(fm, capsys, monkeypatch):
     assert not ck.exists()
 
 
-@pytest.mark.parametrize("content, message", [(b"garbage", "corrupt"), (None, "not a vgg_edu checkpoint")])
+@pytest.mark.parametrize(
+    "content, message", [(b"garbage", "corrupt"), (b"hi\n", "corrupt"), (None, "not a vgg_edu checkpoint")]
+)
 def test_unusable_checkpoints_are_explained(fm, capsys, content, message):
     ck = fm.parent / "bad.pt"
     if content is None:
@@ -252,3 +257,58 @@ def test_a_second_ctrl_c_before_any_save_says_nothing_was_saved(fm, capsys, monk
     monkeypatch.setattr(train, "fit", interrupted)
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", fm.parent / "none.pt")
     assert code == 130 and "before anything was saved" in err and "--resume" not in err
+
+
+def test_unwritable_paths_are_refused_before_training(fm, capsys, monkeypatch):
+    real_mkstemp = checkpoint.tempfile.mkstemp
+    locked = fm.parent / "locked"
+    locked.mkdir()
+
+    def refuse_in_locked(*args, **kwargs):  # what a read-only folder does, even to root
+        if kwargs.get("dir") is not None and data.Path(kwargs["dir"]) == locked:
+            raise PermissionError(13, "Permission denied", str(kwargs["dir"]))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse_in_locked)
+    monkeypatch.setattr(train, "fit", lambda *a, **kw: pytest.fail("training started"))
+    for args in (
+        ["--checkpoint", locked / "m.pt"],
+        ["--checkpoint", fm.parent / "m.pt", "--metrics", locked / "m.json"],
+    ):
+        code, _, err = run(capsys, "train", "--data", fm, *SMALL, *args)
+        assert code == 1 and f"cannot write {args[-1]}" in err and "Permission denied" in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (fm.parent / "m.pt").exists() and list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where nobody (root neither) may add files"
+)
+def test_a_path_that_os_access_calls_writable_is_tried_for_real(fm, capsys, monkeypatch):
+    monkeypatch.setattr(train, "fit", lambda *a, **kw: pytest.fail("training started"))
+    code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", "/proc/vgg_edu_test.pt")
+    assert code == 1 and "cannot write /proc/vgg_edu_test.pt" in err and "Traceback" not in err
+
+
+def test_data_command_with_a_folder_that_does_not_exist(nowhere, capsys):
+    code, out, err = run(capsys, "data", "--data", nowhere / "nonexistent")
+    assert code == 1 and out == "" and str(nowhere / "nonexistent") in err and err.count("\n") == 1
+    assert "Traceback" not in err and not (nowhere / "nonexistent").exists()
+
+
+def test_predict_names_the_classes_and_explains_bad_files(fm, capsys):
+    ck = fm.parent / "m.pt"
+    assert run(capsys, "train", "--data", fm, *SMALL, "--dropout", "0", "--checkpoint", ck)[0] == 0
+    assert checkpoint.load_model(ck).hparams["dropout"] == 0.0
+    image = fm.parent / "shoe.png"
+    Image.new("L", (40, 30), 200).save(image)
+    code, out, _ = run(capsys, "predict", "--checkpoint", ck, "--top", "10", image)
+    names = [part.rsplit(" ", 1)[0] for part in out.strip().split(": ", 1)[1].split(", ")]
+    assert code == 0 and sorted(names) == sorted(data.CLASSES)  # every class once, by its name
+    for args, message in (
+        ([fm.parent / "none.pt", image], "no checkpoint at"),
+        ([ck, fm / "train-images-idx3-ubyte"], "cannot read it as an image"),
+        ([ck, fm.parent / "missing.png"], "no such file"),
+    ):
+        code, _, err = run(capsys, "predict", "--checkpoint", args[0], args[1])
+        assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err, err

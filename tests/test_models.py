@@ -168,3 +168,26 @@ def test_impossible_heads_are_refused():
         VGG("A", hidden=-1)
     with pytest.raises(ValueError, match="dropout"):
         VGG("A", dropout=1.5)
+
+
+def test_fully_convolutional_gives_the_same_scores_at_224_and_a_map_of_crops_beyond():
+    torch.manual_seed(0)
+    model = VGG("A", width_divisor=16, num_classes=10, hidden=64).eval()
+    fcn = models.fully_convolutional(model)
+    x = torch.randn(2, 3, 288, 256)
+    with torch.no_grad():
+        scores = fcn(x)
+        assert scores.shape == (2, 10, 288 // 32 - 6, 256 // 32 - 6)
+        assert torch.allclose(fcn(x[:, :, :224, :224]).flatten(1), model(x[:, :, :224, :224]), atol=1e-5)
+        # each cell is the FC classifier applied to one 7 x 7 window of the pool5 map (not quite the output on a
+        # 224 px crop: the crop's convs would pad its borders with zeros, paper Sec. 3.2)
+        pool5 = model.features(x)
+        for i, j in [(0, 1), (2, 0), (2, 1)]:
+            window = torch.flatten(pool5[:, :, i : i + 7, j : j + 7], 1)
+            assert torch.allclose(scores[:, :, i, j], model.classifier(window), atol=1e-5)
+    assert fcn[-1].weight.data_ptr() == model.classifier[-1].weight.data_ptr()  # shared, not copied
+
+
+def test_fully_convolutional_refuses_the_gap_head():
+    with pytest.raises(ValueError, match="head='fc'"):
+        models.fully_convolutional(VGG("A", width_divisor=16, head="gap"))

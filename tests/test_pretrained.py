@@ -84,3 +84,23 @@ def test_the_sample_photo_loads_without_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "(512, 600) False", out.stderr
+
+
+def test_published_metrics_are_torchvisions():
+    table = pretrained.published_metrics(["vgg16", "vgg16_bn", "resnet18", "resnet50"]).set_index("model")
+    # REFERENCE.md: torchvision's weights metadata
+    assert table.loc["vgg16", "params"] == 138_357_544 and table.loc["vgg16", "acc@1"] == 71.592
+    assert table.loc["vgg16_bn", "acc@1"] == 73.360 and table.loc["vgg16", "GMACs"] == 15.47
+    assert table.loc["resnet18", "params"] == 11_689_512 and table.loc["resnet50", "acc@1"] == 76.130
+    assert table.loc["vgg16", "file_MiB"] == pytest.approx(4 * 138_357_544 / 2**20, rel=1e-3)  # MiB, not MB
+    with pytest.raises(ValueError, match="names"):
+        pretrained.published_metrics(["vgg17"])
+
+
+def test_photo_input_keeps_the_whole_image_at_the_test_scale():
+    image = pretrained.sample_image()  # 512 wide, 600 high
+    x = pretrained.photo_input(image, 256)
+    assert x.shape == (1, 3, 300, 256)
+    assert abs(x.mean().item()) < 3 and x.dtype == torch.float32
+    with pytest.raises(ValueError, match="shorter side"):
+        pretrained.photo_input(image, 200)

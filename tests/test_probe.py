@@ -197,6 +197,36 @@ def test_occluding_zeros_of_a_zero_image_changes_nothing(model):
     assert heat.shape == (2, 32, 32) and torch.equal(heat, torch.zeros(2, 32, 32))
 
 
+def test_pixel_input_is_the_contracts_value_of_a_pixel(model):
+    black = P.pixel_input(model, 0)  # no input_spec: Fashion-MNIST's statistics
+    assert black == pytest.approx((0 - data.MEAN) / data.STD) and black == pytest.approx(-0.8102, abs=1e-4)
+    assert P.pixel_input(model, 255) == pytest.approx((1 - data.MEAN) / data.STD)
+    rgb = VGG("A", width_divisor=16)
+    rgb.input_spec = data.InputSpec(mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 1.0))
+    assert P.pixel_input(rgb, 0) == pytest.approx((-1.0, -1.0, 0.0))
+    for bad in (-1, 256, 0.5, True):
+        with pytest.raises(ValueError, match="pixel is a uint8 value"):
+            P.pixel_input(model, bad)
+
+
+def test_occluding_a_black_background_with_black_changes_nothing(model):
+    """Only the garment square moves the probability: windows on pure background, filled with the background
+    value, leave the input as it was (drop 0), while a grey (0) occluder there is a change the net reacts to."""
+    black = P.pixel_input(model, 0)
+    img = torch.full((1, 32, 32), black)
+    img[:, 12:20, 12:20] = P.pixel_input(model, 255)
+    on_black = P.occlusion(model, img, target=3, window=4, stride=4, baseline=black)
+    on_grey = P.occlusion(model, img, target=3, window=4, stride=4, baseline=0.0)
+    background = torch.ones(32, 32, dtype=torch.bool)
+    background[12:20, 12:20] = False
+    assert on_black[background].abs().max() < 1e-6  # float noise of a batched forward, no more
+    assert on_black[~background].abs().max() > 1e-3 and on_grey[background].abs().max() > 1e-3
+    per_channel = P.occlusion(model, img, target=3, window=4, stride=4, baseline=(black,))
+    assert torch.equal(per_channel, on_black)
+    with pytest.raises(ValueError, match="one value or one per input channel"):
+        P.occlusion(model, img, target=3, window=4, stride=4, baseline=(0.0, 0.0))
+
+
 def test_occlusion_matches_captum(model, x):
     from captum.attr import Occlusion
 

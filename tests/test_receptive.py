@@ -106,3 +106,41 @@ def test_erf_extent_on_known_maps():
     m[2:9, 2:9] = 1
     m[5, 5] = 100  # 100 of 148 at the centre pixel
     assert receptive.erf_extent(m, 0.6) == 1 and receptive.erf_extent(m, 0.7) == 3
+
+
+def test_coordinates_match_layer_table_and_the_gradient_support():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 5, padding=1),
+                        nn.MaxPool2d(2), nn.Conv2d(2, 2, 3))  # fmt: skip
+    geometry = [(3, 1, 1), (1, 1, 0), (2, 2, 0), (5, 1, 1), (2, 2, 0), (3, 1, 0)]
+    coords = receptive.coordinates(geometry)
+    table = layer_table(net, (1, 40, 40))
+    assert [(c["rf"], c["jump"], c["start"]) for c in coords] == list(zip(table["rf"], table["jump"], table["start"]))
+    # by hand: rf 3, 3, 4 (jump 2, start 1), 12 (start 3), 14 (jump 4, start 4), 22 (start 8)
+    assert coords[-1] == {"rf": 22, "jump": 4, "start": 8.0}
+    last = coords[-1]
+    n = table["output_shape"].iloc[-1][-1]
+    for row, col in [(0, 0), (0, n - 1), (n // 2, 1), (n - 1, n - 1)]:
+        top, bottom = receptive.unit_field(last["rf"], last["jump"], last["start"], row, size=40)
+        left, right = receptive.unit_field(last["rf"], last["jump"], last["start"], col, size=40)
+        assert receptive.gradient_support(net, (1, 40, 40), row, col) == (top, left, bottom, right)
+    assert receptive.unit_field(22, 4, 8.0, 0) == (-3, 19)  # unclipped, the field reaches into the padding
+
+
+def test_random_placement_keeps_each_image_and_fills_with_its_background():
+    images = torch.zeros(5, 1, 4, 4, dtype=torch.uint8)
+    images[:, :, 1:3, 1:3] = torch.arange(1, 6, dtype=torch.uint8).view(5, 1, 1, 1)
+    placed = receptive.random_placement(images, 10, generator=torch.Generator().manual_seed(0))
+    assert placed.shape == (5, 1, 10, 10) and placed.dtype == torch.uint8
+    for i in range(5):
+        assert (placed[i] == i + 1).sum() == 4 and placed[i].sum() == 4 * (i + 1)
+    assert receptive.random_placement(images[:, 0], 10).shape == (5, 10, 10)
+    with pytest.raises(ValueError, match="at least"):
+        receptive.random_placement(images, 3)
+
+
+def test_effective_receptive_field_is_the_same_in_batches():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+    x = torch.randn(10, 1, 12, 12)
+    whole = receptive.effective_receptive_field(net, x, batch_size=10)
+    assert torch.allclose(receptive.effective_receptive_field(net, x, batch_size=3), whole, atol=1e-6)

@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from vgg_edu import data, train
 from vgg_edu.models import VGG
 
-from conftest import small_model, tiny_data
+from conftest import requires_cuda, small_model, tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -208,3 +208,94 @@ def test_plateau_schedule_follows_validation_accuracy():
     h = train.fit(frozen, ds, epochs=4, batch_size=32, lr=1e-6, schedule="plateau", **QUIET)
     assert len({r["val_acc"] for r in h.epochs}) == 1
     assert [r["lr"] for r in h.epochs] == pytest.approx([1e-6, 1e-6, 1e-6, 1e-7])  # patience 1, then / 10
+
+
+def test_schedule_curves_follow_their_formulas():
+    total, peak = 40, 0.1
+    one = train.schedule_curve("onecycle", total, peak)
+    warm = round(0.25 * total)
+    assert one[0] == pytest.approx(peak / 25) and one[warm] == pytest.approx(peak) and max(one) == one[warm]
+    t = 30
+    assert one[t] == pytest.approx(peak * (1 + math.cos(math.pi * (t - warm) / (total - warm))) / 2)
+    assert train.schedule_curve("constant", 5, 0.3) == pytest.approx([0.3] * 5)
+    cosine = train.schedule_curve("cosine", total, peak)
+    assert cosine[20] == pytest.approx(peak / 2) and len(cosine) == total
+    with pytest.raises(ValueError, match="validation accuracy"):
+        train.schedule_curve("plateau", 10)
+
+
+def test_an_ablation_keeps_a_diverged_run_and_marks_it():
+    ds = tiny_data(n_val=20)
+    kw = dict(epochs=1, batch_size=32, width_divisor=16, log_every=1, **QUIET)
+    runs = train.ablation(ds, {"recipe": {}, "huge lr": {"lr": 1e6, "batch_norm": False}}, **kw)
+    table = train.summarize(runs)
+    assert list(table.index) == ["recipe", "huge lr"]
+    assert table.loc["huge lr", "diverged"] and math.isnan(table.loc["huge lr", "val_acc"])
+    assert not table.loc["recipe", "diverged"] and table.loc["recipe", "val_acc"] == runs["recipe"].final["val_acc"]
+    assert table.loc["recipe", "steps"] == 3
+
+
+def test_accuracy_gap_measures_the_same_images_four_ways():
+    ds = tiny_data(n_val=20)
+    model = small_model()
+    history = train.fit(model, ds, epochs=1, batch_size=32, flip=True, translate=2, **QUIET)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gap = train.accuracy_gap(model, ds, history, n=64, flip=True, translate=2)["accuracy"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm's statistics kept
+    assert gap.iloc[0] == history.final["train_acc"] and gap.iloc[-1] == train.evaluate(model, ds, "val")
+    as_val = data.FashionMNIST(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels).hold_out(0)
+    as_val.val_images, as_val.val_labels = ds.train_images[:64], ds.train_labels[:64]
+    assert gap.iloc[3] == train.evaluate(model, as_val, "val")  # eval mode, as stored: evaluate's own count
+    assert ((gap >= 0) & (gap <= 1)).all() and len(gap) == 5
+
+
+def test_evaluation_batches_shrink_with_the_input_and_follow_the_model_layout():
+    assert train.eval_batch_size(32) == 1000 and train.eval_batch_size(224) == 256
+    assert train.eval_batch_size(None) == 1000 and train.eval_batch_size(10_000) == 8
+    ds = tiny_data()
+    model = small_model().eval()
+    plain = train.predict(model, ds.test_images)
+    model.to(memory_format=torch.channels_last)
+    assert torch.allclose(train.predict(model, ds.test_images, batch_size=7), plain, atol=1e-5)
+
+
+def test_pipeline_costs_time_three_parts_per_image():
+    costs = train.pipeline_costs(tiny_data(), size=32, batch_size=4)
+    assert costs.shape == (3, 1) and (costs.iloc[:, 0] > 0).all()
+    assert "training step" in costs.index and costs.columns[0] == "ms per image at 32 px"
+
+
+def test_channels_last_and_contiguous_layouts_train_the_same_network():
+    ds = tiny_data()
+    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, flip=True, translate=2, eval_every=0, **QUIET)
+    nhwc, nchw = small_model(), small_model()
+    train.fit(nhwc, ds, channels_last=True, **kw)
+    train.fit(nchw, ds, channels_last=False, **kw)
+    assert nhwc.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(nhwc.parameters(), nchw.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_mixed_precision_path_runs_on_the_cpu_in_bf16():
+    ds = tiny_data()
+    seen = []
+
+    class Spy(train.Callback):
+        def on_step(self, run, loss):
+            seen.append((run.scaler.is_enabled(), run.options["amp"]))
+
+    model = small_model()
+    history = train.fit(model, ds, epochs=1, batch_size=32, amp=True, callbacks=[Spy()], **QUIET)
+    assert math.isfinite(history.final["train_loss"]) and history.config["amp"] is True
+    assert seen == [(False, True)] * 3  # bf16 needs no loss scaling: the GradScaler is for CUDA's float16
+    assert train.fit(small_model(), ds, epochs=1, batch_size=32, **QUIET).config["amp"] is False  # CPU default
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_the_cuda_path_trains_with_amp_and_channels_last():
+    ds = tiny_data(n_val=20)
+    model = small_model()
+    history = train.fit(model, ds, epochs=1, batch_size=32, translate=2, flip_tta=True, **QUIET | dict(device="cuda"))
+    assert history.config["amp"] is True and history.final["val_acc"] is not None
+    assert next(model.parameters()).is_cuda

@@ -8,6 +8,19 @@
 - ``data``          Fashion-MNIST in memory, the input contract (``InputSpec``), batches on the device
 - ``train``         recipes, ``fit`` built from small steps and callbacks, ``evaluate``, ``predict``
 - ``checkpoint``    atomic save, load, ``load_model``
+- ``distributed``   torchrun: DistributedDataParallel, the global batch split over processes, rank-0 writes
+- ``image_folder``  your own images in class subfolders, loaded like Fashion-MNIST
+- ``initialisation`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
+- ``lr_range``      the learning-rate range test
+- ``memory``        training memory counted and measured; gradient checkpointing stage by stage
+- ``precision``     mixed precision: bf16 hardware, autocast step times
+- ``kernels``       3x3 stacks against one large kernel: time per MAC
+- ``multiscale``    multi-scale testing (the paper's Q)
+- ``compress``      making it small: pruning, int8 and distillation measured together (from the three below)
+- ``prune``         structured L1-norm channel pruning into a real, narrower VGG
+- ``quantize``      int8 post-training quantization, static (calibrated) and dynamic
+- ``distill``       knowledge distillation: soft targets with a temperature
+- ``transfer``      reusing learned features with few labels: probe, fine-tune, from scratch
 - ``probe``         inside a trained net: activations, top patches, occlusion, saliency, Grad-CAM, embeddings
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook

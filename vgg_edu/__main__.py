@@ -1,4 +1,4 @@
-"""Command line: ``python -m vgg_edu data`` (is Fashion-MNIST here?) and ``python -m vgg_edu train`` (train a VGG).
+"""Command line: ``python -m vgg_edu data`` (is the data here?), ``train`` (train a VGG) and ``predict``.
 
 Examples::
 
@@ -7,6 +7,9 @@ Examples::
     python -m vgg_edu train --epochs 1 --subset 2000 500 --checkpoint artifacts/try.pt   # a quick try
     python -m vgg_edu train --resume                          # continue the run saved in --checkpoint
     python -m vgg_edu train --init-from artifacts/vgg11_fashion_mnist.pt --epochs 3 --checkpoint artifacts/more.pt
+    python -m vgg_edu train --data photos/ --resize 64 --checkpoint artifacts/photos.pt   # photos/cat/*.jpg ...
+    python -m vgg_edu predict --checkpoint artifacts/photos.pt new.jpg                 # by the photos' class names
+    torchrun --nproc_per_node 4 -m vgg_edu train --recipe d2l --checkpoint artifacts/d2l.pt    # 4 GPUs, one run
 
 Validation accuracy is measured every epoch on images held out of the training split (--val-size); test accuracy
 once, at the end. Every error ends with one line on stderr and exit code 1 (2 for a malformed command line);
@@ -21,6 +24,7 @@ import platform
 import sys
 from pathlib import Path
 
+from .checkpoint import check_writable
 from .train import DEFAULT_CHECKPOINT
 
 
@@ -66,6 +70,16 @@ def _device(text: str) -> str:
     return text
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -81,12 +95,23 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m vgg_edu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("data", help="say where Fashion-MNIST is; exit 1 if it is nowhere on this machine")
-    d.add_argument("--data", help="look only in this folder")
+    d = sub.add_parser("data", help="say where Fashion-MNIST is (or what a folder of images holds); exit 1 if not")
+    d.add_argument("--data", help="look only in this folder (Fashion-MNIST's files, or images in class subfolders)")
+    _train_parser(sub)
+    p = sub.add_parser("predict", help="classify image files with a trained checkpoint, by its class names")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...), resized as the model was trained")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by `python -m vgg_edu train`")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many classes to show per image (default 3)")
+    return parser
+
+
+def _train_parser(sub) -> None:
     t = sub.add_parser(
         "train",
-        help="train a VGG on Fashion-MNIST; write a checkpoint and a metrics JSON",
-        description="Train a VGG on Fashion-MNIST. Options left out come from --recipe.",
+        help="train a VGG on Fashion-MNIST or your images; write a checkpoint and a metrics JSON",
+        description="Train a VGG on Fashion-MNIST (or on --data, a folder of your images). Options left out come "
+        "from --recipe. Under torchrun (torchrun --nproc_per_node N -m vgg_edu train ...) N processes train "
+        "together, --batch-size being the batch of all of them.",
     )
     t.add_argument("--recipe", default="classroom", help="classroom (2-core CPU, default) or d2l (the book's, GPU)")
     t.add_argument("--config", default="A", help="VGG configuration: A (VGG-11, default), B, D, E or a model name")
@@ -94,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-norm", type=_bool, metavar="BOOL", help="BatchNorm after each conv (true/false)")
     t.add_argument("--hidden", type=_positive_int, help="width of the two hidden FC layers (paper: 4096)")
     t.add_argument("--head", choices=["fc", "gap"], help="fc: three FC layers; gap: global average pool + 1 linear")
+    t.add_argument("--dropout", type=_probability, help="dropout before the classifier's linear layers (0: none)")
     t.add_argument("--init", choices=["torchvision", "kaiming", "xavier"], help="weight initialisation")
     t.add_argument("--resize", type=_positive_int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
     t.add_argument("--epochs", type=_positive_int)
@@ -109,7 +135,10 @@ def _parser() -> argparse.ArgumentParser:
         help="train and test on a random slice (validating on at most N_TEST held-out images)",
     )
     t.add_argument(
-        "--val-size", type=_count, default=5000, help="training images held out for validation (default 5000; 0: none)"
+        "--val-size",
+        type=_count,
+        help="training images held out for validation (default: 5000 of Fashion-MNIST's, a tenth of a "
+        "folder's; 0: none)",
     )
     t.add_argument("--device", type=_device, help="cpu, cuda, cuda:N or mps (default: the best there is)")
     t.add_argument(
@@ -119,7 +148,11 @@ def _parser() -> argparse.ArgumentParser:
         "now, measured; 1 wins when other jobs share the CPU)",
     )
     t.add_argument("--seed", type=_seed, default=0)
-    t.add_argument("--data", help="folder holding the Fashion-MNIST files (default: the usual places)")
+    t.add_argument(
+        "--data",
+        help="the Fashion-MNIST files' folder (default: the usual places), or a folder of your images in one "
+        "subfolder per class (photos/cat/*.jpg, photos/dog/*.jpg; or photos/train/... and photos/test/...)",
+    )
     t.add_argument(
         "--checkpoint",
         help=f"where to write the model (default: artifacts/{DEFAULT_CHECKPOINT}, the file notebook 05 loads)",
@@ -130,7 +163,6 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--init-from", metavar="CHECKPOINT", help="start a new run from this checkpoint's weights")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --checkpoint and --metrics")
     t.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch only)")
-    return parser
 
 
 def _paths(args, runtime) -> tuple[Path, Path]:
@@ -153,9 +185,7 @@ def _paths(args, runtime) -> tuple[Path, Path]:
     if metrics.exists() and not (args.overwrite or args.resume):
         raise ValueError(f"--metrics {metrics} already exists: pass --overwrite to replace it, or another --metrics")
     for path in (checkpoint, metrics):
-        folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            raise ValueError(f"cannot write {path}: {folder} is not a folder this user may write in")
+        check_writable(path)  # by trying, before any training: a full epoch lost to a bad path is the worst kind
     if args.resume and not checkpoint.is_file():
         raise ValueError(
             f"--resume: there is no checkpoint at {checkpoint} to continue. Leave out --resume to "
@@ -178,10 +208,27 @@ def _versions() -> dict:
     }
 
 
-def _data(args, data):
-    """Fashion-MNIST with ``--val-size`` training images held out, then sliced by ``--subset`` (N_TRAIN training,
-    N_TEST test and at most N_TEST validation images)."""
-    ds = data.load_fashion_mnist(args.data)
+def _load(args, data, size: int):
+    """``--data``: a folder of images in class subfolders (at ``size`` px), else Fashion-MNIST."""
+    from . import image_folder
+
+    if args.data is None or data.find_fashion_mnist(args.data) is not None or not Path(args.data).is_dir():
+        return data.load_fashion_mnist(args.data)
+    if not image_folder.is_image_folder(args.data):
+        raise data.DataError(
+            f"--data {args.data}: the folder holds neither Fashion-MNIST's four files nor subfolders of images, "
+            "one per class (photos/cat/*.jpg, photos/dog/*.jpg)"
+        )
+    return image_folder.load_image_folder(args.data, size, seed=args.seed)
+
+
+def _data(args, data, size: int):
+    """The data (``_load``) with ``--val-size`` training images held out, then sliced by ``--subset`` (N_TRAIN
+    training, N_TEST test and at most N_TEST validation images)."""
+    ds = _load(args, data, size)
+    fashion = ds.mean is not None
+    if args.val_size is None:
+        args.val_size = 5000 if fashion else len(ds.train_labels) // 10
     if not args.val_size < len(ds.train_labels):
         raise ValueError(
             f"--val-size {args.val_size}: there are {len(ds.train_labels):,} training images to hold "
@@ -204,18 +251,20 @@ def _setup(args):
     import torch
 
     from . import checkpoint as ckpt
-    from . import data, runtime, train
+    from . import data, distributed, runtime, train
 
-    device = runtime.get_device(args.device)
+    device = distributed.init(runtime.get_device(args.device))  # under torchrun: join the others, take a GPU
     if args.threads:
         torch.set_num_threads(args.threads)
-    elif device.type == "cpu":
-        print(f"Measured: {runtime.choose_threads()[1]}.")
+    elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        chosen = f"{torch.get_num_threads()} CPU thread(s), as OMP_NUM_THREADS={omp} asks"
+        print(f"{chosen}." if omp.isdigit() else f"Measured: {runtime.choose_threads()[1]}.")
     paths = _paths(args, runtime)
-    model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "init")}
+    model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "dropout", "init")}
     fit_kw = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "max_steps")}
     fit_kw = train.fit_kwargs(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
-    ds = _data(args, data)
+    ds = _data(args, data, args.resize or train.recipe(args.recipe)["model"]["input_size"])
     model_kw = {k: v for k, v in model_kw.items() if v is not None}
     if args.resize is not None:
         model_kw["input_size"] = args.resize
@@ -226,13 +275,13 @@ def _setup(args):
 
 
 def train_command(args) -> int:
-    from . import runtime, train
+    from . import distributed, runtime, train
 
     device, (checkpoint, metrics), ds, model, fit_kw = _setup(args)
-    print(
-        f"{args.recipe} recipe on {runtime.device_name(device)}: VGG {model.hparams}, inputs {model.input_spec}, "
-        f"fit {fit_kw}; data {ds}"
-    )
+    main_process, processes = distributed.is_main(), distributed.world_size()
+    if main_process:
+        on = runtime.device_name(device) + (f" x {processes} processes" if processes > 1 else "")
+        print(f"{args.recipe} recipe on {on}: VGG {model.hparams}, inputs {model.input_spec}, fit {fit_kw}; data {ds}")
     meta = {"recipe": args.recipe, "data": ds.source, "subset": args.subset, "init_from": args.init_from}
     if args.resume:  # the run's own record (its --init-from, say) is kept
         from .checkpoint import load
@@ -249,18 +298,21 @@ def train_command(args) -> int:
             checkpoint=checkpoint,
             resume=args.resume,
             overwrite=args.overwrite,
-            progress=not args.quiet,
+            progress=not args.quiet and main_process,
+            verbose=main_process,
             live_plot=False,
             meta=meta,
             **fit_kw,
         )
     except KeyboardInterrupt:
-        if checkpoint.is_file():
+        if main_process and checkpoint.is_file():
             print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
-        else:
+        elif main_process:
             print("Stopped before anything was saved: run the command again to start over.", file=sys.stderr)
         return 130
-    test = train.evaluate(model, ds, "test", device=device, details=True)
+    if not main_process:  # rank 0 evaluates and writes; the others are done
+        return 0
+    test = train.evaluate(model, ds, "test", device=device, details=True, flip_tta=fit_kw.get("flip_tta", False))
     history.save_json(
         metrics,
         test_acc=test.accuracy,
@@ -281,9 +333,13 @@ def train_command(args) -> int:
 
 
 def data_command(args) -> int:
+    from . import image_folder
     from .data import candidate_dirs, find_fashion_mnist, load_fashion_mnist
 
     found = find_fashion_mnist(args.data)
+    if found is None and args.data is not None and image_folder.is_image_folder(args.data):
+        print(f"Image folder {image_folder.describe(args.data)}")
+        return 0
     if found is None:
         print(
             "error: Fashion-MNIST not found in: "
@@ -298,21 +354,47 @@ def data_command(args) -> int:
     return 0
 
 
+def predict_command(args) -> int:
+    """Each image's most likely classes, by the checkpoint's model, named by the class names it was trained with."""
+    import torch
+
+    from .checkpoint import load_model
+    from .image_folder import read_image
+    from .train import predict
+
+    model = load_model(args.checkpoint)
+    spec = model.input_spec
+    size = spec.size or 28
+    images = torch.stack([read_image(path, size, channels=len(spec.mean)) for path in args.images])
+    probabilities = predict(model, images).softmax(1)
+    k = min(args.top, len(spec.classes))
+    for path, p in zip(args.images, probabilities):
+        best = p.topk(k)
+        ranked = ", ".join(f"{spec.classes[i]} {float(v):.1%}" for v, i in zip(best.values, best.indices))
+        print(f"{path}: {ranked}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from . import distributed
     from .checkpoint import CheckpointError
     from .data import DataError
     from .train import TrainingDiverged
 
-    command = data_command if args.command == "data" else train_command
+    command = {"data": data_command, "train": train_command, "predict": predict_command}[args.command]
     try:
         return command(args)
     except (ValueError, TypeError, OSError, CheckpointError, DataError, TrainingDiverged) as err:
-        print("error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, however the message is wrapped
+        rank = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
+        print(f"{rank}error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, however it is wrapped
         return 1
     except KeyboardInterrupt:
-        print("Stopped.", file=sys.stderr)
+        if distributed.is_main():
+            print("Stopped.", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import receptive, runtime
-from .models import CONFIGS, VGG
+from .models import CONFIGS, VGG, layer_names
 
 # Layers that change the spatial grid, and how: (kernel, stride, padding, dilation).
 _SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
@@ -75,17 +75,21 @@ def _macs(m: nn.Module, out: torch.Tensor) -> int:
 def layer_table(model: nn.Module, input_size=(3, 224, 224), *, device=None) -> pd.DataFrame:
     """One row per layer as the model runs on one image of ``input_size`` (C, H, W).
 
-    Columns: ``layer`` (module name), ``type``, ``output_shape`` (C, H, W), ``params``, ``macs``,
-    ``activations`` (output elements per image), ``rf`` and ``jump`` (receptive-field side and effective stride in
-    input pixels, by ``receptive.step``; NaN after a layer that mixes all positions, such as
-    Linear), ``start`` (input coordinate of the first unit's receptive-field centre), ``inplace``.
-    Works for any stack of conv / pool / norm / activation / linear layers. See ``totals`` for the sums.
+    Columns: ``layer`` (module name, "features.0"), ``name`` (the paper's: conv1_1 ... conv5_3, pool1 ... pool5,
+    fc6 ... fc8, from ``models.layer_names``; the module name where the paper has none), ``type``,
+    ``output_shape`` (C, H, W), ``params``, ``macs``, ``activations`` (output elements per image), ``rf`` and
+    ``jump`` (receptive-field side and effective stride in input pixels, by ``receptive.step``; NaN after a layer
+    that mixes all positions, such as Linear), ``start`` (input coordinate of the first unit's receptive-field
+    centre), ``inplace``. Works for any stack of conv / pool / norm / activation / linear layers; ``totals`` sums.
     """
     if len(input_size) != 3:
         raise ValueError(f"input_size is (channels, height, width) of one image, e.g. (3, 224, 224); got {input_size}")
     device = runtime.place(model, device)
     rows, seen = [], set()
     names = {m: n for n, m in model.named_modules()}
+    paper = {}
+    for short, full in layer_names(model).items():
+        paper.setdefault(full, short)  # the paper's name comes first; a leaf's own name is the fallback
     state = {"rf": 1.0, "jump": 1.0, "start": 0.5, "hw": tuple(input_size[1:])}
 
     def hook(module, inputs, output):
@@ -103,6 +107,7 @@ def layer_table(model: nn.Module, input_size=(3, 224, 224), *, device=None) -> p
         rows.append(
             {
                 "layer": names.get(module, type(module).__name__),
+                "name": paper.get(names.get(module), names.get(module, type(module).__name__)),
                 "type": _describe(module),
                 "output_shape": tuple(out.shape[1:]),
                 "params": 0 if module in seen else sum(p.numel() for p in module.parameters(recurse=False)),
@@ -153,18 +158,23 @@ def stage_table(table: pd.DataFrame) -> pd.DataFrame:
 
 @torch.no_grad()
 def conv_input_stats(features: nn.Sequential, x: torch.Tensor) -> pd.DataFrame:
-    """What every conv after the first receives: mean, std and fraction of exact zeros of its input, on ``x``.
+    """What every conv after the first receives (``conv``: its number, ``name``: the paper's, conv2_1 ...): mean, std
+    and fraction of exact zeros of its input, on ``x``.
 
-    With BN before ReLU the next conv sees rectified values (about half zeros, mean > 0); with BN after ReLU it sees
+    With BN before ReLU the next conv sees rectified values (many exact zeros, mean > 0); with BN after ReLU it sees
     standardised values (mean 0, std 1 per channel at training time) and no exact zeros.
     """
-    rows, conv_index = [], 0
+    rows, conv_index, stage, in_stage = [], 0, 1, 0
     for m in features:
+        if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            stage, in_stage = stage + 1, 0
         if isinstance(m, nn.Conv2d):
+            in_stage += 1
             if conv_index > 0:
                 rows.append(
                     {
                         "conv": conv_index + 1,
+                        "name": f"conv{stage}_{in_stage}",
                         "mean": x.mean().item(),
                         "std": x.std().item(),
                         "zeros": (x == 0).float().mean().item(),
@@ -179,9 +189,22 @@ PAPER_TABLE2_M = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144
 """Simonyan & Zisserman 2014, Table 2: number of parameters (in millions) of each configuration."""
 
 
+PAPER_TABLE3 = {
+    "A": (29.6, 10.4),
+    "A-LRN": (29.7, 10.5),
+    "B": (28.7, 9.9),
+    "C": (28.1, 9.4),
+    "D": (27.0, 8.8),
+    "E": (27.3, 9.0),
+}
+"""Simonyan & Zisserman 2014, Table 3: single-scale evaluation, top-1 and top-5 validation error (%) of each
+configuration trained at S = 256 and tested at Q = 256 (one fixed scale, no scale jitter)."""
+
+
 def config_table(input_size=(3, 224, 224), num_classes: int = 1000) -> pd.DataFrame:
     """The paper's six configurations side by side: weight layers, parameters (ours and Table 2's), GMACs at
-    ``input_size``. Built on the meta device: no memory, instant."""
+    ``input_size``, and Table 3's top-1 / top-5 validation errors (%, S = Q = 256). Built on the meta device: no
+    memory, instant."""
     rows = []
     for name in CONFIGS:
         with torch.device("meta"):
@@ -195,20 +218,24 @@ def config_table(input_size=(3, 224, 224), num_classes: int = 1000) -> pd.DataFr
                 "params_M": round(t["params"] / 1e6, 1),
                 "paper_M": PAPER_TABLE2_M[name],
                 "GMACs": round(t["macs"] / 1e9, 2),
+                "top1_err": PAPER_TABLE3[name][0],
+                "top5_err": PAPER_TABLE3[name][1],
             }
         )
     return pd.DataFrame(rows)
 
 
 def where_params_and_compute(table: pd.DataFrame) -> pd.DataFrame:
-    """A ``layer_table`` grouped into the conv layers, the first FC layer and the other FC layers: their
-    parameters and MACs, and each one's share of the total."""
-    kind = table["type"].map(
-        lambda t: "conv layers" if t.startswith("Conv2d") else ("Linear" if t.startswith("Linear") else None)
-    )
-    linear_rows = table.index[kind == "Linear"]
-    kind[linear_rows[:1]] = "first FC layer"
-    kind[linear_rows[1:]] = "other FC layers"
+    """A ``layer_table`` grouped into the conv layers, the first FC layer and the other FC layers, named as in the
+    paper ("conv1_1 ... conv5_3", "fc6", "fc7 + fc8" for VGG-16): their parameters and MACs, and each one's share of
+    the total."""
+    names = table["name"] if "name" in table else table["layer"]
+    convs = names[table["type"].str.startswith("Conv2d")]
+    linears = names[table["type"].str.startswith("Linear")]
+    kind = pd.Series(None, index=table.index, dtype=object)
+    kind[convs.index] = f"{convs.iloc[0]} ... {convs.iloc[-1]}" if len(convs) > 1 else convs.iloc[0]
+    kind[linears.index[:1]] = linears.iloc[0]
+    kind[linears.index[1:]] = " + ".join(linears.iloc[1:])
     out = table.assign(group=kind).dropna(subset=["group"]).groupby("group", sort=False)[["params", "macs"]].sum()
     out["params_share"] = out["params"] / table["params"].sum()
     out["macs_share"] = out["macs"] / table["macs"].sum()
@@ -246,15 +273,17 @@ def measure_forward(
 ) -> pd.DataFrame:
     """Time an inference forward pass (``torch.no_grad``, eval mode) for each batch size, and its peak memory.
 
-    Time: the median of ``repeats`` runs after one warm-up, synchronised on CUDA. Memory: on CUDA, measured as
-    ``torch.cuda.max_memory_allocated`` during the forward minus what was allocated before it (weights and input);
-    elsewhere PyTorch has no allocator counter, so the column holds ``inference_memory_estimate`` from the layer
-    table, and ``memory_source`` says which one you are reading.
+    Time: the median of ``repeats`` runs after one warm-up, synchronised on CUDA (``ms_min`` and ``ms_max`` give
+    the spread). Memory: ``weights_MB`` is the parameters' size (always resident, whatever the batch);
+    ``peak_memory_MB`` is the activations' peak on top of it: on CUDA measured as ``torch.cuda.max_memory_allocated``
+    during the forward minus what was allocated before it (weights and input); elsewhere PyTorch has no allocator
+    counter, so it holds ``inference_memory_estimate`` from the layer table, and ``memory_source`` says which.
     """
     device = runtime.place(model, device)
     model.eval()
     table = layer_table(model, input_size, device=device)
     cuda = device.type == "cuda"
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
     rows = []
     for batch in tqdm(batch_sizes, desc="batch sizes", leave=False):
         x = torch.randn(batch, *input_size, device=device)
@@ -280,7 +309,10 @@ def measure_forward(
             {
                 "batch_size": batch,
                 "ms_per_batch": ms,
+                "ms_min": min(times) * 1e3,
+                "ms_max": max(times) * 1e3,
                 "images_per_s": batch / ms * 1e3,
+                "weights_MB": weights / 1e6,
                 "peak_memory_MB": memory / 1e6,
                 "memory_source": source,
             }

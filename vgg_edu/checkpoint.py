@@ -9,13 +9,12 @@ run exactly (``training``: optimizer, schedule, random state, position), its ``h
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 from pathlib import Path
 
 import torch
 
-from . import runtime
+from . import distributed, runtime
 from .data import InputSpec
 from .models import VGG
 
@@ -32,11 +31,44 @@ def temporary_files(path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
 
 
+def check_writable(path) -> Path:
+    """Raise a ``PermissionError`` naming ``path`` when it cannot be written, by trying: a file is created (and
+    removed) in the nearest folder that exists, since ``os.access`` says yes to root on read-only mounts and
+    ``/proc``. An existing file is opened for appending, which changes nothing in it."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / 'model.pt'}")
+    folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(folder))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".vgg_edu-write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+        if path.exists():
+            with open(path, "ab"):
+                pass
+    except OSError as err:
+        raise PermissionError(
+            f"cannot write {path}: {folder} does not take new files ({err.strerror or err}). Choose another path."
+        ) from err
+    return path
+
+
 def save(path, state: dict) -> Path:
     """Write ``state`` (see the module's docstring) to ``path`` atomically: a temporary file in the same folder,
     then ``os.replace``, so a run killed while saving never leaves a half-written checkpoint. Leftovers of earlier
-    crashed writes of the same file are removed first."""
+    crashed writes of the same file are removed first. Under torchrun only rank 0 writes (``distributed``)."""
     path = Path(path)
+    try:
+        if distributed.is_main():
+            _write(path, state)
+    finally:
+        distributed.barrier()  # under torchrun the others wait, so the file is there when save returns
+    return path
+
+
+def _write(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in temporary_files(path):
         leftover.unlink(missing_ok=True)
@@ -49,7 +81,6 @@ def save(path, state: dict) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def load(path, map_location="cpu") -> dict:
@@ -65,7 +96,7 @@ def load(path, map_location="cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except PermissionError as err:
         raise CheckpointError(f"{path}: no permission to read it ({err.strerror})") from err
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # torch's unpickler fails on foreign bytes in many ways (KeyError, EOFError, ...)
         raise CheckpointError(
             f"{path} cannot be read as a PyTorch checkpoint: it is corrupt, cut short or another "
             f"kind of file ({type(err).__name__}). Train it again, or pass another file."

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +144,8 @@ class FashionMNIST:
     source: str = ""
     val_images: torch.Tensor = field(default_factory=_empty_images)
     val_labels: torch.Tensor = field(default_factory=_empty_labels)
+    mean: tuple | None = (MEAN,)  # the normalisation; None: measured on the training split (your own images)
+    std: tuple | None = (STD,)
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, labels) of "train", "val" or "test"."""
@@ -157,15 +159,13 @@ class FashionMNIST:
             raise ValueError(f"n_val must be between 0 and {len(self.train_labels) - 1}; got {n_val}")
         order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
         val, tr = order[:n_val], order[n_val:]
-        return FashionMNIST(
-            self.train_images[tr],
-            self.train_labels[tr],
-            self.test_images,
-            self.test_labels,
-            self.classes,
-            f"{self.source} (validation: {n_val} held out, seed {seed})",
-            self.train_images[val],
-            self.train_labels[val],
+        return replace(
+            self,
+            train_images=self.train_images[tr],
+            train_labels=self.train_labels[tr],
+            source=f"{self.source} (validation: {n_val} held out, seed {seed})",
+            val_images=self.train_images[val],
+            val_labels=self.train_labels[val],
         )
 
     def subset(self, n_train: int, n_test: int, seed: int = 0, n_val: int | None = None) -> FashionMNIST:
@@ -180,20 +180,22 @@ class FashionMNIST:
         va = torch.randperm(len(self.val_labels), generator=g)[
             : min(n_test, len(self.val_labels)) if n_val is None else n_val
         ]
-        return FashionMNIST(
-            self.train_images[tr],
-            self.train_labels[tr],
-            self.test_images[te],
-            self.test_labels[te],
-            self.classes,
-            f"{self.source} (subset {len(tr)}/{len(va)}/{len(te)}, seed {seed})",
-            self.val_images[va],
-            self.val_labels[va],
+        return replace(
+            self,
+            train_images=self.train_images[tr],
+            train_labels=self.train_labels[tr],
+            test_images=self.test_images[te],
+            test_labels=self.test_labels[te],
+            source=f"{self.source} (subset {len(tr)}/{len(va)}/{len(te)}, seed {seed})",
+            val_images=self.val_images[va],
+            val_labels=self.val_labels[va],
         )
 
     def input_spec(self, size: int | None = None) -> InputSpec:
-        """The input contract of a model trained on this data at ``size`` px."""
-        return InputSpec(size=size, classes=tuple(self.classes))
+        """The input contract of a model trained on this data at ``size`` px: its class names and normalisation
+        (``mean`` and ``std``, or when they are None those of the training split, ``pixel_stats``)."""
+        mean, std = (self.mean, self.std) if self.mean is not None else pixel_stats(self.train_images)
+        return InputSpec(size=size, mean=tuple(mean), std=tuple(std), classes=tuple(self.classes))
 
     def __repr__(self) -> str:
         return (
@@ -222,6 +224,22 @@ class InputSpec:
     @classmethod
     def from_dict(cls, d: dict) -> InputSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def pixel_stats(images: torch.Tensor, chunk: int = 512) -> tuple[tuple, tuple]:
+    """Per-channel mean and standard deviation of uint8 images (N, H, W) or (N, C, H, W) as fractions of 255, four
+    decimals: mean = E[x], std = sqrt(E[x^2] - E[x]^2), summed in float64 a chunk at a time."""
+    if not len(images):
+        raise ValueError("pixel_stats needs at least one image")
+    images = images.unsqueeze(1) if images.dim() == 3 else images
+    total = torch.zeros(2, images.shape[1], dtype=torch.float64)
+    for i in range(0, len(images), chunk):
+        x = images[i : i + chunk].to(torch.float64).div_(255).transpose(0, 1).flatten(1)
+        total += torch.stack([x.sum(1), x.square().sum(1)])
+    n = images.numel() / images.shape[1]
+    mean, square = total / n
+    std = (square - mean.square()).clamp(min=0).sqrt()
+    return tuple(round(float(v), 4) for v in mean), tuple(round(max(float(v), 1e-4), 4) for v in std)
 
 
 def _download(root: Path) -> Path:

@@ -12,7 +12,8 @@ Paper, Table 1 (every conv is 3x3, stride 1, padding 1 unless marked; "M" is a 2
     D  (16, "VGG-16")      64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M
     E  (19, "VGG-19")      64 64 M 128 128 M 256x4       M 512x4       M 512x4       M
 
-All end in FC-4096, FC-4096, FC-1000 (Table 2: 133, 133, 133, 134, 138, 144 million parameters).
+All end in FC-4096, FC-4096, FC-1000 (Table 2: 133, 133, 133, 134, 138, 144 million parameters). At test time the
+paper turns those into a 7x7 and two 1x1 convolutions (dense evaluation, Sec. 3.2): ``fully_convolutional``.
 """
 
 from __future__ import annotations
@@ -301,3 +302,27 @@ def vgg16(*, batch_norm: bool = False, **kwargs) -> VGG:
 def vgg19(*, batch_norm: bool = False, **kwargs) -> VGG:
     """VGG-19, config E."""
     return VGG("E", batch_norm=batch_norm, **kwargs)
+
+
+def fully_convolutional(model: VGG) -> nn.Sequential:
+    """The paper's dense evaluation (Sec. 3.2): the same network with its FC layers turned into convolutions, so it
+    runs on an image of any size and returns a map of class scores instead of one vector.
+
+    fc6 (25,088 -> 4096 on the 512 x 7 x 7 map) becomes a 7x7 conv with 4096 filters, fc7 and fc8 become 1x1 convs:
+    each Linear weight ``out x (C * 7 * 7)`` is reshaped to ``out x C x 7 x 7`` (flatten's order is C, H, W), biases
+    kept. On a 224 px image the 7 x 7 map gives a 1 x 1 score map equal to ``model(x)``; a larger image gives an
+    H' x W' map (H' = floor(H / 32) - 6), which the paper averages to one score per class. The weights are shared with
+    ``model`` (views, not copies); dropout is dropped (evaluation only). Returns ``features`` then the three convs.
+    """
+    if not isinstance(model, VGG) or model.hparams["head"] != "fc":
+        raise ValueError("fully_convolutional takes a VGG with the paper's FC head (head='fc'), e.g. models.vgg16()")
+    linears = [m for m in model.classifier if isinstance(m, nn.Linear)]
+    channels = linears[0].in_features // 49
+    layers: list[nn.Module] = []
+    for i, (fc, kernel) in enumerate(zip(linears, (7, 1, 1))):
+        in_channels = channels if i == 0 else fc.in_features
+        conv = nn.Conv2d(in_channels, fc.out_features, kernel_size=kernel, device=fc.weight.device)
+        conv.weight = nn.Parameter(fc.weight.view(fc.out_features, in_channels, kernel, kernel))
+        conv.bias = fc.bias
+        layers += [conv, nn.ReLU(inplace=True)] if i < 2 else [conv]
+    return nn.Sequential(*model.features, *layers)

@@ -131,3 +131,50 @@ def imagenet_input(images: torch.Tensor, size: int = 224, device=None) -> torch.
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
     mean, std = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
     return (x - mean) / std
+
+
+def published_metrics(names=("vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet50")) -> pd.DataFrame:
+    """What torchvision publishes with its ImageNet weights (``weights.meta``, read from the installed torchvision,
+    no download): parameters, single-crop ImageNet-1K validation acc@1 and acc@5 (%), GMACs per 224 px image
+    (torchvision calls them "GFLOPS", but they count multiply-accumulates) and the weights file's size in MiB
+    (torchvision's "MB" are 2^20 bytes: VGG-16's 138,357,544 float32 values are 553 MB, 527.8 MiB). Every model's
+    IMAGENET1K_V1 weights (ResNet-50 also has V2 weights, 80.858 acc@1, from a newer training recipe)."""
+    from torchvision import models
+
+    rows = []
+    for name in names:
+        base = name.removesuffix("_bn")
+        enum = f"{base.upper()}{'_BN' if name.endswith('_bn') else ''}_Weights"
+        enum = enum.replace("RESNET", "ResNet") if base.startswith("resnet") else enum
+        if not hasattr(models, enum):
+            raise ValueError(
+                f"names: torchvision has no ImageNet weights called {name!r}; try 'vgg16', 'vgg16_bn', "
+                "'resnet18' or 'resnet50'"
+            )
+        meta = getattr(models, enum).IMAGENET1K_V1.meta
+        metrics = meta["_metrics"]["ImageNet-1K"]
+        rows.append(
+            {
+                "model": name,
+                "params": meta["num_params"],
+                "acc@1": metrics["acc@1"],
+                "acc@5": metrics["acc@5"],
+                "GMACs": meta["_ops"],
+                "file_MiB": meta["_file_size"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def photo_input(image, size: int = 256, device=None) -> torch.Tensor:
+    """A PIL photograph as one ImageNet input (1, 3, H, W), uncropped: resized so that its shorter side is ``size``
+    (the paper's test scale Q, Sec. 3.2), pixels / 255, normalised with ImageNet's mean and std. For dense
+    evaluation (``models.fully_convolutional``), which takes the whole image, not a 224 px crop."""
+    from torchvision.transforms import functional as TF
+
+    if not isinstance(size, int) or size < 224:
+        raise ValueError(
+            f"size is the shorter side in pixels, at least 224 (fc6 as a 7x7 conv needs a 7 x 7 pool5 map); got {size}"
+        )
+    x = TF.to_tensor(TF.resize(image.convert("RGB"), size, antialias=True))
+    return TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0).to(device)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import analysis, runtime
+from . import analysis, receptive, runtime
 from .data import InputSpec
 from .models import layer_names
 
@@ -70,6 +70,17 @@ def _as_batch(x: torch.Tensor, model: nn.Module | None = None) -> tuple[torch.Te
     if not batch.is_floating_point():
         raise ValueError(f"expected uint8 pixels or float inputs, got {x.dtype}")
     return batch, single
+
+
+def pixel_input(model: nn.Module, pixel: int = 0):
+    """The model's input value for a uint8 ``pixel`` value (0: black) by its input contract (``model.input_spec``;
+    Fashion-MNIST's statistics without one): (pixel / 255 - mean) / std per channel, a float for one channel.
+    A black pixel, Fashion-MNIST's background, is (0 - 0.286) / 0.353 = -0.81 after normalising, not 0."""
+    if isinstance(pixel, bool) or not isinstance(pixel, int) or not 0 <= pixel <= 255:
+        raise ValueError(f"pixel is a uint8 value, a whole number from 0 to 255; got {pixel!r}")
+    spec = getattr(model, "input_spec", None) or InputSpec()
+    value = spec(torch.full((1, len(spec.mean), 1, 1), pixel, dtype=torch.uint8))[0, :, 0, 0]
+    return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
 
 
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
@@ -245,8 +256,9 @@ class TopK:
 def receptive_box(model: nn.Module, layer: str, row: int, col: int, input_size, *, table=None):
     """The input pixels (top, left, bottom, right) that unit (row, col) of ``layer`` sees, clipped to the image.
 
-    From ``analysis.layer_table``: centre start + i * jump, side rf, so top = start + row * jump - rf / 2.
-    ``input_size`` is (C, H, W) of one image.
+    From ``analysis.layer_table``: centre start + i * jump, side rf, so top = start + row * jump - rf / 2
+    (``receptive.unit_field`` along each axis, as notebook 01 checks by back-propagation). ``input_size`` is
+    (C, H, W) of one image.
     """
     full, _ = resolve(model, layer)
     table = analysis.layer_table(model, tuple(input_size)) if table is None else table
@@ -261,9 +273,9 @@ def receptive_box(model: nn.Module, layer: str, row: int, col: int, input_size, 
             f"and col 0 to {out_w - 1}; got ({row}, {col})"
         )
     h, w = input_size[1:]
-    top, left = (round(start + i * jump - rf / 2) for i in (row, col))
-    side = int(rf)
-    return max(top, 0), max(left, 0), min(top + side, h), min(left + side, w)
+    top, bottom = receptive.unit_field(rf, jump, start, row, size=h)
+    left, right = receptive.unit_field(rf, jump, start, col, size=w)
+    return top, left, bottom, right
 
 
 @torch.no_grad()
@@ -310,16 +322,16 @@ def occlusion(
     *,
     window: int = 8,
     stride: int = 4,
-    baseline: float = 0.0,
+    baseline: float | tuple = 0.0,
     batch_size: int = 128,
     device=None,
 ) -> torch.Tensor:
     """Occlusion sensitivity, (H, W) per image: S(p) = mean over windows W covering p of P(c|x) - P(c|x_W).
 
     A ``window`` x ``window`` square (all channels) slides with ``stride``; inside it the input is set to
-    ``baseline``, in the model's input units (0 after normalisation is the mean pixel). Positive: covering this
-    region lowers the probability of class c (the prediction when ``target`` is None). Pixels that no window covers
-    get 0.
+    ``baseline``, in the model's input units (one value, or one per channel): 0 after normalisation is the mean
+    pixel, a grey; ``pixel_input(model, 0)`` is black, Fashion-MNIST's background. Positive: covering this region
+    lowers the probability of class c (the prediction when ``target`` is None). Pixels that no window covers get 0.
     """
     device = runtime.place(model, device)
     x, single = _as_batch(x, model)
@@ -329,6 +341,9 @@ def occlusion(
             raise ValueError(f"{name} must be a positive whole number of pixels; got {v!r}")
     if window > min(h, w) or stride > min(h, w):
         raise ValueError(f"window ({window}) and stride ({stride}) must fit in the {h} x {w} image")
+    fill = torch.as_tensor(baseline, dtype=x.dtype, device=device).reshape(-1, 1, 1)
+    if len(fill) not in (1, x.shape[1]):
+        raise ValueError(f"baseline: give one value or one per input channel ({x.shape[1]}); got {len(fill)}")
     tops = range(0, h - window + 1, stride)
     lefts = range(0, w - window + 1, stride)
     windows = [(t, l) for t in tops for l in lefts]
@@ -348,7 +363,7 @@ def occlusion(
                 chunk = windows[i : i + batch_size]
                 occluded = img.repeat(len(chunk), 1, 1, 1)
                 for j, (t, l) in enumerate(chunk):
-                    occluded[j, :, t : t + window, l : l + window] = baseline
+                    occluded[j, :, t : t + window, l : l + window] = fill
                 drops = p0 - model(occluded).softmax(1)[:, c]
                 for j, (t, l) in enumerate(chunk):
                     total[t : t + window, l : l + window] += drops[j]

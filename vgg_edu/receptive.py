@@ -16,6 +16,7 @@ is the theoretical field, its mass a roughly Gaussian centre.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -70,10 +71,10 @@ def stack_vs_single(layers: int = 2, kernel: int = 3, channels: int = 64) -> dic
     }
 
 
-def effective_receptive_field(features: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+def effective_receptive_field(features: nn.Module, inputs: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Luo et al. 2016, "Understanding the Effective Receptive Field in Deep CNNs": set the gradient of the centre
     unit of ``features``' output to 1 (every channel) and all others to 0, back-propagate to the input, and average
-    |d out_centre / d x| over the images in ``inputs`` (N, C, H, W) and their channels.
+    |d out_centre / d x| over the images in ``inputs`` (N, C, H, W, taken ``batch_size`` at a time) and channels.
 
     Returns an (H, W) map scaled to a maximum of 1. Its support is the theoretical receptive field; its mass
     is concentrated in a roughly Gaussian centre.
@@ -83,20 +84,22 @@ def effective_receptive_field(features: nn.Module, inputs: torch.Tensor) -> torc
     was_training = features.training
     features.eval()
     device = next(features.parameters()).device
-    x = inputs.detach().to(device).requires_grad_(True)
+    total = torch.zeros(inputs.shape[-2:], dtype=torch.float64)
     try:
-        out = features(x)
-        if out.dim() != 4:
-            raise ValueError(
-                "pass the convolutional part of the network (e.g. model.features): its output must be "
-                f"a feature map N x C x H x W, got shape {tuple(out.shape)}"
-            )
-        h, w = out.shape[-2] // 2, out.shape[-1] // 2
-        out[:, :, h, w].sum().backward()
+        for chunk in inputs.split(batch_size):
+            x = chunk.detach().to(device).requires_grad_(True)
+            out = features(x)
+            if out.dim() != 4:
+                raise ValueError(
+                    "pass the convolutional part of the network (e.g. model.features): its output must be "
+                    f"a feature map N x C x H x W, got shape {tuple(out.shape)}"
+                )
+            h, w = out.shape[-2] // 2, out.shape[-1] // 2
+            out[:, :, h, w].sum().backward()
+            total += x.grad.abs().sum(dim=(0, 1)).double().cpu()
     finally:
         features.train(was_training)
-    erf = x.grad.abs().mean(dim=(0, 1)).cpu()
-    return erf / erf.max().clamp_min(1e-30)
+    return (total / total.max().clamp_min(1e-30)).float()
 
 
 def erf_centre(erf: torch.Tensor) -> tuple[float, float]:
@@ -124,3 +127,65 @@ def erf_extent(erf: torch.Tensor, mass: float = 0.95) -> int:
             return side
         side += 2
     return side
+
+
+def coordinates(layers) -> list[dict]:
+    """The full recurrence above for a list of (kernel, stride, padding) triples: after each layer, the field's side
+    ``rf``, the ``jump`` and the ``start`` (input coordinate of unit 0's centre, pixel centres at 0.5, 1.5, ...).
+
+    >>> coordinates([(3, 1, 1), (2, 2, 0)])   # a padded 3x3 conv keeps the centres; a 2x2 pool moves them by 0.5
+    [{'rf': 3, 'jump': 1, 'start': 0.5}, {'rf': 4, 'jump': 2, 'start': 1.0}]
+    """
+    rf, jump, start, out = 1, 1, 0.5, []
+    for kernel, stride, padding in layers:
+        rf, jump, start = step(rf, jump, start, kernel, stride, padding)
+        out.append({"rf": rf, "jump": jump, "start": start})
+    return out
+
+
+def unit_field(rf: float, jump: float, start: float, index: int, size: int | None = None) -> tuple[int, int]:
+    """The input pixels [first, last) that unit ``index`` of a layer sees along one axis: the square of side ``rf``
+    centred on ``start + index * jump``, clipped to an input of ``size`` pixels when given (padding is not image)."""
+    centre = start + index * jump
+    first, last = int(round(centre - rf / 2)), int(round(centre + rf / 2))
+    return (first, last) if size is None else (max(first, 0), min(last, size))
+
+
+def gradient_support(features: nn.Module, input_size, row: int, col: int) -> tuple[int, int, int, int]:
+    """The input pixels (top, left, bottom, right; bottom and right exclusive) on which unit (row, col) of
+    ``features``' output depends, found by back-propagation: the non-zero support of d out[row, col] / d x summed
+    over channels. An independent check of ``unit_field``: run on a copy in double precision with weights set to
+    1 (a positive weight on every path, so no gradient cancels) and max-pools replaced by average pools."""
+    net = copy.deepcopy(features).double().eval()
+    for name, m in list(net.named_modules()):
+        if isinstance(m, nn.MaxPool2d):
+            parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
+            setattr(parent, name.rpartition(".")[2], nn.AvgPool2d(m.kernel_size, m.stride, m.padding))
+        elif isinstance(m, nn.ReLU):
+            m.inplace = False
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(1.0)
+    x = torch.ones(1, *input_size, dtype=torch.double, requires_grad=True)
+    net(x)[0, :, row, col].sum().backward()
+    rows, cols = x.grad[0].abs().sum(0).sum(1).nonzero(), x.grad[0].abs().sum(0).sum(0).nonzero()
+    return rows.min().item(), cols.min().item(), rows.max().item() + 1, cols.max().item() + 1
+
+
+def random_placement(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Paste each image (N, C, h, w) or (N, h, w) at a random position of a ``size`` x ``size`` canvas filled with
+    the image's own top-left pixel (the background). Averaged over many such inputs, an effective receptive field
+    shows where a unit looks, not the silhouette of objects that always sit at the same place."""
+    if images.dim() == 3:
+        return random_placement(images.unsqueeze(1), size, generator).squeeze(1)
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, C, h, w) or (N, h, w); got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    if size < max(h, w):
+        raise ValueError(f"size must be at least the images' side ({max(h, w)} px); got {size}")
+    canvas = images[:, :, :1, :1].expand(n, c, size, size).clone()
+    top = torch.randint(0, size - h + 1, (n,), generator=generator)
+    left = torch.randint(0, size - w + 1, (n,), generator=generator)
+    for i in range(n):
+        canvas[i, :, top[i] : top[i] + h, left[i] : left[i] + w] = images[i]
+    return canvas

@@ -44,6 +44,8 @@ def _check_01_1(answer):
 )
 def _check_01_2(answer):
     n, c = as_count(answer), 96
+    if n < 0:
+        return "the question asks how many fewer: give the difference as a positive number."
     if n in (27 * c * c, 49 * c * c):
         return "that is one side of the comparison; the question asks for the difference."
     if n == 22 * c:
@@ -55,11 +57,13 @@ def _check_01_2(answer):
     "01.3",
     "Write a stack, as a list of (kernel, stride) pairs, of 3x3 convs (stride 1) and 2x2 max-pools (stride 2), "
     "ending with a pool, whose receptive field is exactly 22 pixels.",
-    hint="receptive.receptive_field(your_list)[-1][0] gives the field. A layer adds (kernel - 1) x jump, and each "
-    "pool doubles the jump: convs before a pool add 2 pixels each, after one pool 4, after two pools 8.",
+    hint="receptive.receptive_field(your_list)[-1][0] gives the field of any stack you try. Each layer adds "
+    "(kernel - 1) x jump, and each pool doubles the jump: a conv adds more the more pools come before it.",
     solution="answer = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)]   # 3, 4 | 8, 10 | 18, 22",
 )
 def _check_01_3(answer):
+    if not isinstance(answer, (list, tuple)) or not all(isinstance(p, (list, tuple)) for p in answer):
+        return "answer should be a list of (kernel, stride) pairs, such as [(3, 1), (2, 2)]."
     layers = [tuple(p) for p in answer]
     if not layers or any(p not in ((3, 1), (2, 2)) for p in layers):
         return "use only (3, 1) convs and (2, 2) pools."

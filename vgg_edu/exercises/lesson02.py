@@ -1,14 +1,14 @@
-"""Exercises of notebook 02: VGG blocks (find the bug).
+"""Exercises of notebook 02: VGG blocks (write one, then find the bugs).
 
-Each snippet in ``BUGS`` is broken the way the blog code this course grew from was. The notebook puts it, as it is,
-in the code cell that checks it: the student fixes it in place and runs the cell. Every snippet runs without an
-error as written (so the notebook runs top to bottom in CI); the bug shows when the check builds and runs the answer.
-Names the snippets use: torch, nn (from torch import nn).
+Exercise 02.1 asks the student to write ``vgg_block`` (the cell starts from ``STUB``) before the lesson shows the
+package's. Each snippet in ``BUGS`` (02.2 to 02.7) is broken the way the blog code this course grew from was. The
+notebook puts it, as it is, in the code cell that checks it: the student fixes it in place and runs the cell. Every
+snippet runs without an error as written (so the notebook runs top to bottom in CI); the bug shows when the check
+builds and runs the answer. Names the snippets use: torch, nn (from torch import nn).
 
 The checks test behaviour against an independent construction: the student's own conv weights run through
 ``torch.nn.functional`` (conv2d with padding 1, relu, max_pool2d) must give the block's output; a model's forward must
-give what its own layers give when applied by hand.
-"""
+give what its own layers give when applied by hand."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from torch import nn
 from . import AnswerError, exercise, normalise
 
 BUGS = {
-    "02.1": """\
+    "02.2": """\
 def vgg_block(num_convs, in_channels, out_channels):
     layers = []
     for _ in range(vgg_block):
@@ -30,7 +30,7 @@ def vgg_block(num_convs, in_channels, out_channels):
     return nn.Sequential(*layers)
 
 answer = vgg_block""",
-    "02.2": """\
+    "02.3": """\
 # the first block of VGG-16: two 3x3 convs with 64 channels, then a 2x2 max-pool
 block1 = nn.Sequential(
     nn.Conv2d(3, 64, kernel_size=3, padding=1),
@@ -38,7 +38,7 @@ block1 = nn.Sequential(
     nn.MaxPool2d(kernel_size=2, stride=2))
 
 answer = block1""",
-    "02.3": """\
+    "02.4": """\
 # the fifth block of a hand-written VGG-16 (its input: the 512 x 14 x 14 output of block 4)
 block5 = nn.Sequential(
     nn.Conv2d(256, 512, kernel_size=3, padding=1), nn.ReLU(),
@@ -47,7 +47,7 @@ block5 = nn.Sequential(
     nn.MaxPool2d(kernel_size=2, stride=2))
 
 answer = block5""",
-    "02.4": """\
+    "02.5": """\
 class TinyVGG(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
@@ -60,12 +60,12 @@ class TinyVGG(nn.Module):
         return self.classifier(x)
 
 answer = TinyVGG""",
-    "02.5": """\
+    "02.6": """\
 # VGG-13 (config B) as d2l's conv_arch: (number of convs, output channels) per stage
 conv_arch_vgg13 = [(1, 64), (1, 128), (2, 256), (2, 512), (2, 512)]
 
 answer = conv_arch_vgg13""",
-    "02.6": """\
+    "02.7": """\
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -100,6 +100,8 @@ def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channel
     ``call`` names the block in the messages (for a student's function: the call that built it)."""
     block = _as_module(block, "block")
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    if any(isinstance(m, nn.BatchNorm2d) for m in block.modules()):
+        return f"{call} has a BatchNorm layer; VGG's block has none (section 2 adds it): only convs, ReLUs and a pool."
     if len(convs) != num_convs:
         return f"{call} has {len(convs)} convs, not {num_convs}."
     if any(c.kernel_size != (3, 3) or c.padding != (1, 1) or c.stride != (1, 1) for c in convs):
@@ -113,7 +115,9 @@ def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channel
     with torch.no_grad():
         got, expected = block(x.clone()), _vgg_block_by_hand(convs, x)
     if got.shape != expected.shape:
-        return f"a {size} x {size} input comes out {tuple(got.shape[2:])}: the block should end with a 2x2 max-pool."
+        return (
+            f"an input of {size} x {size} comes out {tuple(got.shape[2:])}: the block should end with a 2x2 max-pool."
+        )
     if torch.allclose(got, expected, atol=1e-5):
         return True
     if (got < 0).any():
@@ -140,18 +144,33 @@ def _is_the_package_block(fn) -> bool:
     )
 
 
+STUB = """\
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    # your code: the layers of one VGG block, in order
+    return nn.Sequential(*layers)
+
+answer = vgg_block"""
+
+
 @exercise(
     "02.1",
-    "This vgg_block should build num_convs 3x3 convs, each followed by a ReLU, and then a 2x2 max-pool. "
-    "Find the bug and fix it.",
-    hint="Read the error: what is range() given? The loop should run once per conv the block asks for.",
-    solution=BUGS["02.1"].replace("range(vgg_block)", "range(num_convs)"),
+    "Write vgg_block(num_convs, in_channels, out_channels): num_convs 3x3 convolutions with padding 1, each followed "
+    "by a ReLU (the first takes in_channels, every conv gives out_channels), then a 2x2 max-pool with stride 2, "
+    "all in one nn.Sequential.",
+    hint="Collect the layers in a Python list and unpack it: nn.Sequential(*layers). nn.Conv2d, nn.ReLU and "
+    "nn.MaxPool2d take kernel_size, padding and stride; a conv takes as many channels as the layer before it gives.",
+    solution=BUGS["02.2"].replace("range(vgg_block)", "range(num_convs)"),
 )
 def _check_02_1(answer):
+    return _check_written_block(answer, "write the layers yourself")
+
+
+def _check_written_block(answer, instead: str):
     if not callable(answer) or isinstance(answer, nn.Module):
-        return "answer should be your fixed vgg_block function itself (answer = vgg_block, no brackets)."
+        return "answer should be your vgg_block function itself (answer = vgg_block, no brackets)."
     if _is_the_package_block(answer):
-        return "that builds the block with the package's code; fix the snippet's own loop."
+        return f"that builds the block with the package's code; {instead}."
     for num_convs, in_channels, out_channels in [(3, 4, 6), (1, 3, 5), (2, 6, 6)]:
         block = answer(num_convs, in_channels, out_channels)
         call = f"vgg_block({num_convs}, {in_channels}, {out_channels})"
@@ -163,26 +182,37 @@ def _check_02_1(answer):
 
 @exercise(
     "02.2",
-    "This should be the first block of VGG-16. Its output has the right shape, but the block computes less than "
-    "VGG's does. Find the bug and fix it.",
-    hint="Compare it layer by layer with the block built in section 1 (models.vgg_block(2, 64, 128)): what follows "
-    "every conv there? Without it, what can two stacked convs compute that one 5x5 conv cannot?",
-    solution=BUGS["02.2"].replace(
-        "nn.Conv2d(3, 64, kernel_size=3, padding=1),\n", "nn.Conv2d(3, 64, kernel_size=3, padding=1), nn.ReLU(),\n"
-    ),
+    "This vgg_block should build num_convs 3x3 convs, each followed by a ReLU, and then a 2x2 max-pool. "
+    "Find the bug and fix it.",
+    hint="Read the error: what is range() given? The loop should run once per conv the block asks for.",
+    solution=BUGS["02.2"].replace("range(vgg_block)", "range(num_convs)"),
 )
 def _check_02_2(answer):
-    return _behaves_like_vgg_block(answer, 2, 3, 64, size=16)
+    return _check_written_block(answer, "fix the snippet's own loop")
 
 
 @exercise(
     "02.3",
+    "This should be the first block of VGG-16. Its output has the right shape, but the block computes less than "
+    "VGG's does. Find the bug and fix it.",
+    hint="Compare it layer by layer with the block built in section 1 (models.vgg_block(2, 64, 128)): what follows "
+    "every conv there? Without it, what can two stacked convs compute that one 5x5 conv cannot?",
+    solution=BUGS["02.3"].replace(
+        "nn.Conv2d(3, 64, kernel_size=3, padding=1),\n", "nn.Conv2d(3, 64, kernel_size=3, padding=1), nn.ReLU(),\n"
+    ),
+)
+def _check_02_3(answer):
+    return _behaves_like_vgg_block(answer, 2, 3, 64, size=16)
+
+
+@exercise(
+    "02.4",
     "This is the fifth block of a hand-written VGG-16; its input is the 512 x 14 x 14 output of block 4. Find the "
     "bug and fix it.",
     hint="Run it on torch.zeros(1, 512, 14, 14) and read the error: how many channels does each conv expect?",
-    solution=BUGS["02.3"].replace("nn.Conv2d(256, 512", "nn.Conv2d(512, 512"),
+    solution=BUGS["02.4"].replace("nn.Conv2d(256, 512", "nn.Conv2d(512, 512"),
 )
-def _check_02_3(answer):
+def _check_02_4(answer):
     return _behaves_like_vgg_block(answer, 3, 512, 512, size=4)
 
 
@@ -200,13 +230,13 @@ def _matches_its_own_layers(model, x: torch.Tensor):
 
 
 @exercise(
-    "02.4",
+    "02.5",
     "TinyVGG's forward fails when the model runs. Find the bug and fix it.",
-    hint="The feature map (N, 8, 16, 16) must become a matrix (N, 2048) before the linear layer. Which torch "
-    "function turns all dimensions from 1 on into one?",
-    solution=BUGS["02.4"].replace("torch.classifier(x, 1)", "torch.flatten(x, 1)"),
+    hint="Read the error: torch has no such function. What must the (N, 8, 16, 16) feature map become before a "
+    "Linear layer, which takes one vector per image, can read it?",
+    solution=BUGS["02.5"].replace("torch.classifier(x, 1)", "torch.flatten(x, 1)"),
 )
-def _check_02_4(answer):
+def _check_02_5(answer):
     model = _as_module(answer, "TinyVGG class or model")
     torch.manual_seed(0)
     verdict = _matches_its_own_layers(model, torch.randn(2, 3, 32, 32))
@@ -218,13 +248,13 @@ _VGG13_ARCH = [(2, 64), (2, 128), (2, 256), (2, 512), (2, 512)]
 
 
 @exercise(
-    "02.5",
+    "02.6",
     "This is meant to be VGG-13 (config B) as d2l's conv_arch. Find the bug and fix it.",
     hint="Paper, Table 1, column B: count the conv layers of each stage (between two maxpools) and compare with "
     "the snippet stage by stage. The snippet's channels are right.",
     solution="conv_arch_vgg13 = " + str(_VGG13_ARCH) + "\n\nanswer = conv_arch_vgg13",
 )
-def _check_02_5(answer):
+def _check_02_6(answer):
     arch = normalise(answer)
     if not isinstance(arch, (list, tuple)) or not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in arch):
         return "answer should be a list of (number of convs, channels) pairs, one per stage."
@@ -240,13 +270,13 @@ def _check_02_5(answer):
 
 
 @exercise(
-    "02.6",
+    "02.7",
     "This network is trained with nn.CrossEntropyLoss. Find the bug and fix it.",
     hint="nn.CrossEntropyLoss applies log-softmax itself, so it expects raw scores (logits). What does a "
     "softmax before it do to the loss and its gradients?",
-    solution=BUGS["02.6"].replace("return torch.softmax(self.classifier(x), dim=1)", "return self.classifier(x)"),
+    solution=BUGS["02.7"].replace("return torch.softmax(self.classifier(x), dim=1)", "return self.classifier(x)"),
 )
-def _check_02_6(answer):
+def _check_02_7(answer):
     model = _as_module(answer, "Net class or model")
     torch.manual_seed(0)
     x = torch.randn(4, 1, 28, 28)

@@ -30,7 +30,7 @@ _VGG19_PARAMS = _conv_params(_VGG19) + _FC6 + 4096 * 4096 + 4096 + 4096 * 1000 +
     "What fraction of VGG-19's (config E) parameters sit in its first fully connected layer, fc6? Give a number "
     "between 0 and 1.",
     hint="fc6 maps the 512 x 7 x 7 map to 4096 units, with biases; VGG-19's total is in the configuration table "
-    "of section 1 (or count it: sum(p.numel() for p in models.vgg19().parameters())).",
+    "of section 2 (or count it: sum(p.numel() for p in models.vgg19().parameters())).",
     solution="with torch.device('meta'):\n    vgg19 = models.vgg19()\n"
     "fc6 = vgg19.classifier[0]   # 512 * 7 * 7 -> 4096\n"
     "answer = (fc6.weight.numel() + fc6.bias.numel()) / sum(p.numel() for p in vgg19.parameters())",
@@ -41,7 +41,11 @@ def _check_03_1(answer):
         return "give a fraction between 0 and 1, not a percentage."
     if abs(x - _FC6 / 138_357_544) < 1e-3:
         return "that is VGG-16's share; VGG-19 has more conv parameters."
-    return abs(x - expected) < 1e-3 or "divide fc6's weights and biases by the whole network's parameters."
+    if abs(x - expected) < 1e-3:
+        return True
+    if abs(x - expected) < 1e-2:
+        return "nearly: give at least three decimal places."
+    return "divide fc6's weights and biases by the whole network's parameters."
 
 
 @exercise(

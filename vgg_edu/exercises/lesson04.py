@@ -120,3 +120,36 @@ def _check_04_4(answer):
     if n == 60_000 // 128:
         return "that drops the last, smaller batch; round up."
     return n == -(-60_000 // 128) or "divide the images by the batch size."
+
+
+def _warm_up_steps(n_train: int = 55_000) -> int:
+    """W = T / 4 (rounded) of the classroom recipe's one-cycle schedule, T = epochs * ceil(n_train / batch)."""
+    from ..train import recipe
+
+    fit = recipe("classroom")["fit"]
+    return round(0.25 * fit["epochs"] * -(-n_train // fit["batch_size"]))
+
+
+@exercise(
+    "04.5",
+    "The classroom run trains on the 55,000 training images left after the validation split is held out, in batches "
+    "of its recipe's batch_size, for its recipe's epochs. How many optimizer steps does its one-cycle warm-up take, "
+    "i.e. how many steps are there before the learning rate first reaches its peak?",
+    hint="Count the run's steps T from train.recipe('classroom')['fit'] (a partial batch is a step), then read the "
+    "schedule's formula: which fraction of T is the warm-up?",
+    solution="from vgg_edu import train\n"
+    "fit_kw = train.recipe('classroom')['fit']\n"
+    "total = fit_kw['epochs'] * math.ceil(55_000 / fit_kw['batch_size'])   # T, the run's steps\n"
+    "answer = round(total / 4)   # W = T / 4",
+)
+def _check_04_5(answer):
+    n, expected = as_count(answer), _warm_up_steps()
+    if n == expected:
+        return True
+    if n == _warm_up_steps(60_000):
+        return "that counts all 60,000 training images; the validation images are not trained on."
+    if n == 4 * expected or abs(n - 4 * expected) < 20:
+        return "that is the whole run; the warm-up is only part of it."
+    if n < 100:
+        return "that looks like a number of epochs; the question asks for optimizer steps."
+    return "count the run's steps first, then take the warm-up's share of them."

@@ -19,6 +19,18 @@ def _pool3_box(row: int, col: int, side: int = 32) -> tuple[int, int, int, int]:
     return max(top, 0), max(left, 0), min(top + rf, side), min(left + rf, side)
 
 
+def _required_arguments(fn) -> int | None:
+    """How many positional arguments ``fn`` needs (None when Python cannot tell)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds and p.default is inspect.Parameter.empty for p in params)
+
+
 @exercise(
     "05.1",
     "A forward *pre*-hook runs just before a module's forward and is called as pre_hook(module, inputs), inputs "
@@ -39,6 +51,10 @@ def _check_05_1(make_pre_hook):
 
     if not callable(make_pre_hook):
         return "answer should be your make_pre_hook function itself (no brackets)."
+    if _required_arguments(make_pre_hook) == 2:
+        return "that takes (module, inputs), like the pre-hook itself: pass make_pre_hook, which takes store."
+    if not callable(make_pre_hook({})):
+        return "make_pre_hook(store) should return the pre-hook (a function), ready to register; pass make_pre_hook."
     torch.manual_seed(0)
     conv, relu, store = nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(inplace=True), {}
     x = torch.randn(2, 1, 8, 8)
@@ -53,7 +69,8 @@ def _check_05_1(make_pre_hook):
     if kept is None:
         return "after a forward pass store['in'] is still empty: the pre-hook should fill it."
     if not isinstance(kept, torch.Tensor):
-        return f"store['in'] should be a tensor, not a {type(kept).__name__}: inputs is a tuple."
+        why = ": inputs is a tuple of tensors." if isinstance(kept, (tuple, list)) else "."
+        return f"store['in'] should be a tensor, not a {type(kept).__name__}{why}"
     if kept.shape == expected.shape and torch.allclose(kept, expected.relu()) and (expected < 0).any():
         return "store['in'] holds no negative values: the in-place ReLU overwrote the tensor you kept."
     return (kept.shape == expected.shape and torch.allclose(kept, expected)) or "store['in'] is not the ReLU's input."
@@ -63,11 +80,11 @@ def _check_05_1(make_pre_hook):
     "05.2",
     "VGG-11 on 32 x 32 inputs: which input pixels does unit (row 1, col 2) of pool3 see? Answer "
     "(top, left, bottom, right) clipped to the image (bottom and right exclusive), from the rf, jump and start "
-    "columns of analysis.layer_table (pool3 is 'features.10').",
+    "columns of analysis.layer_table, in its row named pool3 (BN and the width change no receptive field).",
     hint="The unit's receptive field is centred at start + i * jump and has side rf; top = start + row * jump - rf/2.",
     solution="""from vgg_edu import analysis, models
 t = analysis.layer_table(models.VGG("A", in_channels=1, num_classes=10, width_divisor=8), (1, 32, 32))
-rf, jump, start = t.set_index("layer").loc["features.10", ["rf", "jump", "start"]]
+rf, jump, start = t.set_index("name").loc["pool3", ["rf", "jump", "start"]]
 top, left = int(start + 1 * jump - rf / 2), int(start + 2 * jump - rf / 2)
 answer = (max(top, 0), max(left, 0), min(top + int(rf), 32), min(left + int(rf), 32))""",
 )

@@ -8,20 +8,27 @@ import numpy as np
 
 def plot_shapes(table):
     """H x W and channels after every conv and pool of a ``layer_table``: the spatial size halves at each pool
-    while the channels double, up to 512."""
+    while the channels double, up to 512. Layers by the paper's names (conv1_1 ... pool5), each with its output
+    shape H x W x C; the labels stand upright so that VGG-19's 21 layers fit as well as VGG-11's 13."""
     rows = table[table["type"].str.startswith(("Conv2d", "MaxPool2d"))]
-    labels = [t.split()[0].replace("MaxPool2d", "pool").replace("Conv2d", "conv") for t in rows["type"]]
+    names = rows["name"] if "name" in rows else rows["layer"]
     c = [s[0] for s in rows["output_shape"]]
     hw = [s[1] for s in rows["output_shape"]]
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    x = range(len(rows))
-    ax.bar(x, hw, color="tab:blue", label="H (= W), pixels")
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    x = list(range(len(rows)))
+    ax.bar(x, hw, color="tab:blue", label="H = W (pixels)")
     ax.set_ylabel("H = W (pixels)", color="tab:blue")
-    ax.set_xticks(list(x), [f"{l}\n{a}x{b}x{cc}" for l, a, b, cc in zip(labels, hw, hw, c)], fontsize=7)
+    ax.set_xticks(x, [f"{n}   {a}x{a}x{cc}" for n, a, cc in zip(names, hw, c)], rotation=90, fontsize=8)
+    ax.set_xlim(-0.6, len(x) - 0.4)
     twin = ax.twinx()
-    twin.plot(list(x), c, "o-", color="tab:red", label="channels")
-    twin.set_ylabel("channels", color="tab:red")
-    ax.set_title("Shape after every layer (H x W x C)")
+    twin.plot(x, c, "o-", color="tab:red", label="channels C")
+    twin.set_ylabel("channels C", color="tab:red")
+    twin.set_ylim(0, max(c) * 1.1)
+    ax.set_ylim(0, max(hw) * 1.1)
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    labels = [h.get_label() for h in handles]
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    ax.set_title("Output shape (H x W x C) after every conv and pool", fontsize=10, pad=20)
     fig.tight_layout()
     return fig
 
@@ -34,16 +41,34 @@ def plot_bn_placement(stats: dict, losses: dict | None = None):
     for name, df in stats.items():
         axes[0].plot(df["conv"], df["mean"], "o-", label=name)
         axes[1].plot(df["conv"], df["zeros"], "o-", label=name)
-    axes[0].set(title="mean of each conv's input", xlabel="conv")
-    axes[1].set(title="fraction of exact zeros in it", xlabel="conv", ylim=(-0.05, 1.05))
+    ticks = next(iter(stats.values()))
+    for ax in axes[:2]:  # the paper's names of the convs that receive these inputs, when the table has them
+        if "name" in ticks:
+            ax.set_xticks(ticks["conv"], ticks["name"], rotation=45, fontsize=8)
+    axes[0].set(title="mean of each conv's input", xlabel="conv receiving the input", ylabel="mean value")
+    axes[1].set(title="fraction of exact zeros in it", xlabel="conv receiving the input", ylim=(-0.05, 1.05))
+    axes[1].set_ylabel("fraction of values that are 0")
     axes[0].legend(fontsize=8)
     if losses:
-        for name, curve in losses.items():
-            curve = np.asarray(curve)
-            k = max(1, len(curve) // 20)
-            smooth = np.convolve(curve, np.ones(k) / k, mode="valid")
-            axes[2].plot(range(k - 1, len(curve)), smooth, label=name)
-        axes[2].set(title="training loss (moving average)", xlabel="step")
-        axes[2].legend(fontsize=8)
+        _plot_losses(axes[2], losses)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_losses(ax, losses: dict):
+    for name, curve in losses.items():
+        curve = np.asarray(curve)
+        k = max(1, len(curve) // 20)
+        smooth = np.convolve(curve, np.ones(k) / k, mode="valid")
+        ax.plot(range(k, len(curve) + 1), smooth, label=name)
+    ax.set(title=f"training loss ({k}-step moving average)", xlabel="SGD step", ylabel="cross-entropy loss")
+    ax.legend(fontsize=8)
+
+
+def plot_losses(losses: dict, title: str):
+    """Training-loss curves (one per name, smoothed by a moving average of a twentieth of the run) on one axis."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    _plot_losses(ax, losses)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

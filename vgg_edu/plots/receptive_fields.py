@@ -10,9 +10,10 @@ from matplotlib.patches import Rectangle
 from ..receptive import erf_centre, receptive_field, stack_layers, stack_vs_single
 
 
-def plot_receptive_field(layers: int = 2, kernel: int = 3, stride: int = 1, pool: bool = False, channels: int = 64):
+def plot_receptive_field(layers: int = 3, kernel: int = 3, stride: int = 1, pool: bool = False, channels: int = 64):
     """The receptive field of one output unit of a conv stack, drawn on the input's pixel grid: one square per
-    layer (what a unit after that layer sees), with the parameter count against a single conv that sees as much."""
+    layer (what a unit after that layer sees), with the parameter count against a single conv that sees as much.
+    The default, three 3x3 convs that see 7 x 7, is the paper's example (Sec. 2.3: 27 C^2 weights against 49 C^2)."""
     stack = stack_layers(layers, kernel, stride, pool)
     fields = receptive_field(stack)
     rf = fields[-1][0]
@@ -23,6 +24,7 @@ def plot_receptive_field(layers: int = 2, kernel: int = 3, stride: int = 1, pool
     ax.set_xticks(range(0, size + 1, step)), ax.set_yticks(range(0, size + 1, step))
     ax.grid(True, color="0.85", lw=0.5) if size <= 80 else None
     ax.tick_params(labelbottom=False, labelleft=False, length=0)
+    ax.set(xlabel="input column (one grid square = one pixel)", ylabel="input row (pixels)")
     colours = matplotlib.colormaps["viridis"]
     for i, (r, _) in reversed(list(enumerate(fields))):
         k, _ = stack[i]
@@ -85,16 +87,51 @@ def plot_vgg_receptive_fields(stages, image=None, size: int = 224):
             )
         )
     ax.set_xlim(0, size), ax.set_ylim(size, 0), ax.set_aspect("equal")
+    ax.set(xlabel="input column (px)", ylabel="input row (px)")
     ax.set_title(f"What one unit at the centre sees, stage by stage ({size} x {size} input)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
 
-def plot_erf(maps: dict, rf: int):
-    """Effective receptive fields (``receptive.effective_receptive_field`` maps, by title) as heatmaps, each with
-    the theoretical ``rf`` x ``rf`` square around the support's centre (Luo et al. 2016, Fig. 1)."""
-    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.2), squeeze=False)
-    for ax, (title, erf) in zip(axes[0], maps.items()):
+def plot_unit_centres(table, size: int, unit: int = 1):
+    """Where each layer's units sit on the input (one axis): a dot at every centre ``start + i * jump`` of a
+    ``layer_table``'s conv and pool rows (paper names), and the field ``[centre - rf / 2, centre + rf / 2)`` of
+    unit ``unit`` as a bar, on an input of ``size`` pixels (the shaded part beyond it is padding)."""
+    rows = table[table["type"].str.startswith(("Conv2d", "MaxPool2d"))].iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.6))
+    for y, row in enumerate(rows.itertuples()):
+        n = row.output_shape[-1]
+        centres = row.start + np.arange(n) * row.jump
+        ax.plot(centres, [y] * n, "o", color="0.35", ms=3)
+        centre = row.start + unit * row.jump
+        ax.plot(
+            [centre - row.rf / 2, centre + row.rf / 2],
+            [y, y],
+            color="tab:blue",
+            lw=5,
+            alpha=0.45,
+            solid_capstyle="butt",
+        )
+        ax.plot(centre, y, "o", color="crimson", ms=6)
+        ax.text(size + 0.5, y, f"start {row.start:g}, jump {row.jump:g}, rf {row.rf:g}", va="center", fontsize=8)
+    ax.axvspan(-40, 0, color="0.92"), ax.axvspan(size, size + 40, color="0.92")
+    labels = [f"{name} ({kind.split()[0].replace('2d', '')})" for name, kind in zip(rows["name"], rows["type"])]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_xlim(min(-2, (rows["start"] + unit * rows["jump"] - rows["rf"] / 2).min() - 1), size + 13)
+    ax.set(xlabel="input coordinate (pixels; pixel i spans i to i + 1, its centre is i + 0.5; grey: padding)")
+    ax.set_title(
+        f"Centres of every unit (dots) and the field of unit {unit} (red dot, blue bar), {size} px input", fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_erf(maps: dict, rf: int, title: str = ""):
+    """Effective receptive fields (``receptive.effective_receptive_field`` maps, by name) as heatmaps, each with
+    the theoretical ``rf`` x ``rf`` square around the support's centre (Luo et al. 2016, Fig. 1). Axes in input
+    pixels; the colour is |d y_centre / d x| relative to the map's maximum. ``title`` says what was run."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps), 4.4), squeeze=False)
+    for ax, (name, erf) in zip(axes[0], maps.items()):
         image = ax.imshow(erf.numpy(), cmap="magma")
         cy, cx = erf_centre(erf)
         ax.add_patch(
@@ -109,7 +146,11 @@ def plot_erf(maps: dict, rf: int):
                 label=f"theoretical {rf} x {rf}",
             )
         )
-        ax.set_title(title, fontsize=10)
+        ax.set_title(name, fontsize=10)
+        ax.set(xlabel="input column (px)", ylabel="input row (px)")
         ax.legend(loc="lower right", fontsize=8)
-        fig.colorbar(image, ax=ax, fraction=0.046)
+        fig.colorbar(image, ax=ax, fraction=0.046, label="|gradient|, relative to its maximum")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig

@@ -12,17 +12,20 @@ from ..data import CLASSES, FashionMNIST, load_fashion_mnist, to_input
 from ..train import Callback, Evaluation, History, misclassified
 
 
-def plot_history(history: History, fig=None):
-    """Training loss per logged step (left) and train/validation accuracy per epoch (right)."""
+def plot_history(history: History, fig=None, title: str | None = None):
+    """Training loss per logged step (left) and train/validation accuracy per epoch (right). With label smoothing
+    the training loss is the smoothed one (it cannot reach 0), the validation loss plain cross-entropy."""
     if fig is None:
         fig = plt.figure(figsize=(10, 3.6))
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2)
+    smoothing = history.config.get("label_smoothing") or 0
+    smoothed = f", label smoothing {smoothing}" if smoothing else ""
     if history.steps:
         ax1.plot([s["epoch"] for s in history.steps], [s["loss"] for s in history.steps], lw=1, label="batch")
     if history.epochs:
         e = [r["epoch"] for r in history.epochs]
-        ax1.plot(e, [r["train_loss"] for r in history.epochs], "o-", label="train (epoch mean)")
+        ax1.plot(e, [r["train_loss"] for r in history.epochs], "o-", label=f"train (epoch mean{smoothed})")
         val = [(r["epoch"], r["val_loss"]) for r in history.epochs if r.get("val_loss") is not None]
         if val:
             ax1.plot(*zip(*val), "s-", label="validation")
@@ -36,6 +39,8 @@ def plot_history(history: History, fig=None):
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -132,6 +137,46 @@ def plot_time_vs_accuracy(
     if budget_s is not None:
         ax.axvline(budget_s, color="gray", ls=":", lw=1, label=f"{budget_s:.0f} s budget")
     ax.set(xlabel="wall time (s), evaluation included", ylabel="validation accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_schedules(curves: dict, title: str = "learning-rate schedules", steps_per_epoch: int | None = None):
+    """Learning rate against step, one line per schedule (``curves``: name -> ``train.schedule_curve``); with
+    ``steps_per_epoch`` a second axis along the top counts epochs."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for name, lrs in curves.items():
+        ax.plot(range(len(lrs)), lrs, label=name)
+    ax.set(xlabel="optimizer step", ylabel="learning rate", title=title)
+    if steps_per_epoch:
+        top = ax.secondary_xaxis("top", functions=(lambda t: t / steps_per_epoch, lambda e: e * steps_per_epoch))
+        top.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_curves(
+    runs: dict,
+    targets=(0.92, 0.93),
+    title: str = "accuracy against wall time",
+    xlabel: str = "wall time (s), validation included",
+    fig=None,
+):
+    """Validation (solid) and test (dashed) accuracy against wall time, one colour per run: ``runs`` maps a label to
+    rows with ``wall_s``, ``val_acc`` and ``test_acc`` (``benchmarks/time_to_accuracy.py --json``)."""
+    fig = fig or plt.figure(figsize=(6.8, 4.2))
+    ax = fig.subplots()
+    for (label, rows), colour in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        t = [r["wall_s"] for r in rows]
+        ax.plot(t, [r["val_acc"] for r in rows], "o-", color=colour, label=f"{label}: validation")
+        ax.plot(t, [r["test_acc"] for r in rows], "s--", color=colour, alpha=0.7, label=f"{label}: test")
+    for target in targets:
+        ax.axhline(target, color="gray", ls=":", lw=1)
+    ax.set(xlabel=xlabel, ylabel="accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -49,6 +49,7 @@ def interactive(plot, *, limits: dict | None = None, **controls):
     }
     for name, control in built.items():
         control.description = name
+        control.style.description_width = "initial"  # the whole name ("width_divisor"), never cut to "width_divi..."
     _follow(built, limits or {})  # observers registered first: limits apply before the redraw
     widget = ipywidgets.interactive(redraw, **built)
     bundle = widget._repr_mimebundle_()

@@ -1,0 +1,146 @@
+"""Augmentation: translations and zooms against independent constructions, draws from a seeded generator that a
+batch can take its slice of, flip averaging, and fit's keywords (a resumed augmented run is the run never stopped)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vgg_edu import augment, data, train
+
+from conftest import small_model, tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+QUIET = dict(progress=False, verbose=False, live_plot=False, device="cpu")
+
+
+def shifted_by_loops(x, shifts, fill):
+    """out[i, :, r, c] = x[i, :, r - dy, c - dx] where that pixel exists, else fill: pixel by pixel."""
+    out = torch.full_like(x, fill)
+    n, _, h, w = x.shape
+    for i in range(n):
+        dy, dx = shifts[i].tolist()
+        for r in range(h):
+            for c in range(w):
+                if 0 <= r - dy < h and 0 <= c - dx < w:
+                    out[i, :, r, c] = x[i, :, r - dy, c - dx]
+    return out
+
+
+def test_translate_matches_a_pixel_by_pixel_shift():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 2, 7, 9, generator=g)
+    shifts = augment.draw_shifts(6, 3, g)
+    expected = shifted_by_loops(x, shifts, -0.81)
+    assert torch.equal(augment.translate(x, shifts, -0.81), expected)
+    assert torch.equal(augment.translate(x, torch.zeros(6, 2, dtype=torch.long), -0.81), x)
+    one = augment.translate(x[:1], torch.tensor([[1, -2]]), 5.0)
+    assert torch.equal(one[0, :, 1:, :-2], x[0, :, :-1, 2:]) and bool((one[0, :, 0] == 5).all())
+
+
+def test_the_fill_is_the_background_of_each_channel():
+    assert augment.background().flatten().tolist() == pytest.approx([-0.2860 / 0.3530])
+    black = data.to_input(torch.zeros(1, 28, 28, dtype=torch.uint8))
+    assert torch.allclose(black, augment.background().expand_as(black))  # a black pixel, normalised
+    x = torch.zeros(1, 3, 4, 4)
+    fill = augment.background((0.5, 0.2, 0.1), (0.5, 0.5, 0.5))
+    out = augment.translate(x, torch.tensor([[0, 2]]), fill)
+    assert out[0, :, :, :2].flatten(1).tolist() == [[-1.0] * 8, [pytest.approx(-0.4)] * 8, [pytest.approx(-0.2)] * 8]
+    assert bool((out[0, :, :, 2:] == 0).all())
+
+
+def test_shifts_are_uniform_whole_pixels_in_range():
+    shifts = augment.draw_shifts(20_000, 2, torch.Generator().manual_seed(1))
+    assert shifts.dtype == torch.long and shifts.min() == -2 and shifts.max() == 2
+    counts = torch.bincount((shifts + 2).flatten(), minlength=5) / shifts.numel()
+    assert torch.allclose(counts, torch.full((5,), 0.2), atol=0.01)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="translate"):
+            augment.draw_shifts(4, bad)
+
+
+def test_zoom_is_a_crop_resized_back():
+    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    identity = augment.zoom(x, torch.tensor([[1.0, 0.3, -0.7]] * 3))
+    assert torch.allclose(identity, x, atol=1e-5)
+    # the paper's way: rescale the image to twice its side, then crop the original size out of it
+    doubled = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
+    corners = {
+        (-1, -1): (slice(0, 8), slice(0, 8)),
+        (1, 1): (slice(8, 16), slice(8, 16)),
+        (-1, 1): (slice(0, 8), slice(8, 16)),
+    }
+    for (u, v), (rows, cols) in corners.items():
+        zoomed = augment.zoom(x, torch.tensor([[2.0, u, v]] * 3))
+        assert torch.allclose(zoomed, doubled[:, :, rows, cols], atol=1e-5), (u, v)  # u moves the rows, v the columns
+    draws = augment.draw_zooms(1000, 1.5, torch.Generator().manual_seed(0))
+    assert 1 <= draws[:, 0].min() and draws[:, 0].max() <= 1.5 and draws[:, 1:].abs().max() <= 1
+    with pytest.raises(ValueError, match="max_zoom"):
+        augment.draw_zooms(3, 0.5)
+
+
+def test_a_batch_of_the_epoch_gets_its_own_draws():
+    x = torch.randn(10, 1, 12, 12, generator=torch.Generator().manual_seed(3))
+    aug = augment.for_epoch(10, seed=5, translate_px=2, max_zoom=1.3, fill=-0.8)
+    whole = aug(x, 0)
+    assert torch.allclose(torch.cat([aug(x[:4], 0), aug(x[4:], 4)]), whole)
+    again = augment.for_epoch(10, seed=5, translate_px=2, max_zoom=1.3, fill=-0.8)(x, 0)
+    other = augment.for_epoch(10, seed=6, translate_px=2, max_zoom=1.3, fill=-0.8)(x, 0)
+    assert torch.equal(whole, again) and not torch.equal(whole, other)
+    assert augment.for_epoch(10, seed=5)(x, 0) is x  # nothing to do
+
+
+def test_flip_averaging_is_the_mean_of_both_logits():
+    model = small_model().eval()
+    ds = tiny_data()
+    with torch.no_grad():
+        x = data.to_input(ds.test_images, 32)
+        expected = (model(x) + model(x.flip(-1))) / 2
+    assert torch.allclose(train.predict(model, ds.test_images, flip_tta=True), expected, atol=1e-5)
+    accuracy = int((expected.argmax(1) == ds.test_labels).sum()) / len(ds.test_labels)
+    assert train.evaluate(model, ds, "test", flip_tta=True) == pytest.approx(accuracy)
+
+
+def test_fit_translates_and_zooms_repeatably():
+    ds = tiny_data()
+    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, eval_every=0, seed=2, **QUIET)
+    plain, moved, zoomed, again = (small_model() for _ in range(4))
+    train.fit(plain, ds, **kw)
+    train.fit(moved, ds, translate=2, **kw)
+    train.fit(zoomed, ds, max_zoom=1.5, **kw)
+    train.fit(again, ds, translate=2, **kw)
+    first = [m.features[0].weight for m in (plain, moved, zoomed, again)]
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[0], first[2])
+    assert torch.equal(first[1], first[3])
+
+
+def test_an_augmented_run_stopped_and_resumed_is_the_run_never_stopped(tmp_path):
+    ds = tiny_data(n_val=16)
+    run = dict(epochs=3, batch_size=32, lr=0.05, momentum=0.9, flip=True, translate=2, max_zoom=1.2, flip_tta=True)
+    straight = small_model()
+    full = train.fit(straight, ds, schedule="onecycle", seed=3, **run, **QUIET)
+    path = tmp_path / "run.pt"
+    train.fit(small_model(), ds, schedule="onecycle", seed=3, max_steps=4, checkpoint=path, **run, **QUIET)
+    model = small_model(seed=9)
+    resumed = train.fit(model, ds, schedule="onecycle", seed=3, checkpoint=path, resume=True, **run, **QUIET)
+    for a, b in zip(straight.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    whole_epochs = [(r["val_acc"], r["train_loss"]) for r in resumed.epochs if r["epoch"] == int(r["epoch"])]
+    assert whole_epochs == [(r["val_acc"], r["train_loss"]) for r in full.epochs]  # the stop at step 4 adds a row
+    with pytest.raises(train.RunMismatch, match="translate: saved 2, now 1"):
+        train.fit(
+            small_model(),
+            ds,
+            schedule="onecycle",
+            seed=3,
+            checkpoint=path,
+            resume=True,
+            **run | dict(translate=1),
+            **QUIET,
+        )
+
+
+@pytest.mark.parametrize("bad", [dict(translate=-1), dict(translate=0.5), dict(max_zoom=0.9)])
+def test_impossible_augmentation_is_refused_before_training(bad):
+    with pytest.raises(ValueError, match="translate|max_zoom"):
+        train.fit(small_model(), tiny_data(), epochs=1, **QUIET | bad)

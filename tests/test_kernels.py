@@ -1,0 +1,40 @@
+"""3x3 stacks against one large kernel: receptive field, weights and MACs against the paper's 27C^2 / 49C^2 and
+the layer table; the timing table's arithmetic (no timing is asserted)."""
+
+import pytest
+import torch
+
+from vgg_edu import kernels, receptive
+
+from conftest import requires_cuda
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_stack_and_large_kernel_see_the_same_field_with_the_papers_weights(n):
+    c, k = 16, 2 * n + 1
+    stack, large = kernels.three_by_three_stack(n, c), kernels.large_kernel(k, c)
+    assert receptive.receptive_field([(3, 1)] * n)[-1][0] == receptive.receptive_field([(k, 1)])[-1][0] == k
+    weights = lambda m: sum(p.numel() for name, p in m.named_parameters() if name.endswith("weight"))  # noqa: E731
+    assert weights(stack) == 9 * n * c * c and weights(large) == k * k * c * c  # 27 C^2 against 49 C^2 for n = 3
+    x = torch.randn(1, c, 12, 12)
+    assert stack(x).shape == large(x).shape == x.shape
+
+
+def test_time_per_mac_table_is_consistent():
+    t = kernels.time_per_mac(channels=8, size=12, batch_size=2, stacks=(2,), min_run_time=0.01)
+    assert list(t["network"]) == ["2 x 3x3", "1 x 5x5"]
+    assert list(t["macs"]) == [2 * 9 * 8 * 8 * 144, 25 * 8 * 8 * 144]
+    assert t["ns_per_mac"].tolist() == pytest.approx((t["ms_per_batch"] * 1e6 / (t["macs"] * 2)).tolist())
+    assert t["speed_per_mac"].iloc[0] == pytest.approx(t["ns_per_mac"].iloc[1] / t["ns_per_mac"].iloc[0])
+    assert t["speed_per_mac"].iloc[1] == 1.0
+    backward = kernels.time_per_mac(channels=8, size=12, batch_size=2, stacks=(3,), backward=True, min_run_time=0.01)
+    assert list(backward["receptive_field"]) == [7, 7]
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_time_per_mac_runs_on_cuda():
+    t = kernels.time_per_mac(channels=8, size=12, batch_size=2, stacks=(2,), device="cuda", min_run_time=0.01)
+    assert (t["ms_per_batch"] > 0).all()

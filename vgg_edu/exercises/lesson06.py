@@ -1,0 +1,123 @@
+"""Exercises of notebook 06: training VGG in practice. The checks compute their expected values by hand."""
+
+from __future__ import annotations
+
+import math
+
+from . import as_count, as_number, exercise
+
+VGG16_PARAMS = 138_357_544  # torchvision's vgg16 (REFERENCE.md)
+
+
+@exercise(
+    "06.1",
+    "torchvision (and the practical-tips source) draw each conv's weights with "
+    "kaiming_normal_(mode='fan_out', nonlinearity='relu'). What standard deviation does that give conv2_1 of the "
+    "full-width VGG-16 (3x3 kernels, 64 input and 128 output channels)?",
+    hint="He et al.: the variance is gain^2 / fan, with gain^2 = 2 for ReLU; fan_out counts the output channels "
+    "times the kernel's area. The std is the square root of the variance.",
+    solution="answer = math.sqrt(2 / (128 * 3 * 3))",
+)
+def _check_06_1(answer):
+    value, expected = as_number(answer), math.sqrt(2 / (128 * 9))
+    if math.isclose(value, expected, rel_tol=0.01):
+        return True
+    if math.isclose(value, math.sqrt(2 / (64 * 9)), rel_tol=0.01):
+        return "that uses the input channels (fan_in); mode='fan_out' counts the output channels."
+    if math.isclose(value, expected**2, rel_tol=0.01):
+        return "that is a variance: the standard deviation is its square root."
+    if math.isclose(value, math.sqrt(1 / (128 * 9)), rel_tol=0.01):
+        return "the ReLU gain is missing: a ReLU halves the second moment, so Kaiming doubles the variance."
+    return "compute the fan, the variance 2 / fan, then its square root."
+
+
+@exercise(
+    "06.2",
+    "VGG-16 (138,357,544 parameters) trained in float32 with Adam: how many bytes do its weights, their gradients "
+    "and Adam's optimizer state take together, activations aside?",
+    hint="Four bytes per float32 value; a gradient per weight; Adam keeps two running averages per weight (m and v).",
+    solution="answer = 138_357_544 * 4 * (1 + 1 + 2)",
+)
+def _check_06_2(answer):
+    value = as_count(answer)
+    if value == VGG16_PARAMS * 16:
+        return True
+    if value == VGG16_PARAMS * 12:
+        return "that is SGD with momentum (one buffer per weight); Adam keeps more."
+    if value in (VGG16_PARAMS * 4, VGG16_PARAMS * 8):
+        return "count all three: the weights, one gradient per weight, and the optimizer's buffers."
+    if value in (VGG16_PARAMS * 16 * 8, VGG16_PARAMS * 4 * 8):
+        return "bytes, not bits: a float32 value is 4 bytes."
+    return "count float32 values per weight (weight, gradient, optimizer buffers), then 4 bytes each."
+
+
+def _pieces():
+    import torch
+
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    x, y = torch.randn(23, 3, generator=g, dtype=torch.float64), torch.randn(23, 5, generator=g, dtype=torch.float64)
+    sizes = [8, 8, 4, 3]
+
+    def grad(xs, ys):  # gradient of the mean squared error over the rows given
+        w_ = w.clone().requires_grad_(True)
+        ((xs @ w_.T - ys) ** 2).sum(1).mean().backward()
+        return w_.grad
+
+    shards = torch.split(torch.arange(23), sizes)
+    return [grad(x[i], y[i]) for i in shards], sizes, grad(x, y)
+
+
+@exercise(
+    "06.3",
+    "Data parallelism: each of four GPUs computed the gradient of the mean loss over its own shard of the batch, "
+    "and the shards have the sizes in `sizes` (the last ones may be smaller). Write combine(grads, sizes) that "
+    "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
+    "function.",
+    hint="The mean over the batch is a sum over the shards of (shard size) x (shard mean), divided by the batch size.",
+    solution="""def combine(grads, sizes):
+    return sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)
+answer = combine""",
+)
+def _check_06_3(combine):
+    import torch
+
+    if not callable(combine):
+        return "answer should be your combine function itself (no brackets)."
+    grads, sizes, full = _pieces()
+    got = torch.as_tensor(combine([g.clone() for g in grads], list(sizes)), dtype=torch.float64)
+    if got.shape != full.shape:
+        return f"the result should have the shape of one gradient, {tuple(full.shape)}; got {tuple(got.shape)}."
+    if torch.allclose(got, full, atol=1e-9):
+        return True
+    if torch.allclose(got, sum(grads) / len(grads), atol=1e-9):
+        return "a plain mean of the shard gradients is right only when all shards have the same size."
+    if torch.allclose(got, sum(grads), atol=1e-9):
+        return "a sum is too large: the loss is a mean over the batch."
+    return "the values differ from the whole batch's gradient: weight each shard by its size."
+
+
+STAGE_INPUTS_224 = 3 * 224 * 224 + 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14
+
+
+@exercise(
+    "06.4",
+    "VGG-16 at 224 x 224 with its features checkpointed stage by stage (five segments, each ending with its "
+    "max-pool): how many activation values per image does autograd keep for the features' backward pass between "
+    "the forward and the backward pass? Count the inputs of the five segments, the image included.",
+    hint="A checkpointed segment keeps only its input; stage s starts after s - 1 pools and has 64, 128, 256, 512, "
+    "512 channels; the image has 3.",
+    solution="""answer = sum(c * (224 // 2**s) ** 2 for s, c in enumerate([3, 64, 128, 256, 512]))""",
+)
+def _check_06_4(answer):
+    value = as_count(answer)
+    if value == STAGE_INPUTS_224:
+        return True
+    if value == STAGE_INPUTS_224 - 3 * 224 * 224:
+        return "the image is the first segment's input: count it too."
+    outputs = 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7
+    if value == outputs:
+        return "those are the segments' outputs; a checkpoint keeps each segment's input."
+    if value > 10 * STAGE_INPUTS_224:
+        return "that is close to everything a plain forward keeps; checkpointing keeps only the segment boundaries."
+    return "one term per segment: channels x height x width of what enters it."

@@ -1,0 +1,75 @@
+"""Mixed precision: float32 against bfloat16/float16 autocast, and why the answer depends on the chip.
+
+``torch.autocast`` runs the convs and matmuls in a 16-bit type and keeps the weights, the optimizer and the
+reductions (softmax, loss, BatchNorm statistics) in float32. Two 16-bit types:
+
+- float16 (5 exponent bits): small gradients underflow to 0, so the loss is multiplied by a scale before the
+  backward pass and the gradients divided by it before the step (``torch.amp.GradScaler``; the scale halves when
+  an inf/NaN appears and grows again after 2000 clean steps). CUDA GPUs with tensor cores (V100 on).
+- bfloat16 (float32's 8 exponent bits, 7 mantissa bits): float32's range, so no scaler is needed. Fast where the
+  hardware has bf16 units: Ampere GPUs on; CPUs with AVX512_BF16 or AMX (Cooper Lake, Sapphire Rapids, AMD Zen 4).
+  Without them a CPU converts every bf16 operand to float32 and back, and autocast makes training slower, not
+  faster: measure before you switch it on.
+
+``bf16_hardware`` says what this CPU has; ``autocast_step_times`` measures it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""The x86 CPU features (``/proc/cpuinfo`` flags) that compute in bfloat16 natively."""
+
+
+def bf16_hardware() -> dict:
+    """What this machine has for 16-bit training: the CPU's bf16 flags (Linux), oneDNN's verdict on bf16, and
+    whether CUDA is there with bf16 (compute capability 8.0 and up)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    cuda = torch.cuda.is_available()
+    return dict(
+        cpu_flags=[f for f in BF16_FLAGS if f in flags],
+        cpu_flags_known=cpuinfo.is_file(),
+        onednn_bf16=bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        cuda=cuda,
+        cuda_bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+    )
+
+
+def _step(model, x, y, dtype) -> None:
+    with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        loss = F.cross_entropy(model(x), y)
+    loss.backward()
+
+
+def autocast_step_times(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, dtypes=(None, torch.bfloat16), repeats: int = 5
+) -> pd.DataFrame:
+    """Median ms of a forward + backward step of ``model`` on (``x``, ``y``) in float32 (``None``) and under
+    autocast to each other dtype, after one warm-up each, and each one's time relative to float32."""
+    rows = []
+    for dtype in dtypes:
+        times = []
+        for i in range(repeats + 1):
+            model.zero_grad(set_to_none=True)
+            if x.is_cuda:
+                torch.cuda.synchronize(x.device)
+            start = time.perf_counter()
+            _step(model, x, y, dtype)
+            if x.is_cuda:
+                torch.cuda.synchronize(x.device)
+            if i:
+                times.append(time.perf_counter() - start)
+        name = "float32" if dtype is None else f"autocast {str(dtype).removeprefix('torch.')}"
+        rows.append(dict(precision=name, ms_per_step=sorted(times)[len(times) // 2] * 1e3))
+    frame = pd.DataFrame(rows)
+    frame["relative_to_float32"] = frame["ms_per_step"] / frame["ms_per_step"].iloc[0]
+    model.zero_grad(set_to_none=True)
+    return frame

@@ -1,0 +1,169 @@
+"""int8 quantization of a VGG for the CPU: static post-training quantization (calibrated on training images) and
+dynamic quantization of the FC head; file size and latency, measured.
+
+Affine quantization stores a float tensor x as 8-bit integers q with a scale s and a zero point z::
+
+    q = clamp(round(x / s) + z, 0, 255)        x ~ s * (q - z)
+
+Weights get one (s, z) per output channel (symmetric, z = 0); activations one per tensor, chosen from the ranges
+that *calibration* observes (a histogram of each layer's outputs on a few hundred training images). Conv, its
+BatchNorm and its ReLU are first fused into one conv (the BN folded into its weights and bias). "Dynamic"
+quantization stores int8 weights only and quantizes each activation on the fly: no calibration, for Linear layers.
+
+Which API: torch 2.14 still ships eager-mode ``torch.ao.quantization`` (``fuse_modules``, ``prepare``,
+``convert``, the "x86" backend, fbgemm/oneDNN int8 kernels) but marks it deprecated in favour of torchao's PT2E
+flow (``torch.export``, ``prepare_pt2e``/``convert_pt2e`` with ``X86InductorQuantizer``). PT2E only runs int8
+kernels after ``torch.compile`` lowers its graph (Inductor, which needs a C++ compiler and compile time); without
+compiling it runs a float reference of the quantized graph. The lessons therefore use the eager x86 path, which
+gives int8 kernels at once on any x86 CPU and on Colab; its deprecation warnings are silenced here. Quantized
+models run on the CPU only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import statistics
+import time
+import warnings
+
+import torch
+from torch import nn
+
+from . import runtime
+from .data import InputSpec, batches
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.ao.quantization warns on every call that it is deprecated (see the module's docstring)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+        warnings.filterwarnings("ignore", message=".*Please use quant_min and quant_max.*")
+        warnings.filterwarnings("ignore", message=".*must run observer before calling calculate_qparams.*")
+        yield
+
+
+def backend() -> str:
+    """The quantized engine for this CPU: "x86" (fbgemm + oneDNN) where available, else "qnnpack" (ARM)."""
+    engines = torch.backends.quantized.supported_engines
+    return "x86" if "x86" in engines else "qnnpack"
+
+
+class QuantizableVGG(nn.Module):
+    """A VGG's layers between a ``QuantStub`` (float -> int8) and a ``DeQuantStub`` (int8 -> float), the form
+    eager-mode quantization needs. Takes and returns float tensors, so ``train.evaluate`` and ``predict`` work."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.features = copy.deepcopy(model.features)
+        self.avgpool = copy.deepcopy(model.avgpool)
+        self.classifier = copy.deepcopy(model.classifier)
+        self.dequant = torch.ao.quantization.DeQuantStub()
+        if hasattr(model, "input_spec"):
+            self.input_spec = model.input_spec
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(self.quant(x))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.dequant(self.classifier(x))
+
+
+def fusion_groups(features: nn.Sequential, prefix: str = "features") -> list[list[str]]:
+    """The names of each conv with the BatchNorm and ReLU right after it: ``[["features.0", "features.1",
+    "features.2"], ...]``, what ``torch.ao.quantization.fuse_modules`` merges into one layer."""
+    layers, groups = list(features), []
+    for i, m in enumerate(layers):
+        if isinstance(m, nn.Conv2d):
+            group, j = [f"{prefix}.{i}"], i + 1
+            for kind in (nn.BatchNorm2d, nn.ReLU):
+                if j < len(layers) and isinstance(layers[j], kind):
+                    group.append(f"{prefix}.{j}")
+                    j += 1
+            groups.append(group)
+    return groups
+
+
+def _calibration_batches(images: torch.Tensor, spec: InputSpec, batch_size: int, max_batches: int):
+    """Float inputs for calibration: uint8 images through the model's input contract, or float inputs as given."""
+    if images.dtype == torch.uint8:
+        dummy = torch.zeros(len(images), dtype=torch.long)
+        for i, (x, _) in enumerate(batches(images, dummy, batch_size, spec=spec)):
+            if i >= max_batches:
+                break
+            yield x
+    else:
+        for i in range(0, min(len(images), batch_size * max_batches), batch_size):
+            yield images[i : i + batch_size].float()
+
+
+@torch.no_grad()
+def quantize_static(
+    model: nn.Module, calibration: torch.Tensor, *, batch_size: int = 128, max_batches: int = 8
+) -> QuantizableVGG:
+    """An int8 copy of ``model`` (CPU): convs fused with their BN and ReLU, weights per-channel int8, activation
+    ranges calibrated on up to ``max_batches`` batches of ``calibration`` (uint8 training images, made inputs by
+    the model's ``input_spec``; or float inputs). ``model`` is not changed."""
+    if not all(hasattr(model, k) for k in ("features", "avgpool", "classifier")):
+        raise TypeError(f"quantize_static takes a VGG (features, avgpool, classifier); got {type(model).__name__}")
+    if not isinstance(calibration, torch.Tensor):
+        raise TypeError(
+            f"calibration should be a tensor of training images (data.train_images[:1000]); got "
+            f"{type(calibration).__name__}"
+        )
+    if len(calibration) == 0:
+        raise ValueError("calibration needs some training images (a few hundred: data.train_images[:1000])")
+    if calibration.dtype != torch.uint8 and calibration.dim() != 4:
+        raise ValueError(
+            f"calibration should be uint8 images (N, H, W) as stored, or float model inputs (N, C, H, W); got "
+            f"{calibration.dtype} of shape {tuple(calibration.shape)}"
+        )
+    engine = backend()
+    torch.backends.quantized.engine = engine
+    q = QuantizableVGG(model).cpu().eval()
+    with _quiet():
+        q = torch.ao.quantization.fuse_modules(q, fusion_groups(q.features))
+        q.qconfig = torch.ao.quantization.get_default_qconfig(engine)
+        torch.ao.quantization.prepare(q, inplace=True)
+        spec = getattr(model, "input_spec", None) or InputSpec()
+        for x in _calibration_batches(calibration, spec, batch_size, max_batches):
+            q(x)
+        torch.ao.quantization.convert(q, inplace=True)
+    return q
+
+
+def quantize_dynamic_head(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (CPU) whose Linear layers hold int8 weights, activations quantized on the fly (dynamic
+    quantization, no calibration): what shrinks an FC head; the convs stay float."""
+    with _quiet():
+        q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
+    if hasattr(model, "input_spec"):
+        q.input_spec = model.input_spec
+    return q
+
+
+def file_size(model: nn.Module) -> int:
+    """Bytes of ``torch.save(model.state_dict())``: what the model weighs on disk."""
+    buffer = io.BytesIO()
+    with _quiet():
+        torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+@torch.inference_mode()
+def latency_ms(model: nn.Module, input_size=(1, 32, 32), batch_size: int = 1, *, repeats: int = 20) -> float:
+    """Median wall time (ms) of one forward pass on the CPU for a batch of ``batch_size`` random inputs, after two
+    warm-up passes."""
+    x = torch.randn(batch_size, *input_size)
+    with runtime.evaluating(model), _quiet():
+        for _ in range(2):
+            model(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
