@@ -72,3 +72,11 @@ def nowhere(tmp_path, monkeypatch):
     monkeypatch.delenv("VGG_EDU_DATA", raising=False)
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def own_artifacts_folder(tmp_path_factory, monkeypatch):
+    """Every test gets an empty artifacts folder of its own (``$VGG_EDU_ARTIFACTS``, inherited by the CLI runs it
+    starts): a checkpoint that a notebook left in ``artifacts/`` never changes what a test sees, and no test writes
+    there."""
+    monkeypatch.setenv("VGG_EDU_ARTIFACTS", str(tmp_path_factory.mktemp("artifacts")))

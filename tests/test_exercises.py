@@ -107,6 +107,11 @@ def _with_diagonal(confusion):
     return divmod(int(confusion.argmax()), confusion.shape[1])
 
 
+def _in_place(confusion):  # right pair, but it zeroes the caller's matrix
+    confusion.fill_diagonal_(0)
+    return divmod(int(confusion.argmax()), confusion.shape[1])
+
+
 def _transposed(confusion):
     mistakes = confusion.clone()
     mistakes.fill_diagonal_(0)
@@ -138,7 +143,7 @@ WRONG = {
     "03.3": [2 * 169_869_312, 924_844_032, 96 * 96 * 128 * 256 * 9],  # FLOPs; at 224 px; pools forgotten
     "04.1": [43093322.4, "43093322", 43_090_000, 43_093_610],  # fractional; text; rounded; 3 input channels
     "04.2": [7, 49.5, 7.0],
-    "04.3": [_with_diagonal, _transposed, lambda c: int(c.argmax())],
+    "04.3": [_with_diagonal, _transposed, lambda c: int(c.argmax()), _in_place],
     "04.4": [468, 468.75, "469"],
     "04.5": [_warm_up_steps(60_000), 4 * _warm_up_steps(), 4, _warm_up_steps() + 1],  # 60,000 images; T; epochs
     "05.1": [_store_without_copy, _forward_hook_maker, lambda store: None, _store_without_copy({})],  # hook, no maker
@@ -338,6 +343,15 @@ def test_exercise_check_never_raises(capsys):
 def test_normalise_gives_plain_python(value, expected):
     got = exercises.normalise(value)
     assert got == expected and type(got) is type(expected)
+
+
+def test_one_number_in_an_array_or_tensor_is_that_number():
+    assert exercises.as_number(torch.tensor([49.0])) == 49.0
+    assert exercises.as_count(np.array([[469]])) == 469
+    with pytest.raises(exercises.AnswerError, match="give the number itself"):
+        exercises.as_number([49])
+    with pytest.raises(exercises.AnswerError, match="2 values"):
+        exercises.as_number(torch.tensor([49.0, 1.0]))
 
 
 @pytest.mark.parametrize(

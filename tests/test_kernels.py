@@ -38,3 +38,11 @@ def test_time_per_mac_table_is_consistent():
 def test_time_per_mac_runs_on_cuda():
     t = kernels.time_per_mac(channels=8, size=12, batch_size=2, stacks=(2,), device="cuda", min_run_time=0.01)
     assert (t["ms_per_batch"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "kw, match", [(dict(stacks=(0,)), "stacks"), (dict(stacks=(1.5,)), "stacks"), (dict(batch_size=0), "batch_size")]
+)
+def test_bad_arguments_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.time_per_mac(8, 8, **({"batch_size": 1} | kw))

@@ -88,6 +88,11 @@ def test_bad_segments_are_refused():
         memory.Checkpointed(VGG("A", width_divisor=8), [(4, 2)])
 
 
+def test_a_model_without_vgg_parts_is_refused():
+    with pytest.raises(TypeError, match="features, avgpool and classifier"):
+        memory.Checkpointed(torch.nn.Linear(2, 2))
+
+
 def test_peak_memory_sees_a_large_allocation():
     peak, how = memory.peak_memory(lambda: torch.ones(25_000_000).sum())  # 100 MB
     if peak < 0:

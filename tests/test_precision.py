@@ -18,6 +18,16 @@ def test_hardware_report_names_known_flags_only():
     assert isinstance(hw["onednn_bf16"], bool) and hw["cuda"] == torch.cuda.is_available()
 
 
+@pytest.mark.parametrize(
+    "flags, known, words",
+    [(["avx512_bf16"], True, "has bf16 instructions (avx512_bf16)"), ([], True, "no bf16 instructions"),
+     ([], False, "unknown")],
+)  # fmt: skip
+def test_bf16_case_names_the_case(flags, known, words):
+    hw = dict(cpu_flags=flags, cpu_flags_known=known, onednn_bf16=False, cuda=False, cuda_bf16=False)
+    assert words in precision.bf16_case(hw)
+
+
 def test_step_times_table_is_relative_to_float32():
     model = small_model()
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))

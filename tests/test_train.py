@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from vgg_edu import data, train
+from vgg_edu import data, runtime, train
 from vgg_edu.models import VGG
 
 from conftest import requires_cuda, small_model, tiny_data
@@ -299,3 +299,10 @@ def test_the_cuda_path_trains_with_amp_and_channels_last():
     history = train.fit(model, ds, epochs=1, batch_size=32, translate=2, flip_tta=True, **QUIET | dict(device="cuda"))
     assert history.config["amp"] is True and history.final["val_acc"] is not None
     assert next(model.parameters()).is_cuda
+
+
+def test_lesson_checkpoint_keeps_fast_runs_apart_from_the_real_model(monkeypatch):
+    monkeypatch.setenv("VGG_EDU_FAST", "1")
+    assert train.lesson_checkpoint().name == "vgg11_fashion_mnist_fast.pt"
+    monkeypatch.setenv("VGG_EDU_FAST", "0")
+    assert train.lesson_checkpoint() == runtime.artifacts_dir() / train.DEFAULT_CHECKPOINT

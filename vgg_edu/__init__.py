@@ -10,6 +10,7 @@
 - ``checkpoint``    atomic save, load, ``load_model``
 - ``distributed``   torchrun: DistributedDataParallel, the global batch split over processes, rank-0 writes
 - ``image_folder``  your own images in class subfolders, loaded like Fashion-MNIST
+- ``augment``       translations, scale jitter and test-time flips on on-device batches
 - ``initialisation`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
 - ``lr_range``      the learning-rate range test
 - ``memory``        training memory counted and measured; gradient checkpointing stage by stage

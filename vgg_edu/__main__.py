@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import check_writable
-from .train import DEFAULT_CHECKPOINT
+from .train import DEFAULT_CHECKPOINT, SCHEDULES
 
 
 def _bool(text: str) -> bool:
@@ -125,7 +125,7 @@ def _train_parser(sub) -> None:
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=_positive_float, help="(peak) learning rate")
-    t.add_argument("--schedule", choices=["constant", "cosine", "onecycle", "plateau"])
+    t.add_argument("--schedule", choices=SCHEDULES)
     t.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
     t.add_argument(
         "--subset",

@@ -7,8 +7,8 @@ A conv layer l with fan-in n_l = C_in * k * k and weights drawn with variance v_
 
 so each layer multiplies the variance by ``n_l * v_l / 2``:
 
-- "std=0.01": N(0, 0.01^2), how "N(0, 0.01)" is usually read (Caffe's gaussian filler std 0.01, torchvision's
-             linear layers). For VGG-16's conv3 (n = 9 * 256): gain 0.115 per layer: the signal vanishes.
+- "std=0.01": N(0, 0.01^2), "N(0, 0.01)" read as a standard deviation (as torchvision initialises its linear
+             layers). For VGG-16's conv3 (n = 9 * 256): gain 0.115 per layer: the signal vanishes.
 - "std=0.1":  N(0, 10^-2) as the paper writes it: "sampled from a normal distribution with the zero mean and
              10^-2 variance", std 0.1. For VGG-16's conv3: gain 11.5 per layer: the signal explodes. The paper
              trained net A from random weights and initialised the deeper nets from A (``init_from_shallower``);
@@ -30,7 +30,7 @@ from torch import nn
 from .models import init_weights, layer_names
 
 SCHEMES = ("std=0.01", "std=0.1", "xavier", "kaiming")
-"""The three initialisations notebook 06 compares, in the order of history."""
+"""The four initialisations notebook 06 compares: two fixed standard deviations, Xavier, Kaiming."""
 
 FIXED_STD = {"std=0.01": 0.01, "std=0.1": 0.1}
 
@@ -107,8 +107,9 @@ def scale_by_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Dat
 
 A_TO_DEEPER = ("conv1_1", "conv2_1", "conv3_1", "conv3_2")
 """Where net A's first four convs go in a deeper net: the paper initialised "the first four convolutional layers
-and the last three fully-connected layers with the layers of net A". Only these four of A's convs have a twin of
-the same shape in B, D and E (A's conv2_1 is 64 -> 128, so is D's conv2_1; D's conv1_2 is 64 -> 64)."""
+and the last three fully-connected layers with the layers of net A" without saying which layers of the deeper net
+received them. This is the reading in which each has a twin of the same shape in B, D and E (A's conv2_1 is
+64 -> 128, so is D's conv2_1; D's conv1_2 is 64 -> 64 and has no twin in A)."""
 
 
 def init_from_shallower(deeper: nn.Module, shallower: nn.Module) -> nn.Module:

@@ -56,6 +56,10 @@ def time_per_mac(
     size maps, timed (forward, or forward + backward). One row per network: receptive field, weights, MACs per
     image (``analysis.layer_table``), ms per batch, ns per MAC per image, and ``speed_per_mac`` = the large
     kernel's time per MAC over the stack's (above 1: each 3x3 MAC is cheaper)."""
+    if min(channels, size, batch_size) < 1:
+        raise ValueError(f"channels, size and batch_size must be at least 1; got {channels}, {size}, {batch_size}")
+    if not stacks or any(int(n) != n or n < 1 for n in stacks):
+        raise ValueError(f"stacks must be whole numbers of 3x3 convs, at least 1 each (e.g. (2, 3)); got {stacks}")
     device = torch.device(device if device is not None else "cpu")
     torch.manual_seed(seed)
     x = torch.randn(batch_size, channels, size, size, device=device)

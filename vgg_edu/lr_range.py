@@ -1,5 +1,6 @@
-"""The learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural Networks", Sec. 3.3):
-train for a few hundred steps while the learning rate grows geometrically, and watch the loss.
+"""The learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural Networks"): train for a few
+hundred steps while the learning rate grows, and watch the loss. Smith grows it linearly; here it grows
+geometrically, as in fastai's ``lr_find``, so that every decade of rates gets the same number of steps.
 
 Step i of n uses ``lr_i = lr_min * (lr_max / lr_min) ** (i / (n - 1))``. The loss is smoothed by a bias-corrected
 exponential moving average (as fastai's ``lr_find``; pandas' ``ewm(alpha=1 - beta, adjust=True)``)::

@@ -153,6 +153,8 @@ class Checkpointed(nn.Module):
 
     def __init__(self, model: nn.Module, segments=None):
         super().__init__()
+        if not all(isinstance(getattr(model, a, None), nn.Module) for a in ("features", "avgpool", "classifier")):
+            raise TypeError(f"model must be a VGG with features, avgpool and classifier; got {type(model).__name__}")
         self.model = model
         n = len(model.features)
         self.segments = list(segments) if segments is not None else stage_bounds(model.features)

@@ -8,10 +8,10 @@ reductions (softmax, loss, BatchNorm statistics) in float32. Two 16-bit types:
   an inf/NaN appears and grows again after 2000 clean steps). CUDA GPUs with tensor cores (V100 on).
 - bfloat16 (float32's 8 exponent bits, 7 mantissa bits): float32's range, so no scaler is needed. Fast where the
   hardware has bf16 units: Ampere GPUs on; CPUs with AVX512_BF16 or AMX (Cooper Lake, Sapphire Rapids, AMD Zen 4).
-  Without them a CPU converts every bf16 operand to float32 and back, and autocast makes training slower, not
-  faster: measure before you switch it on.
+  Without them a CPU converts bf16 operands to float32 to compute, and autocast usually makes training slower,
+  not faster: measure before you switch it on.
 
-``bf16_hardware`` says what this CPU has; ``autocast_step_times`` measures it.
+``bf16_hardware`` says what this CPU has (``bf16_case`` in words); ``autocast_step_times`` measures it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,15 @@ def bf16_hardware() -> dict:
         cuda=cuda,
         cuda_bf16=bool(cuda and torch.cuda.is_bf16_supported()),
     )
+
+
+def bf16_case(hardware: dict) -> str:
+    """Which of the two CPU cases a ``bf16_hardware()`` report is, in one sentence."""
+    if hardware["cpu_flags"]:
+        return f"this CPU has bf16 instructions ({', '.join(hardware['cpu_flags'])}): bf16 runs natively"
+    if hardware["cpu_flags_known"]:
+        return f"this CPU has no bf16 instructions (none of {', '.join(BF16_FLAGS)}): bf16 is emulated"
+    return f"this CPU's instructions are unknown here (no /proc/cpuinfo); oneDNN's bf16: {hardware['onednn_bf16']}"
 
 
 def _step(model, x, y, dtype) -> None:

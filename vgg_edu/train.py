@@ -4,8 +4,8 @@ One step of mini-batch SGD with learning rate eta, momentum mu and weight decay 
 
     g = grad L(w) + lambda * w;   v = mu * v + g;   w = w - eta * v        (mu = lambda = 0: d2l's plain SGD)
 
-Loss: cross-entropy, L = -mean_i log softmax(f(x_i))[y_i] (with label smoothing eps the target puts 1 - eps on
-y_i and eps/10 everywhere). Schedules, with t the step and T the run's total steps:
+Loss: cross-entropy, L = -mean_i log softmax(f(x_i))[y_i] (with label smoothing eps the target puts 1 - eps + eps/10
+on y_i and eps/10 on each other class). Schedules, with t the step and T the run's total steps:
 
 - "constant":  eta_t = eta
 - "cosine":    eta_t = eta * (1 + cos(pi * t / T)) / 2
@@ -322,6 +322,11 @@ def evaluate(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle", "step", "plateau", "plateau3")
+"""What ``make_optimizer`` and ``make_scheduler`` know (and the CLI offers)."""
+
+
 def make_optimizer(model, name: str, lr: float, momentum: float, weight_decay: float):
     """SGD (``momentum=0``: d2l's plain SGD; 0.9: the paper's), Adam (weight decay added to the gradient, as SGD's)
     or AdamW (weight decay decoupled from the gradient, Loshchilov & Hutter 2019)."""
@@ -331,7 +336,7 @@ def make_optimizer(model, name: str, lr: float, momentum: float, weight_decay: f
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; use 'sgd', 'adam' or 'adamw'")
+    raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(map(repr, OPTIMIZERS))}")
 
 
 def make_scheduler(optimizer, name: str, total_steps: int):
@@ -360,9 +365,7 @@ def make_scheduler(optimizer, name: str, total_steps: int):
     if name in ("plateau", "plateau3"):  # "plateau3": the practical-tips source's ReduceLROnPlateau('max', patience=3)
         patience = 3 if name == "plateau3" else 1
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1, patience=patience)
-    raise ValueError(
-        f"unknown schedule {name!r}; use 'constant', 'cosine', 'onecycle', 'step', 'plateau' or 'plateau3'"
-    )
+    raise ValueError(f"unknown schedule {name!r}; use one of {', '.join(map(repr, SCHEDULES))}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1126,6 +1129,13 @@ def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
     model = build_model("d2l", seed=0, data=data)
     kw = fit_kwargs("d2l", **runtime.fast_or_full({"epochs": 1, "max_steps": 12}, {}))
     return {"d2l": fit(model, data, device=device, **kw)}
+
+
+def lesson_checkpoint() -> Path:
+    """Where notebook 04 saves its model: ``artifacts/vgg11_fashion_mnist.pt``, the file notebooks 05-07 load; in
+    fast mode ``vgg11_fashion_mnist_fast.pt``, so that a CI run never replaces a model trained in full."""
+    name = runtime.fast_or_full(DEFAULT_CHECKPOINT.replace(".pt", "_fast.pt"), DEFAULT_CHECKPOINT)
+    return runtime.artifacts_dir() / name
 
 
 def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:

@@ -59,12 +59,17 @@ def normalise(value: Any) -> Any:
 
 
 def as_number(answer: Any) -> int | float:
-    """One number, whatever type the notebook produced it in; text, booleans and sequences raise ``AnswerError``."""
+    """One number, whatever type the notebook produced it in (an array or tensor holding one number included);
+    text, booleans and sequences raise ``AnswerError``."""
+    if type(answer).__module__.split(".")[0] in ("numpy", "torch") and math.prod(getattr(answer, "shape", ())) == 1:
+        answer = answer.reshape(())  # tensor([49.]) or np.array([[49]]): the one number it holds
     value = normalise(answer)
     if isinstance(value, str):
         raise AnswerError("a number is expected, not text: remove the quotes.")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = f"{len(value)} values" if isinstance(value, (list, tuple)) else type(answer).__name__
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            kind = "a list holding one: give the number itself"
         raise AnswerError(f"one number is expected, not {kind}.")
     if not math.isfinite(value):
         raise AnswerError(f"a finite number is expected, not {value}.")

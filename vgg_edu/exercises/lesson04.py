@@ -25,8 +25,8 @@ def _vgg11_4_params() -> int:
     "04.1",
     "How many parameters (weights and biases) does d2l's VGG-11/4 hold: VGG-11 with every channel count divided by "
     "4, 1 input channel, 10 classes and FC layers of 4096? Give the exact count.",
-    hint="Build models.VGG('A', in_channels=1, num_classes=10, width_divisor=4) and sum p.numel() over its "
-    "parameters (on the meta device it costs no memory).",
+    hint="Build the network the question describes with models.VGG and count the numbers in all of its parameter "
+    "tensors (built under torch.device('meta') it costs no memory).",
     solution="with torch.device('meta'):   # shapes only\n"
     "    vgg11_4 = models.VGG('A', in_channels=1, num_classes=10, width_divisor=4)\n"
     "answer = sum(p.numel() for p in vgg11_4.parameters())   # fc6 and fc7 hold most of it",
@@ -93,10 +93,13 @@ def _check_04_3(answer):
         return "answer should be your most_confused function itself (answer = most_confused, no brackets)."
     for confusion in _confusions():
         expected = _most_confused_by_hand(confusion)
+        given = confusion.clone()
         try:
-            got = tuple(as_count(v) for v in as_numbers(answer(confusion.clone())))
+            got = tuple(as_count(v) for v in as_numbers(answer(given)))
         except AnswerError:
             return "return two whole numbers: (true class, predicted class)."
+        if not torch.equal(given, confusion):
+            return "your function changed the matrix passed in; work on a copy (.clone())."
         if len(got) != 2:
             return f"return two numbers, (true class, predicted class); got {len(got)}."
         if got[0] == got[1]:
@@ -110,8 +113,8 @@ def _check_04_3(answer):
 
 @exercise(
     "04.4",
-    "The classroom recipe uses batch 128 on 60,000 training images. How many optimizer steps does one epoch take "
-    "(the last batch may be smaller)?",
+    "d2l's run trains on all 60,000 training images (it holds none out for validation) in batches of 128. How many "
+    "optimizer steps does one of its epochs take (the last batch may be smaller)?",
     hint="Divide and round up: a partial batch is still a step.",
     solution="answer = math.ceil(60_000 / 128)",
 )
@@ -119,6 +122,8 @@ def _check_04_4(answer):
     n = as_count(answer)
     if n == 60_000 // 128:
         return "that drops the last, smaller batch; round up."
+    if n in (55_000 // 128, -(-55_000 // 128)):
+        return "that counts the 55,000 images the classroom run trains on; d2l holds none out."
     return n == -(-60_000 // 128) or "divide the images by the batch size."
 
 

@@ -14,8 +14,8 @@ VGG16_PARAMS = 138_357_544  # torchvision's vgg16 (REFERENCE.md)
     "torchvision (and the practical-tips source) draw each conv's weights with "
     "kaiming_normal_(mode='fan_out', nonlinearity='relu'). What standard deviation does that give conv2_1 of the "
     "full-width VGG-16 (3x3 kernels, 64 input and 128 output channels)?",
-    hint="He et al.: the variance is gain^2 / fan, with gain^2 = 2 for ReLU; fan_out counts the output channels "
-    "times the kernel's area. The std is the square root of the variance.",
+    hint="Section 1's formula gives Kaiming's variance; check which channels mode='fan_out' counts, and whether "
+    "the question asks for a variance.",
     solution="answer = math.sqrt(2 / (128 * 3 * 3))",
 )
 def _check_06_1(answer):
@@ -35,7 +35,8 @@ def _check_06_1(answer):
     "06.2",
     "VGG-16 (138,357,544 parameters) trained in float32 with Adam: how many bytes do its weights, their gradients "
     "and Adam's optimizer state take together, activations aside?",
-    hint="Four bytes per float32 value; a gradient per weight; Adam keeps two running averages per weight (m and v).",
+    hint="Section 3's formula lists what a step holds; compare how many buffers Adam keeps per weight with SGD's "
+    "momentum.",
     solution="answer = 138_357_544 * 4 * (1 + 1 + 2)",
 )
 def _check_06_2(answer):
@@ -74,7 +75,8 @@ def _pieces():
     "and the shards have the sizes in `sizes` (the last ones may be smaller). Write combine(grads, sizes) that "
     "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
     "function.",
-    hint="The mean over the batch is a sum over the shards of (shard size) x (shard mean), divided by the batch size.",
+    hint="Each shard's gradient is an average over that shard's images only: in a small shard each image weighs "
+    "more than it does in the whole batch's average.",
     solution="""def combine(grads, sizes):
     return sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)
 answer = combine""",
@@ -105,8 +107,8 @@ STAGE_INPUTS_224 = 3 * 224 * 224 + 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 2
     "VGG-16 at 224 x 224 with its features checkpointed stage by stage (five segments, each ending with its "
     "max-pool): how many activation values per image does autograd keep for the features' backward pass between "
     "the forward and the backward pass? Count the inputs of the five segments, the image included.",
-    hint="A checkpointed segment keeps only its input; stage s starts after s - 1 pools and has 64, 128, 256, 512, "
-    "512 channels; the image has 3.",
+    hint="A checkpointed segment keeps only what enters it: the image for the first stage, then the output of "
+    "each max-pool before a stage (channels x height x width).",
     solution="""answer = sum(c * (224 // 2**s) ** 2 for s, c in enumerate([3, 64, 128, 256, 512]))""",
 )
 def _check_06_4(answer):

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot_shapes(table):
+def plot_shapes(table, title: str = "Output shape (H x W x C) after every conv and pool"):
     """H x W and channels after every conv and pool of a ``layer_table``: the spatial size halves at each pool
     while the channels double, up to 512. Layers by the paper's names (conv1_1 ... pool5), each with its output
     shape H x W x C; the labels stand upright so that VGG-19's 21 layers fit as well as VGG-11's 13."""
@@ -28,12 +28,12 @@ def plot_shapes(table):
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = [h.get_label() for h in handles]
     ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
-    ax.set_title("Output shape (H x W x C) after every conv and pool", fontsize=10, pad=20)
+    ax.set_title(title, fontsize=10, pad=20)
     fig.tight_layout()
     return fig
 
 
-def plot_bn_placement(stats: dict, losses: dict | None = None):
+def plot_bn_placement(stats: dict, losses: dict | None = None, title: str | None = None):
     """BatchNorm before or after the ReLU: what the next conv receives (mean, fraction of zeros; from
     ``analysis.conv_input_stats``, by name) and, if given, the training loss of each variant."""
     panels = 3 if losses else 2
@@ -51,6 +51,8 @@ def plot_bn_placement(stats: dict, losses: dict | None = None):
     axes[0].legend(fontsize=8)
     if losses:
         _plot_losses(axes[2], losses)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -22,7 +22,7 @@ def plot_pruning(sweep: pd.DataFrame, title: str = "L1-norm channel pruning of V
     ax.axhline(sweep["val_acc"].iloc[0], color="tab:blue", ls=":", lw=1, label="unpruned")
     ax.set(xlabel="MACs per image (millions)", ylabel="validation accuracy", title=title, ylim=(0, 1))
     ax.grid(alpha=0.3)
-    ax.legend(loc="center")
+    ax.legend(loc="best")
     fig.tight_layout()
     return fig
 

@@ -102,7 +102,7 @@ def plot_channel(model: nn.Module, image: torch.Tensor, layer: str, channel: int
 
 def plot_top_k(model: nn.Module, x: torch.Tensor, layer: str, channel: int, k: int = 8, *, device=None):
     """The top-k images for a channel with the arg-max unit's receptive field boxed, and the patches themselves."""
-    x, _ = _as_batch(x)
+    x, _ = _as_batch(x, model)
     best = top_k(model, x, layer, channel, k, device=device)
     fig, axes = plt.subplots(2, len(best.indices), figsize=(1.4 * len(best.indices), 3.2), squeeze=False)
     for j, (n, (t, l, b, r)) in enumerate(zip(best.indices.tolist(), best.boxes)):

@@ -44,10 +44,10 @@ def plot_runs(runs: dict, title: str, *, lr: bool = False):
             axes[1].plot(*zip(*val), "o-", label=f"{name} ({val[-1][1]:.3f})")
         if lr:
             axes[2].plot(steps, [s["lr"] for s in h.steps], lw=1.5, label=name)
-    axes[0].set(xlabel="step", ylabel="training loss (cross-entropy)", title="training loss")
-    axes[1].set(xlabel="step", ylabel="validation accuracy", title="validation accuracy (final in brackets)")
+    axes[0].set(xlabel="training step", ylabel="training loss (cross-entropy)", title="training loss")
+    axes[1].set(xlabel="training step", ylabel="validation accuracy", title="validation accuracy (final in brackets)")
     if lr:
-        axes[2].set(xlabel="step", ylabel="learning rate", title="learning rate", yscale="log")
+        axes[2].set(xlabel="training step", ylabel="learning rate", title="learning rate", yscale="log")
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.lines:
@@ -76,7 +76,8 @@ def plot_lr_range(test, title: str = "Learning-rate range test"):
 def plot_memory(computed: pd.DataFrame, measured: pd.DataFrame | None = None, *, budget_gb: float = 15.0):
     """Training memory of a step against the batch size: the computed parts stacked (GB), the measured peaks as
     points, and the post's "about 15 GB" as a line. ``computed``: one row per batch size with columns
-    batch_size, weights, gradients, optimizer_state, activations (bytes); ``measured``: batch_size, peak_bytes."""
+    batch_size, weights, gradients, optimizer_state, activations (bytes); ``measured``: batch_size, peak_bytes and
+    optionally how (how the peak was measured, for the legend)."""
     fig, ax = plt.subplots(figsize=(8, 4.2))
     x = computed["batch_size"].to_numpy()
     parts = ["weights", "gradients", "optimizer_state", "activations"]
@@ -84,12 +85,13 @@ def plot_memory(computed: pd.DataFrame, measured: pd.DataFrame | None = None, *,
         x, *[computed[p].to_numpy() / 1e9 for p in parts], labels=[p.replace("_", " ") for p in parts], alpha=0.8
     )
     if measured is not None and len(measured):
-        ax.plot(measured["batch_size"], measured["peak_bytes"] / 1e9, "kx", ms=9, mew=2, label="measured peak")
+        how = measured["how"].iloc[0] if "how" in measured else "measured"
+        ax.plot(measured["batch_size"], measured["peak_bytes"] / 1e9, "kx", ms=9, mew=2, label=f"measured: {how}")
     ax.axhline(budget_gb, c="k", ls="--", lw=1, label=f'the post\'s "about {budget_gb:g} GB"')
     ax.set(
         xlabel="batch size (images of 224 x 224)",
         ylabel="memory (GB = 1e9 bytes)",
-        title="VGG-16 training step, float32, SGD with momentum",
+        title="VGG-16 at 224 px, one training step in float32, SGD with momentum\ncounted (areas), measured (crosses)",
         xscale="log",
     )
     ax.set_xticks(x, [str(b) for b in x])

@@ -75,8 +75,14 @@ class LivePlot(Callback):
         self.draw(run.history, force=True)  # the final state, whatever the throttle skipped
 
 
-def plot_confusion(confusion: torch.Tensor, classes=CLASSES, fig=None):
-    """The confusion matrix, each row normalised to the fraction of that true class (the diagonal is recall)."""
+def plot_confusion(
+    confusion: torch.Tensor,
+    classes=CLASSES,
+    fig=None,
+    title: str = "confusion matrix (counts; colour: fraction of the row)",
+):
+    """The confusion matrix, each row normalised to the fraction of that true class (the diagonal is recall);
+    ``title`` should say which model and which split."""
 
     c = confusion.double()
     frac = (c / c.sum(1, keepdim=True).clamp(min=1)).numpy()
@@ -97,14 +103,22 @@ def plot_confusion(confusion: torch.Tensor, classes=CLASSES, fig=None):
                 )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (counts; colour: fraction of the row)")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class (row)")
     fig.tight_layout()
     return fig
 
 
-def plot_misclassified(images: torch.Tensor, evaluation: Evaluation, k: int = 16, classes=CLASSES, cols: int = 8):
-    """A grid of the most confident mistakes: true class, predicted class and the predicted probability."""
+def plot_misclassified(
+    images: torch.Tensor,
+    evaluation: Evaluation,
+    k: int = 16,
+    classes=CLASSES,
+    cols: int = 8,
+    title: str = "most confident mistakes",
+):
+    """A grid of the most confident mistakes: true class, predicted class and the predicted probability;
+    ``title`` should say which model and which split."""
     idx = misclassified(evaluation, k)
     rows = max(1, math.ceil(len(idx) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 2.1 * rows), squeeze=False)
@@ -116,7 +130,7 @@ def plot_misclassified(images: torch.Tensor, evaluation: Evaluation, k: int = 16
         ax.set_title(
             f"{classes[int(evaluation.labels[i])]}\n-> {classes[p]} {evaluation.probabilities[i, p]:.0%}", fontsize=7
         )
-    fig.suptitle("most confident mistakes (true -> predicted, probability)", fontsize=9)
+    fig.suptitle(f"{title} (true -> predicted, probability)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -174,8 +188,8 @@ def plot_accuracy_curves(
         t = [r["wall_s"] for r in rows]
         ax.plot(t, [r["val_acc"] for r in rows], "o-", color=colour, label=f"{label}: validation")
         ax.plot(t, [r["test_acc"] for r in rows], "s--", color=colour, alpha=0.7, label=f"{label}: test")
-    for target in targets:
-        ax.axhline(target, color="gray", ls=":", lw=1)
+    for target, style in zip(targets, (":", "-.", "--")):
+        ax.axhline(target, color="gray", ls=style, lw=1, label=f"target {target}")
     ax.set(xlabel=xlabel, ylabel="accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -194,7 +208,12 @@ def plot_samples(ds: FashionMNIST, per_class: int = 6, split: str = "train"):
         for ax, i in zip(row, idx):
             ax.imshow(images[i].numpy(), cmap="gray_r")
         row[0].text(-4, 14, ds.classes[c], ha="right", va="center", fontsize=8)
-    fig.subplots_adjust(left=0.25, wspace=0.05, hspace=0.05)
+    fig.suptitle(
+        f"Fashion-MNIST, {per_class} {split} images per class, 28 x 28\n"
+        "(inverted grey scale: bright pixels drawn dark)",
+        fontsize=9,
+    )
+    fig.subplots_adjust(left=0.25, wspace=0.05, hspace=0.05, top=0.93)
     return fig
 
 
