@@ -311,3 +311,11 @@ def test_more_bad_arguments_get_clear_errors(model, x):
         P.top_k(model, x, "relu1_1", 0, k=0)
     with pytest.raises(ValueError, match="at least one image"):
         P.top_k(model, x[:0], "relu1_1", 0)
+
+
+def test_extract_refuses_float64_input_as_capture_does():
+    model = VGG("A", width_divisor=16, in_channels=1, num_classes=10, head="gap").eval()
+    x = torch.rand(2, 1, 32, 32, dtype=torch.float64)
+    for fn in (P.capture, P.extract):
+        with pytest.raises(ValueError, match="float64"):
+            fn(model, x, ["features.0"])

@@ -169,6 +169,8 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
     device = runtime.place(model, device)
     x, single = _as_batch(x, model)
     nodes = {resolve(model, name)[0]: name for name in layers}
+    if hasattr(model, "check_input"):  # the traced graph skips forward's checks: the same clear errors first
+        model.check_input(x.to(device))
     traceable = _Traceable(model) if hasattr(model, "check_input") else model
     inplace = [m for m in model.modules() if getattr(m, "inplace", False)]
     with runtime.evaluating(model):
