@@ -23,14 +23,16 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .data import to_input
+
 STREAM = 0x5EED_0000_0000
 """Added to a run's seed for augmentation's generator, so its draws do not repeat those of ``data.batches``."""
 
 
 def background(mean=(0.2860,), std=(0.3530,)) -> torch.Tensor:
-    """The normalised value of a black pixel per channel, shape (1, C, 1, 1): ``(0 - mean) / std``."""
-    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-    return (-mean / std).view(1, -1, 1, 1)
+    """The normalised value of a black pixel per channel, shape (1, C, 1, 1): ``(0 - mean) / std``, by the same
+    ``data.to_input`` that normalises the images."""
+    return to_input(torch.zeros(1, len(mean), 1, 1, dtype=torch.uint8), mean=mean, std=std)
 
 
 def draw_shifts(n: int, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
