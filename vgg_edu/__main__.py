@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m vgg_edu train                                   # the classroom recipe: VGG-11/8, 32 px, 2-core CPU
+    python -m vgg_edu train                                   # the classroom recipe: VGG-11/4, 32 px, 2-core CPU
     python -m vgg_edu train --recipe d2l --checkpoint artifacts/d2l.pt      # the book's run (224 px): for a GPU
     python -m vgg_edu train --epochs 1 --subset 2000 500 --checkpoint artifacts/try.pt   # a quick try
     python -m vgg_edu train --resume                          # continue the run saved in --checkpoint

@@ -129,10 +129,13 @@ def init_from_shallower(deeper: nn.Module, shallower: nn.Module) -> nn.Module:
 
 
 def narrow_vgg(config="D", scheme: str = "kaiming", *, batch_norm: bool = False, data=None, seed: int = 0, **kw):
-    """The classroom network's shape (1 channel, 10 classes, 32 px inputs, global-average-pool head, width / 8) as
-    configuration ``config``, without dropout, initialised by ``scheme``; seeded. ``kw`` go to ``build_model``."""
+    """The classroom network's shape (1 channel, 10 classes, 32 px inputs, global-average-pool head) at width / 8
+    (half the classroom's: these experiments train many networks) as configuration ``config``, without dropout,
+    initialised by ``scheme``; seeded. ``kw`` go to ``build_model``."""
     from .train import build_model
 
-    model = build_model("classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **kw)
+    model = build_model(
+        "classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **{"width_divisor": 8} | kw
+    )
     torch.manual_seed(seed)
     return initialise(model, scheme)

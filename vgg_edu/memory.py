@@ -31,6 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from . import runtime
+
+
 OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Buffers an optimizer keeps per parameter: plain SGD none, SGD with momentum one (v), Adam(W) two (m and v)."""
 
@@ -121,6 +124,7 @@ def peak_memory(fn, device=None) -> tuple[int, str]:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before, "CUDA max_memory_allocated"
+    runtime.release_freed_memory()  # what fit kept resident (runtime.keep_freed_memory) is not counted twice
     before = _resident_bytes("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak (Linux 4.0 and later)

@@ -13,7 +13,9 @@ then the CPU. A model built or loaded in Python starts on the CPU; pass ``device
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform
 import random
 import time
 from pathlib import Path
@@ -111,6 +113,39 @@ def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
     torch.set_num_threads(best)
     measured = ", ".join(f"{n}: {t * 1e3:.1f} ms" for n, t in timings.items())
     return best, f"{best} CPU thread{'s' if best > 1 else ''} (a test step took {measured} by thread count)"
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's malloc.h
+
+
+def keep_freed_memory() -> bool:
+    """Let the CPU reuse the memory of freed tensors instead of asking the kernel for it again; True if set.
+
+    glibc's ``malloc`` serves every block over its mmap threshold (at most 32 MB) with a fresh ``mmap`` and hands
+    it back to the kernel on ``free``. A training step of VGG-11/4 at 224 px and batch 128 allocates and frees
+    gigabytes of activations, so the next step faults every page in again, zero-filled by the kernel: measured
+    here, 870,000 page faults and 1.96 s a step, against 40,000 and 1.25 s with this set (maxrss 2.8 -> 4.1 GB).
+    ``mallopt(M_MMAP_MAX, 0)`` serves large blocks from the heap and ``M_TRIM_THRESHOLD`` keeps its top, so the
+    process holds on to its peak memory, as PyTorch's CUDA allocator does. Process-wide; Linux with glibc only
+    (elsewhere nothing is changed and this returns False). ``train.fit`` and ``train.predict`` call it on the CPU."""
+    global _kept
+    if _kept is None:
+        _kept = False
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            libc = ctypes.CDLL(None)
+            _kept = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return _kept
+
+
+_kept: bool | None = None
+
+
+def release_freed_memory() -> None:
+    """Hand the memory of freed tensors back to the kernel now (glibc's ``malloc_trim``; elsewhere nothing): what
+    ``keep_freed_memory`` stops ``free`` from doing. ``memory.peak_memory`` calls it, so that a measured peak
+    counts pages the measured code really touched, not pages a previous step left resident."""
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def fast_mode() -> bool:
