@@ -226,8 +226,11 @@ def main(argv=None) -> None:
             seconds = json.loads(out.stdout.strip().splitlines()[-1])
             for what, t in seconds.items():
                 best[name][what] = min(best[name].get(what, math.inf), t)
-            print(f"round {r + 1} {name:8s} {seconds['train']:7.1f} s  {n / seconds['train']:8.1f} examples/s "
-                  "(training, data included)", flush=True)
+            print(
+                f"round {r + 1} {name:8s} {seconds['train']:7.1f} s  {n / seconds['train']:8.1f} examples/s "
+                "(training, data included)",
+                flush=True,
+            )
     d2l_rate, ours_rate = n / best["d2l"]["train"], n / best["vgg_edu"]["train"]
     print(
         f"training: best d2l {d2l_rate:.1f}, vgg_edu {ours_rate:.1f} examples/s; ratio vgg_edu / d2l: "

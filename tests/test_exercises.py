@@ -141,11 +141,14 @@ WRONG = {
     "03.1": [(25088 * 4096 + 4096) / 138_357_544, 71.53, 0.86],  # VGG-16's share; a percentage; all FC layers
     "03.2": [15_227_688, 143_667_240, 20_536_384],  # VGG-16's; with the FC head; without the head's biases
     "03.3": [2 * 169_869_312, 924_844_032, 96 * 96 * 128 * 256 * 9],  # FLOPs; at 224 px; pools forgotten
-    "04.1": [43093322.4, "43093322", 43_090_000, 43_093_610],  # fractional; text; rounded; 3 input channels
-    "04.2": [7, 49.5, 7.0],
+    # fractional; text; rounded; 3 input channels; the classroom network (global-average-pool head, BN) and without BN
+    "04.1": [43093322.4, "43093322", 43_090_000, 43_093_610, 579_498, 578_122],
+    "04.2": [7, 49.5, 7.0, 512.2 / 52.1],  # the side; not a whole factor; the printed total MACs' ratio (FC included)
     "04.3": [_with_diagonal, _transposed, lambda c: int(c.argmax()), _in_place],
     "04.4": [468, 468.75, "469"],
-    "04.5": [_warm_up_steps(60_000), 4 * _warm_up_steps(), 4, _warm_up_steps() + 1],  # 60,000 images; T; epochs
+    # classroom_v1 (10 epochs of 430 steps): 60,000 images; T; epochs; one off; the partial batch dropped (1074);
+    # 1290: the recipe trained in the notebook (12 epochs), read off its history table; 1720: the 16-epoch recipe
+    "04.5": [_warm_up_steps(60_000), 4 * _warm_up_steps(), 10, _warm_up_steps() + 1, 1074, 1290, 1720],
     "05.1": [_store_without_copy, _forward_hook_maker, lambda store: None, _store_without_copy({})],  # hook, no maker
     "05.2": [(-3, 5, 27, 35), (0, 5, 26, 31), (5, 0, 32, 27), (0, 5, 27)],
     "05.3": [_grad_cam_without_relu, _grad_cam_summed_gradients, lambda acts, grads: acts.mean(0)],
@@ -245,6 +248,29 @@ def test_sequence_answers_pass_as_lists_arrays_and_tensors(capsys):
     for form in (np.array(stack), torch.tensor(stack), [list(p) for p in stack]):
         assert _check("01.3", form, capsys)[0] is True, form
     assert _check("02.6", torch.tensor(_solution("02.6")), capsys)[0] is True
+
+
+def test_the_pool3_box_is_the_same_whatever_the_width_and_bn():
+    """05.2's question says BN and the width change no receptive field: layer_table gives the same box for the
+    classroom network's shape (VGG-11/4 with BN) as for VGG-11/8 and VGG-11/16 without BN."""
+    boxes = set()
+    for divisor, batch_norm in ((4, True), (8, False), (16, False)):
+        model = models.VGG("A", in_channels=1, num_classes=10, width_divisor=divisor, batch_norm=batch_norm, head="gap")
+        table = analysis.layer_table(model, (1, 32, 32)).set_index("name")
+        rf, jump, start = table.loc["pool3", ["rf", "jump", "start"]]
+        top, left = int(start + 1 * jump - rf / 2), int(start + 2 * jump - rf / 2)
+        boxes.add((max(top, 0), max(left, 0), min(top + int(rf), 32), min(left + int(rf), 32)))
+    assert boxes == {tuple(_solution("05.2"))}
+
+
+def test_the_warm_up_answer_is_where_the_schedule_first_peaks():
+    """04.5's answer against the schedule itself (train.schedule_curve): classroom_v1's run first reaches its peak
+    learning rate after 1,075 steps (10 epochs of ceil(55,000 / 128) = 430 steps, a quarter of them)."""
+    from vgg_edu import train
+
+    fit = train.recipe("classroom_v1")["fit"]
+    lrs = train.schedule_curve("onecycle", fit["epochs"] * math.ceil(55_000 / fit["batch_size"]), fit["lr"])
+    assert lrs.index(max(lrs)) == _solution("04.5") == 1075
 
 
 def test_function_answers_may_return_numpy_and_tensor_values(capsys):

@@ -62,7 +62,9 @@ WRONG = {
         nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10)),  # not global: fails on a 14 x 14 map
         nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 1000)),  # ImageNet's classes
     ],
-    "07.2": [294_912, 147_456, 73_728 * 4, 73_728.4],  # unpruned; inputs not pruned; wrong map size; fractional
+    # unpruned (or a 16 x 16 map); inputs not pruned; a 32 x 32 map; VGG-11/8's answer (the first classroom network)
+    # or a 4 x 4 map; fractional
+    "07.2": [1_179_648, 589_824, 4_718_592, 73_728, 294_912.4],
     "07.3": [_kd_without_t_squared, _kd_reversed_kl, _kd_no_temperature, lambda s, t, y, temp, alpha: 0.0],
     "07.4": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
 }
@@ -111,7 +113,7 @@ def test_the_question_and_hint_do_not_give_the_answer(exercise_id, capsys):
 
 def test_the_count_passes_in_every_numeric_form(capsys):
     value = _run(exercises.EXERCISES["07.2"].solution)
-    assert value == 8 * 8 * 16 * 8 * 9
+    assert value == 8 * 8 * 32 * 16 * 9
     for form in (value, float(value), np.int64(value), np.float64(value), np.float32(value), np.array(value),
                  torch.tensor(value), torch.tensor(value, dtype=torch.float64), pd.Series([value])):  # fmt: skip
         assert _check("07.2", form, capsys)[0] is True, repr(form)
@@ -125,6 +127,16 @@ def test_the_count_is_what_the_package_measures():
     pruned = compress.prune_channels(train.build_model("classroom"), 0.5)
     table = analysis.layer_table(pruned, (1, 32, 32)).set_index("layer")
     assert table.loc[models.layer_names(pruned)["conv3_1"], "macs"] == _run(exercises.EXERCISES["07.2"].solution)
+
+
+def test_the_question_lists_the_classroom_networks_widths_and_input_size():
+    """07.2 names the classroom recipe's network: its conv widths and input size are the recipe's."""
+    from vgg_edu import compress, train
+
+    model = train.build_model("classroom")
+    widths = ", ".join(str(m.out_channels) for m in compress.convs(model))
+    size = model.input_spec.size
+    assert f"(channels {widths}, on {size} x {size} inputs)" in exercises.EXERCISES["07.2"].question
 
 
 def test_function_answers_may_return_numpy_and_tensor_values(capsys):

@@ -134,8 +134,7 @@ def narrow_vgg(config="D", scheme: str = "kaiming", *, batch_norm: bool = False,
     initialised by ``scheme``; seeded. ``kw`` go to ``build_model``."""
     from .train import build_model
 
-    model = build_model(
-        "classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **{"width_divisor": 8} | kw
-    )
+    kw = {"width_divisor": 8} | kw
+    model = build_model("classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **kw)
     torch.manual_seed(seed)
     return initialise(model, scheme)

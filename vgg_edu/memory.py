@@ -33,7 +33,6 @@ from torch.utils.checkpoint import checkpoint
 
 from . import runtime
 
-
 OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Buffers an optimizer keeps per parameter: plain SGD none, SGD with momentum one (v), Adam(W) two (m and v)."""
 

@@ -1,8 +1,9 @@
 """Exercises of notebook 04: training on Fashion-MNIST.
 
 The page prints the parameters of VGG-11/4 only to two decimals in millions, the total MACs at 224 and 32 px (FC head
-included), and the per-class recall of the confusion matrix; the exercises ask for the exact count, the convs' factor
-and a different reading of the confusion matrix.
+included), the per-class recall of the confusion matrix, and the classroom run's steps and learning rate at the end of
+every epoch (its warm-up ends at an epoch's end: 12 epochs, W = T/4); the exercises ask for the exact count, the
+convs' factor, a different reading of the confusion matrix, and the warm-up of classroom_v1, whose run is not shown.
 """
 
 from __future__ import annotations
@@ -11,14 +12,26 @@ import torch
 
 from . import AnswerError, as_count, as_number, as_numbers, exercise
 
+_VGG11_4_WIDTHS = [16, 32, 64, 64, 128, 128, 128, 128]
+
+
+def _vgg11_4_conv_params() -> int:
+    """VGG-11/4's eight 3x3 convs counted by hand: 1 -> 16 -> 32 -> 64, 64 -> 128, 128, 128, 128 (weights + biases)."""
+    total, c_in = 0, 1
+    for c_out in _VGG11_4_WIDTHS:
+        total, c_in = total + 9 * c_in * c_out + c_out, c_out
+    return total
+
 
 def _vgg11_4_params() -> int:
-    """d2l's VGG-11/4 counted by hand: 3x3 convs 1 -> 16 -> 32 -> 64, 64 -> 128, 128, 128, 128 (weights + biases),
-    then fc6 (128 * 7 * 7 -> 4096), fc7 (4096 -> 4096) and fc8 (4096 -> 10)."""
-    widths, total, c_in = [16, 32, 64, 64, 128, 128, 128, 128], 0, 1
-    for c_out in widths:
-        total, c_in = total + 9 * c_in * c_out + c_out, c_out
-    return total + (128 * 49 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 10 + 10)
+    """d2l's VGG-11/4: the convs, then fc6 (128 * 7 * 7 -> 4096), fc7 (4096 -> 4096) and fc8 (4096 -> 10)."""
+    return _vgg11_4_conv_params() + (128 * 49 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 10 + 10)
+
+
+def _vgg11_4_gap_params(batch_norm: bool) -> int:
+    """VGG-11/4 with a global-average-pool head (one linear layer, 128 -> 10), with BatchNorm's scale and shift per
+    channel or without: the classroom network, a plausible wrong answer to 04.1."""
+    return _vgg11_4_conv_params() + 128 * 10 + 10 + (2 * sum(_VGG11_4_WIDTHS) if batch_norm else 0)
 
 
 @exercise(
@@ -39,6 +52,8 @@ def _check_04_1(answer):
         return "that network takes 3 input channels; Fashion-MNIST's images have one."
     if abs(n - expected) < 50_000:
         return "close, but not exact: count with sum(p.numel() ...) rather than from a rounded table."
+    if n in (_vgg11_4_gap_params(True), _vgg11_4_gap_params(False)):
+        return "that network has a global-average-pool head (the classroom network); d2l's has fc6-fc8, 4096 wide."
     return "sum p.numel() over the model's parameters."
 
 
@@ -127,23 +142,24 @@ def _check_04_4(answer):
     return n == -(-60_000 // 128) or "divide the images by the batch size."
 
 
-def _warm_up_steps(n_train: int = 55_000) -> int:
-    """W = T / 4 (rounded) of the classroom recipe's one-cycle schedule, T = epochs * ceil(n_train / batch)."""
+def _warm_up_steps(n_train: int = 55_000, recipe_name: str = "classroom_v1") -> int:
+    """W = T / 4 (rounded) of a recipe's one-cycle schedule, T = epochs * ceil(n_train / batch)."""
     from ..train import recipe
 
-    fit = recipe("classroom")["fit"]
+    fit = recipe(recipe_name)["fit"]
     return round(0.25 * fit["epochs"] * -(-n_train // fit["batch_size"]))
 
 
 @exercise(
     "04.5",
-    "The classroom run trains on the 55,000 training images left after the validation split is held out, in batches "
-    "of its recipe's batch_size, for its recipe's epochs. How many optimizer steps does its one-cycle warm-up take, "
-    "i.e. how many steps are there before the learning rate first reaches its peak?",
-    hint="Count the run's steps T from train.recipe('classroom')['fit'] (a partial batch is a step), then read the "
-    "schedule's formula: which fraction of T is the warm-up?",
+    "The course's first classroom recipe, train.recipe('classroom_v1'), trained on the same 55,000 images (the "
+    "validation split held out) with the same one-cycle schedule, in batches of its batch_size, for its epochs. How "
+    "many optimizer steps did its warm-up take, i.e. how many steps came before the learning rate first reached "
+    "its peak?",
+    hint="Count the run's steps T from train.recipe('classroom_v1')['fit'] (a partial batch is a step), then read "
+    "the schedule's formula: which fraction of T is the warm-up?",
     solution="from vgg_edu import train\n"
-    "fit_kw = train.recipe('classroom')['fit']\n"
+    "fit_kw = train.recipe('classroom_v1')['fit']\n"
     "total = fit_kw['epochs'] * math.ceil(55_000 / fit_kw['batch_size'])   # T, the run's steps\n"
     "answer = round(total / 4)   # W = T / 4",
 )
@@ -151,6 +167,8 @@ def _check_04_5(answer):
     n, expected = as_count(answer), _warm_up_steps()
     if n == expected:
         return True
+    if n == _warm_up_steps(recipe_name="classroom"):
+        return "that is the warm-up of the recipe trained above; the question asks about classroom_v1's epochs."
     if n == _warm_up_steps(60_000):
         return "that counts all 60,000 training images; the validation images are not trained on."
     if n == 4 * expected or abs(n - 4 * expected) < 20:

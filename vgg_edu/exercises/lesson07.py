@@ -68,24 +68,29 @@ def _check_07_1(head):
 
 @exercise(
     "07.2",
-    "Prune 50% of the filters of every conv of the classroom VGG-11 (channels 8, 16, 32, 32, 64, 64, 64, 64, on 32 "
-    "x 32 inputs) with compress.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
+    "Prune 50% of the filters of every conv of the classroom VGG-11 (channels 16, 32, 64, 64, 128, 128, 128, 128, "
+    "on 32 x 32 inputs) with compress.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
     "padding 1) do afterwards?",
     hint="A conv does H_out * W_out * C_out * C_in * 3 * 3 MACs. Which map size does stage 3 work on at 32 px, and "
     "which of C_in and C_out did the pruning change?",
-    solution="answer = 8 * 8 * 16 * 8 * 3 * 3   # 8 x 8 map (two pools), 16 of 32 filters kept, 8 of conv2_1's 16",
+    solution="answer = 8 * 8 * 32 * 16 * 3 * 3   # 8 x 8 map (two pools), 32 of 64 filters kept, 16 of conv2_1's 32",
 )
 def _check_07_2(answer):
     n = as_count(answer)
-    expected = 8 * 8 * 16 * 8 * 9
-    if n == 8 * 8 * 32 * 16 * 9:  # also the pruned widths on a 16 x 16 map
+    expected = 8 * 8 * 32 * 16 * 9
+    if n == 8 * 8 * 64 * 32 * 9:  # also the pruned widths on a 16 x 16 map
         return "that is conv3_1 before pruning (or the pruned widths on the wrong map size)."
     if n == 2 * expected:
         return (
             "check both C_in and C_out: pruning removed filters of conv3_1 and of conv2_1, which feeds it; and "
             "count multiply-accumulates, not FLOPs."
         )
-    if n in (16 * 16 * 16 * 8 * 9, 32 * 32 * 16 * 8 * 9):
+    if n == 8 * 8 * 16 * 8 * 9:  # the answer for VGG-11/8 (the first classroom network), also a 4 x 4 map
+        return (
+            "that is conv3_1 of a network half as wide, or on a map one pool too small: take the channels the "
+            "question lists, and the map size after two 2 x 2 max-pools."
+        )
+    if n == 32 * 32 * 32 * 16 * 9:
         return "check the map size: stage 3 comes after two 2 x 2 max-pools."
     return n == expected or "apply H_out * W_out * C_out * C_in * 9 with the channels that remain."
 
