@@ -380,6 +380,14 @@ def test_one_number_in_an_array_or_tensor_is_that_number():
         exercises.as_number(torch.tensor([49.0, 1.0]))
 
 
+def test_a_check_takes_a_tensor_holding_one_number_as_that_number(capsys):
+    """sum(..., keepdim=True) or a one-row table gives tensor([n]) or array([[n]]): the check sees the number n."""
+    params = 43_093_322  # d2l's VGG-11/4 (REFERENCE.md), exercise 04.1
+    for form in (torch.tensor([params]), torch.tensor([[float(params)]], dtype=torch.float64), np.array([[params]])):
+        assert exercises.check("04.1", form) is True, repr(form)
+    assert exercises.check("04.1", torch.tensor([params + 1])) is False
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [("43093322", "not text"), (43093322.4, "whole number"), (True, "one number"), ([1, 2], "one number"),

@@ -104,6 +104,14 @@ def test_numpy_tensor_and_pandas_forms_pass(exercise_id, capsys):
         assert verdict is True, (form, out)
 
 
+def test_a_byte_count_computed_in_float32_passes(capsys):
+    # 2,213,720,704 needs 25 bits of mantissa: float32 holds it as 2,213,720,832; the neighbours of that still fail
+    for form in (torch.tensor(P * 16.0), np.float32(P * 16), torch.tensor(P, dtype=torch.float32) * 16):
+        assert _check("06.2", form, capsys)[0] is True, form
+    for wrong in (P * 16 + 1000, P * 16 - 1000, np.float32(P * 12)):
+        assert _check("06.2", wrong, capsys)[0] is False, wrong
+
+
 def test_combine_may_return_numpy_or_work_in_float32(capsys):
     def as_numpy(grads, sizes):
         return (sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)).numpy()

@@ -1,5 +1,6 @@
 """Data augmentation on batches that are already on the device: random translations (crops of a padded image),
-the paper's scale jitter adapted to 28 px images, and test-time flip averaging.
+the paper's scale jitter adapted to small images (Fashion-MNIST at the network's input size), and test-time flip
+averaging.
 
 Each transform takes the batch and the random draws for it, so that the draws can come from the run's seeded
 generator: ``for_epoch`` draws every image's shift and zoom for an epoch up front (as ``data.batches`` draws its

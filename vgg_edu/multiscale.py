@@ -41,8 +41,8 @@ def multi_scale_probabilities(model: nn.Module, images: torch.Tensor, sizes, *, 
 
 
 def scale_table(model: nn.Module, data: FashionMNIST, scale_sets: dict, split: str = "val", *, device=None):
-    """Accuracy on ``split`` for each named set of test sizes, e.g. ``{"Q = 32": (32,), "Q = 28, 32, 36": (28, 32,
-    36)}``: one row per set."""
+    """Accuracy on ``split`` for each named set of test sizes, e.g. ``{"Q = 32": (32,), "Q = 32, 36, 40": (32, 36,
+    40)}``: one row per set."""
     images, labels = data.split(split)
     rows = []
     for name, sizes in scale_sets.items():

@@ -58,12 +58,19 @@ def normalise(value: Any) -> Any:
     return value
 
 
+def _one_number_held(answer: Any) -> Any:
+    """tensor([49.]) or np.array([[49]]) as the one number it holds; anything else as it is."""
+    shape = getattr(answer, "shape", None)
+    is_array = type(answer).__module__.split(".")[0] in ("numpy", "torch") and hasattr(answer, "reshape")
+    if is_array and shape is not None and len(shape) > 0 and math.prod(shape) == 1:
+        return answer.reshape(())
+    return answer
+
+
 def as_number(answer: Any) -> int | float:
     """One number, whatever type the notebook produced it in (an array or tensor holding one number included);
     text, booleans and sequences raise ``AnswerError``."""
-    if type(answer).__module__.split(".")[0] in ("numpy", "torch") and math.prod(getattr(answer, "shape", ())) == 1:
-        answer = answer.reshape(())  # tensor([49.]) or np.array([[49]]): the one number it holds
-    value = normalise(answer)
+    value = normalise(_one_number_held(answer))
     if isinstance(value, str):
         raise AnswerError("a number is expected, not text: remove the quotes.")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -136,7 +143,7 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
         print(f"[{exercise_id}] Not answered yet. {ex.question}\n  Hint: {ex.hint}")
         return False
     try:
-        verdict = ex.check(normalise(answer))
+        verdict = ex.check(normalise(_one_number_held(answer)))
         verdict = verdict if verdict is None or isinstance(verdict, str) else bool(verdict)
     except AnswerError as err:
         verdict = str(err)
