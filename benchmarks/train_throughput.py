@@ -173,12 +173,12 @@ def measure(name, args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = runtime.get_device(args.device)
-    raw_dir = data.find_fashion_mnist()
     model = train.build_model("d2l", seed=0).to(device)
-    if name == "vgg_edu" and device.type == "cpu":
-        runtime.keep_freed_memory()  # what fit does first on a CPU, here before the warm-up step
+    if name == "vgg_edu":
+        runtime.keep_freed_memory(device)  # what fit does first, here before the warm-up step
     _warm_up(model, args.batch_size, args.resize, device, channels_last=name == "vgg_edu")
     if name == "d2l":
+        raw_dir = data.find_fashion_mnist()
         seconds = {"train": d2l_steps(model, args.batch_size, args.resize, args.steps, device, raw_dir)}
         if args.eval_images:
             seconds["eval"] = d2l_eval(model, args.resize, args.eval_images, device, raw_dir)

@@ -135,3 +135,7 @@ def test_kept_memory_is_reused_without_faulting_pages_in_again():
         runs[mode] = (kept, int(faults))
     assert runs["default"][0] == "False" and runs["default"][1] > 3 * 48_000
     assert runs["keep"][0] == "True" and runs["keep"][1] < 2_000
+
+
+def test_keep_freed_memory_leaves_other_devices_alone():
+    assert runtime.keep_freed_memory("meta") is False

@@ -118,7 +118,14 @@ def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's malloc.h
 
 
-def keep_freed_memory() -> bool:
+def _glibc():
+    """The C library, where it is glibc (Linux); None elsewhere."""
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        return ctypes.CDLL(None)
+    return None
+
+
+def keep_freed_memory(device: str | torch.device = "cpu") -> bool:
     """Let the CPU reuse the memory of freed tensors instead of asking the kernel for it again; True if set.
 
     glibc's ``malloc`` serves every block over its mmap threshold (at most 32 MB) with a fresh ``mmap`` and hands
@@ -127,13 +134,16 @@ def keep_freed_memory() -> bool:
     here, 870,000 page faults and 1.96 s a step, against 40,000 and 1.25 s with this set (maxrss 2.8 -> 4.1 GB).
     ``mallopt(M_MMAP_MAX, 0)`` serves large blocks from the heap and ``M_TRIM_THRESHOLD`` keeps its top, so the
     process holds on to its peak memory, as PyTorch's CUDA allocator does. Process-wide; Linux with glibc only
-    (elsewhere nothing is changed and this returns False). ``train.fit`` and ``train.predict`` call it on the CPU."""
+    (elsewhere, and for a ``device`` that is not the CPU, nothing is changed and this returns False).
+    ``train.fit`` and ``train.predict`` call it with their device."""
     global _kept
+    if torch.device(device).type != "cpu":
+        return False
     if _kept is None:
-        _kept = False
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            libc = ctypes.CDLL(None)
-            _kept = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+        libc = _glibc()
+        _kept = (
+            libc is not None and bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+        )
     return _kept
 
 
@@ -144,8 +154,9 @@ def release_freed_memory() -> None:
     """Hand the memory of freed tensors back to the kernel now (glibc's ``malloc_trim``; elsewhere nothing): what
     ``keep_freed_memory`` stops ``free`` from doing. ``memory.peak_memory`` calls it, so that a measured peak
     counts pages the measured code really touched, not pages a previous step left resident."""
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        ctypes.CDLL(None).malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def fast_mode() -> bool:

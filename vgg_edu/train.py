@@ -81,27 +81,14 @@ RECIPES: dict[str, dict] = {
             label_smoothing=0.0,
         ),
     ),
-    # For a 2-core CPU, chosen on the validation split (docs/benchmarks.md): VGG-11/4 with BatchNorm and a
-    # global-average-pool head at 32 px (9.6 M MACs per image, d2l's 512 M); against classroom_v1: twice as wide,
-    # no dropout, label smoothing 0.1, flips at test time too, 12 epochs instead of 10.
-    "classroom": dict(
-        model=dict(width_divisor=4, batch_norm=True, dropout=0.0, head="gap", init="torchvision", input_size=32),
-        fit=dict(
-            epochs=12,
-            batch_size=128,
-            lr=0.1,
-            optimizer="sgd",
-            momentum=0.9,
-            weight_decay=5e-4,
-            schedule="onecycle",
-            flip=True,
-            translate=0,
-            max_zoom=1.0,
-            flip_tta=True,
-            label_smoothing=0.1,
-        ),
-    ),
 }
+# For a 2-core CPU, chosen on the validation split (docs/benchmarks.md): VGG-11/4 with BatchNorm and a
+# global-average-pool head at 32 px (9.6 M MACs per image, d2l's 512 M). What it changes in classroom_v1: twice as
+# wide, no dropout, label smoothing 0.1, flips at test time too, 12 epochs instead of 10.
+RECIPES["classroom"] = dict(
+    model=RECIPES["classroom_v1"]["model"] | dict(width_divisor=4, dropout=0.0),
+    fit=RECIPES["classroom_v1"]["fit"] | dict(epochs=12, translate=0, max_zoom=1.0, flip_tta=True, label_smoothing=0.1),
+)
 
 DEFAULT_CHECKPOINT = "vgg11_fashion_mnist.pt"
 """The classroom model's file in ``runtime.artifacts_dir()``: notebook 04 and the CLI write it, notebook 05 reads it."""
@@ -269,8 +256,7 @@ def predict(
     its mirror image (``augment.flip_averaged``). ``batch_size`` defaults to ``eval_batch_size`` of the input size,
     ``channels_last`` to the layout of the model's weights (``fit`` leaves them channels-last)."""
     device = runtime.place(model, device)
-    if device.type == "cpu":
-        runtime.keep_freed_memory()
+    runtime.keep_freed_memory(device)
     spec, was_training = input_spec(model), model.training
     batch_size = batch_size or eval_batch_size(spec.size)
     if channels_last is None:
@@ -754,8 +740,7 @@ def _start(model: nn.Module, data: FashionMNIST, o: dict) -> Run:
                 "that run, overwrite=True (--overwrite) to replace it, or another path."
             )
     device = runtime.place(model, o["device"])
-    if device.type == "cpu":
-        runtime.keep_freed_memory()
+    runtime.keep_freed_memory(device)
     o["amp"] = device.type == "cuda" if o["amp"] is None else o["amp"]
     if o["channels_last"]:
         model.to(memory_format=torch.channels_last)
@@ -1092,8 +1077,7 @@ def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32,
     from torchvision import transforms
 
     device = runtime.get_device(device) if device is not None else torch.device("cpu")
-    if device.type == "cpu":
-        runtime.keep_freed_memory()
+    runtime.keep_freed_memory(device)
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     to_tensor = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
     model = build_model("d2l", data=data).to(device, memory_format=torch.channels_last)
