@@ -22,7 +22,7 @@ def _convs(model):
     [
         ("std=0.01", lambda m: 0.01),
         ("std=0.1", lambda m: 0.1),
-        ("kaiming", lambda m: math.sqrt(2 / (m.out_channels * 9))),  # fan_out, relu
+        ("kaiming_fan_out", lambda m: math.sqrt(2 / (m.out_channels * 9))),  # fan_out, relu
         ("xavier", lambda m: math.sqrt(2 / ((m.in_channels + m.out_channels) * 9))),  # uniform, same variance
     ],
 )
@@ -35,14 +35,14 @@ def test_each_scheme_draws_the_std_of_its_formula(scheme, expected_std):
 
 
 def test_unknown_scheme_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="kaiming"):
+    with pytest.raises(ValueError, match="kaiming_fan_out"):
         initialisation.initialise(VGG("A", num_classes=10, head="gap"), "he")
 
 
 def test_predicted_scale_follows_the_recurrence_and_matches_a_measured_forward():
     """Pools aside (config without them), the recurrence predicts the measured std of every conv's output."""
     torch.manual_seed(0)
-    model = initialisation.initialise(VGG([64] * 6, in_channels=16, num_classes=10, head="gap"), "kaiming")
+    model = initialisation.initialise(VGG([64] * 6, in_channels=16, num_classes=10, head="gap"), "kaiming_fan_out")
     predicted = initialisation.predicted_scale(model)
     w = [float(m.weight.detach().var()) for m in _convs(model)]
     assert predicted["gain"].iloc[0] == pytest.approx(16 * 9 * w[0])  # the image is not rectified
@@ -58,13 +58,13 @@ def test_scale_by_depth_shows_the_vanishing_signal_of_std_001():
     torch.manual_seed(0)
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))
     small = initialisation.scale_by_depth(initialisation.narrow_vgg("D", "std=0.01"), x, y)
-    he = initialisation.scale_by_depth(initialisation.narrow_vgg("D", "kaiming"), x, y)
+    he = initialisation.scale_by_depth(initialisation.narrow_vgg("D", "kaiming_fan_out"), x, y)
     assert small["activation_std"].iloc[-1] < 1e-12 < 1e-2 < he["activation_std"].iloc[-1]
     assert (he["grad_std"] > 0).all()
 
 
 def test_init_from_shallower_copies_the_papers_layers_only():
-    a = initialisation.narrow_vgg("A", "kaiming", seed=1)
+    a = initialisation.narrow_vgg("A", "kaiming_fan_out", seed=1)
     d = initialisation.narrow_vgg("D", "std=0.01", seed=2)
     before = {k: v.clone() for k, v in d.state_dict().items()}
     initialisation.init_from_shallower(d, a)
@@ -80,6 +80,6 @@ def test_init_from_shallower_copies_the_papers_layers_only():
 
 
 def test_init_from_shallower_refuses_other_widths():
-    a = initialisation.narrow_vgg("A", "kaiming", width_divisor=16)
+    a = initialisation.narrow_vgg("A", "kaiming_fan_out", width_divisor=16)
     with pytest.raises(ValueError, match="same widths"):
         initialisation.init_from_shallower(initialisation.narrow_vgg("D"), a)

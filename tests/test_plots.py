@@ -210,7 +210,7 @@ def test_training_figures_draw(one_thread):
 def probed():
     torch.manual_seed(0)
     model = models.init_weights(
-        models.VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming"
+        models.VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming_fan_in"
     ).eval()
     return model, torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
 

@@ -30,14 +30,14 @@ def test_scale_by_depth_plots_one_line_per_scheme_with_the_papers_names():
     torch.manual_seed(0)
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))
     tables = {
-        s: initialisation.scale_by_depth(initialisation.narrow_vgg("A", s), x, y) for s in ("std=0.01", "kaiming")
+        s: initialisation.scale_by_depth(initialisation.narrow_vgg("A", s), x, y) for s in ("std=0.01", "kaiming_fan_out")
     }
     fig = practice.plot_scale_by_depth(tables)
     left, right = fig.axes[:2]
-    assert [t.get_text() for t in left.get_xticklabels()] == list(tables["kaiming"]["layer"])
+    assert [t.get_text() for t in left.get_xticklabels()] == list(tables["kaiming_fan_out"]["layer"])
     assert left.get_xticklabels()[0].get_text() == "conv1_1"
     assert len(left.lines) == len(right.lines) == 2 and left.get_yscale() == "log"
-    assert np.allclose(left.lines[1].get_ydata(), tables["kaiming"]["activation_std"])
+    assert np.allclose(left.lines[1].get_ydata(), tables["kaiming_fan_out"]["activation_std"])
 
 
 def test_runs_plot_loss_accuracy_and_learning_rate():

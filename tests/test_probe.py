@@ -16,7 +16,7 @@ from conftest import requires_cuda
 def model():
     """A small VGG-11 for 1 x 32 x 32 inputs, He-initialised so that activations and gradients are not tiny."""
     torch.manual_seed(0)
-    return init_weights(VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming").eval()
+    return init_weights(VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming_fan_in").eval()
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +290,7 @@ def test_embedding_separates_two_clusters(method):
 @requires_cuda
 def test_runs_on_cuda_like_on_cpu(x):
     torch.manual_seed(0)
-    cpu = init_weights(VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming").eval()
+    cpu = init_weights(VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming_fan_in").eval()
     gpu = VGG(**cpu.hparams).eval()
     gpu.load_state_dict(cpu.state_dict())
     assert torch.allclose(P.grad_cam(gpu, x, 3, device="cuda"), P.grad_cam(cpu, x, 3), atol=1e-4)

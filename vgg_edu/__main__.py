@@ -24,8 +24,7 @@ import platform
 import sys
 from pathlib import Path
 
-from .checkpoint import check_writable
-from .train import DEFAULT_CHECKPOINT, SCHEDULES
+from .training.config import DEFAULT_CHECKPOINT, FIELDS, SCHEDULES
 
 
 def _bool(text: str) -> bool:
@@ -80,6 +79,14 @@ def _probability(text: str) -> float:
     return value
 
 
+def _init_scheme(text: str) -> str:
+    from .models import INIT_SCHEMES  # imports torch: only when --init is given, so that --help stays quick
+
+    if text not in INIT_SCHEMES:
+        raise argparse.ArgumentTypeError(f"use one of {', '.join(INIT_SCHEMES)}, not {text!r}")
+    return text
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -120,7 +127,7 @@ def _train_parser(sub) -> None:
     t.add_argument("--hidden", type=_positive_int, help="width of the two hidden FC layers (paper: 4096)")
     t.add_argument("--head", choices=["fc", "gap"], help="fc: three FC layers; gap: global average pool + 1 linear")
     t.add_argument("--dropout", type=_probability, help="dropout before the classifier's linear layers (0: none)")
-    t.add_argument("--init", choices=["torchvision", "kaiming", "xavier"], help="weight initialisation")
+    t.add_argument("--init", type=_init_scheme, help="weight initialisation: torchvision, kaiming_fan_in or xavier")
     t.add_argument("--resize", type=_positive_int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
@@ -184,6 +191,8 @@ def _paths(args, runtime) -> tuple[Path, Path]:
         )
     if metrics.exists() and not (args.overwrite or args.resume):
         raise ValueError(f"--metrics {metrics} already exists: pass --overwrite to replace it, or another --metrics")
+    from .training.checkpoint import check_writable
+
     for path in (checkpoint, metrics):
         check_writable(path)  # by trying, before any training: a full epoch lost to a bad path is the worst kind
     if args.resume and not checkpoint.is_file():
@@ -208,24 +217,24 @@ def _versions() -> dict:
     }
 
 
-def _load(args, data, size: int):
+def _load(args, size: int):
     """``--data``: a folder of images in class subfolders (at ``size`` px), else Fashion-MNIST."""
-    from . import image_folder
+    from .data import fashion_mnist, image_folder
 
-    if args.data is None or data.find_fashion_mnist(args.data) is not None or not Path(args.data).is_dir():
-        return data.load_fashion_mnist(args.data)
+    if args.data is None or fashion_mnist.find_fashion_mnist(args.data) is not None or not Path(args.data).is_dir():
+        return fashion_mnist.load_fashion_mnist(args.data)
     if not image_folder.is_image_folder(args.data):
-        raise data.DataError(
+        raise fashion_mnist.DataError(
             f"--data {args.data}: the folder holds neither Fashion-MNIST's four files nor subfolders of images, "
             "one per class (photos/cat/*.jpg, photos/dog/*.jpg)"
         )
     return image_folder.load_image_folder(args.data, size, seed=args.seed)
 
 
-def _data(args, data, size: int):
+def _data(args, size: int):
     """The data (``_load``) with ``--val-size`` training images held out, then sliced by ``--subset`` (N_TRAIN
     training, N_TEST test and at most N_TEST validation images)."""
-    ds = _load(args, data, size)
+    ds = _load(args, size)
     fashion = ds.mean is not None
     if args.val_size is None:
         args.val_size = 5000 if fashion else len(ds.train_labels) // 10
@@ -250,8 +259,8 @@ def _setup(args):
     """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
 
-    from . import checkpoint as ckpt
-    from . import data, distributed, runtime, train
+    from . import runtime
+    from .training import checkpoint, distributed, recipes
 
     device = distributed.init(runtime.get_device(args.device))  # under torchrun: join the others, take a GPU
     if args.threads:
@@ -262,47 +271,42 @@ def _setup(args):
         print(f"{chosen}." if omp.isdigit() else f"Measured: {runtime.choose_threads()[1]}.")
     paths = _paths(args, runtime)
     model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "dropout", "init")}
-    fit_kw = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "max_steps")}
-    fit_kw = train.fit_kwargs(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
-    ds = _data(args, data, args.resize or train.recipe(args.recipe)["model"]["input_size"])
+    fit_kw = {k: getattr(args, k) for k in FIELDS if hasattr(args, k)}  # the FitConfig fields the CLI offers
+    config = recipes.fit_config(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
+    ds = _data(args, args.resize or recipes.recipe(args.recipe).model["input_size"])
     model_kw = {k: v for k, v in model_kw.items() if v is not None}
     if args.resize is not None:
         model_kw["input_size"] = args.resize
-    model = train.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **model_kw)
+    model = recipes.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **model_kw)
     if args.init_from:
-        ckpt.load_weights(model, args.init_from)
-    return device, paths, ds, model, fit_kw
+        checkpoint.load_weights(model, args.init_from)
+    return device, paths, ds, model, config
 
 
 def train_command(args) -> int:
-    from . import distributed, runtime, train
+    from . import runtime
+    from .data.inputs import spec_of
+    from .training import callbacks, distributed, evaluation, loop
 
-    device, (checkpoint, metrics), ds, model, fit_kw = _setup(args)
+    device, (checkpoint, metrics), ds, model, config = _setup(args)
     main_process, processes = distributed.is_main(), distributed.world_size()
     if main_process:
         on = runtime.device_name(device) + (f" x {processes} processes" if processes > 1 else "")
-        print(f"{args.recipe} recipe on {on}: VGG {model.hparams}, inputs {model.input_spec}, fit {fit_kw}; data {ds}")
+        print(f"{args.recipe} recipe on {on}: VGG {model.hparams}, inputs {spec_of(model)}, {config}; data {ds}")
     meta = {"recipe": args.recipe, "data": ds.source, "subset": args.subset, "init_from": args.init_from}
-    if args.resume:  # the run's own record (its --init-from, say) is kept
-        from .checkpoint import load
-
-        meta = {k: v for k, v in load(checkpoint)["meta"].items() if k != "val_acc"} | {
-            k: v for k, v in meta.items() if v is not None
-        }
+    watchers = ([] if args.quiet else [callbacks.ProgressBar()]) + [callbacks.PrintEpochs()] if main_process else []
     try:
-        history = train.fit(
+        history = loop.fit(
             model,
             ds,
+            config,
             device=device,
-            seed=args.seed,
             checkpoint=checkpoint,
             resume=args.resume,
             overwrite=args.overwrite,
-            progress=not args.quiet and main_process,
-            verbose=main_process,
-            live_plot=False,
+            quiet=True,
+            callbacks=watchers,
             meta=meta,
-            **fit_kw,
         )
     except KeyboardInterrupt:
         if main_process and checkpoint.is_file():
@@ -312,15 +316,14 @@ def train_command(args) -> int:
         return 130
     if not main_process:  # rank 0 evaluates and writes; the others are done
         return 0
-    test = train.evaluate(model, ds, "test", device=device, details=True, flip_tta=fit_kw.get("flip_tta", False))
+    test = evaluation.evaluate(model, ds, "test", device=device, details=True, flip_tta=config.flip_tta)
     history.save_json(
         metrics,
         test_acc=test.accuracy,
         test_loss=test.loss,
         checkpoint=str(checkpoint.resolve()),
         model=dict(model.hparams),
-        inputs=model.input_spec.as_dict(),
-        meta=meta,
+        inputs=spec_of(model).as_dict(),
         versions=_versions(),
     )
     val = history.final.get("val_acc")
@@ -333,8 +336,8 @@ def train_command(args) -> int:
 
 
 def data_command(args) -> int:
-    from . import image_folder
-    from .data import candidate_dirs, find_fashion_mnist, load_fashion_mnist
+    from .data import image_folder
+    from .data.fashion_mnist import candidate_dirs, find_fashion_mnist, load_fashion_mnist
 
     found = find_fashion_mnist(args.data)
     if found is None and args.data is not None and image_folder.is_image_folder(args.data):
@@ -358,12 +361,13 @@ def predict_command(args) -> int:
     """Each image's most likely classes, by the checkpoint's model, named by the class names it was trained with."""
     import torch
 
-    from .checkpoint import load_model
-    from .image_folder import read_image
-    from .train import predict
+    from .data.image_folder import read_image
+    from .data.inputs import spec_of
+    from .training.checkpoint import load_model
+    from .training.evaluation import predict
 
     model = load_model(args.checkpoint)
-    spec = model.input_spec
+    spec = spec_of(model)
     size = spec.size or 28
     images = torch.stack([read_image(path, size, channels=len(spec.mean)) for path in args.images])
     probabilities = predict(model, images).softmax(1)
@@ -377,10 +381,10 @@ def predict_command(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from . import distributed
-    from .checkpoint import CheckpointError
-    from .data import DataError
-    from .train import TrainingDiverged
+    from .data.fashion_mnist import DataError
+    from .training import distributed
+    from .training.checkpoint import CheckpointError
+    from .training.loop import TrainingDiverged
 
     command = {"data": data_command, "train": train_command, "predict": predict_command}[args.command]
     try:

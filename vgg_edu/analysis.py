@@ -123,12 +123,10 @@ def layer_table(model: nn.Module, input_size=(3, 224, 224), *, device=None) -> p
 
     leaves = [m for m in model.modules() if next(m.children(), None) is None]
     handles = [m.register_forward_hook(hook) for m in leaves]
-    was_training = model.training
     try:
-        model.eval()
-        model(torch.zeros(1, *input_size, device=device))
+        with runtime.evaluating(model):
+            model(torch.zeros(1, *input_size, device=device))
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     table = pd.DataFrame(rows)

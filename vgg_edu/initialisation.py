@@ -14,7 +14,7 @@ so each layer multiplies the variance by ``n_l * v_l / 2``:
              trained net A from random weights and initialised the deeper nets from A (``init_from_shallower``);
              it adds that, after submission, Glorot & Bengio's init was found to work without that pre-training.
 - "xavier":  Glorot & Bengio 2010, uniform with v = 2 / (fan_in + fan_out): gain about 1/2 per layer under ReLU.
-- "kaiming": He et al. 2015, normal with v = 2 / fan_out (torchvision's convs, the post's ``mode="fan_out"``);
+- "kaiming_fan_out": He et al. 2015, normal with v = 2 / fan_out (torchvision's convs, the post's ``mode="fan_out"``);
              gain 1 per layer when C_in = C_out. Linear layers N(0, 0.01), as torchvision's.
 """
 
@@ -27,9 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime
 from .models import init_weights, layer_names
+from .training.recipes import build_model
 
-SCHEMES = ("std=0.01", "std=0.1", "xavier", "kaiming")
+SCHEMES = ("std=0.01", "std=0.1", "xavier", "kaiming_fan_out")
 """The four initialisations notebook 06 compares: two fixed standard deviations, Xavier, Kaiming."""
 
 FIXED_STD = {"std=0.01": 0.01, "std=0.1": 0.1}
@@ -41,7 +43,7 @@ def initialise(model: nn.Module, scheme: str) -> nn.Module:
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; use one of {SCHEMES}")
     if scheme not in FIXED_STD:
-        return init_weights(model, "torchvision" if scheme == "kaiming" else "xavier")
+        return init_weights(model, "torchvision" if scheme == "kaiming_fan_out" else "xavier")
     init_weights(model, "torchvision")  # BatchNorm and biases
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -81,13 +83,11 @@ def scale_by_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Dat
 
     for m, name in names.items():
         handles.append(m.register_forward_hook(keep(name)))
-    was_training = model.training
-    model.train()
     model.zero_grad(set_to_none=True)
     try:
-        F.cross_entropy(model(x), y).backward()
+        with runtime.evaluating(model, training=True):
+            F.cross_entropy(model(x), y).backward()
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     rows = []
@@ -128,12 +128,12 @@ def init_from_shallower(deeper: nn.Module, shallower: nn.Module) -> nn.Module:
     return deeper
 
 
-def narrow_vgg(config="D", scheme: str = "kaiming", *, batch_norm: bool = False, data=None, seed: int = 0, **kw):
+def narrow_vgg(
+    config="D", scheme: str = "kaiming_fan_out", *, batch_norm: bool = False, data=None, seed: int = 0, **kw
+):
     """The classroom network's shape (1 channel, 10 classes, 32 px inputs, global-average-pool head) at width / 8
     (half the classroom's: these experiments train many networks) as configuration ``config``, without dropout,
     initialised by ``scheme``; seeded. ``kw`` go to ``build_model``."""
-    from .train import build_model
-
     kw = {"width_divisor": 8} | kw
     model = build_model("classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **kw)
     torch.manual_seed(seed)

@@ -116,20 +116,24 @@ def stages(config) -> list[tuple[int, int]]:
     return result
 
 
+INIT_SCHEMES = ("torchvision", "kaiming_fan_in", "xavier")
+"""What ``init_weights`` knows (and the CLI's ``--init`` offers); notebook 06's comparison: ``initialisation``."""
+
+
 def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
     """Initialise conv and linear layers in place and return the model.
 
     - "torchvision": conv kaiming_normal_(fan_out, relu); linear normal(0, 0.01); biases 0; BatchNorm 1 and 0.
-    - "kaiming": conv and linear kaiming_normal_(fan_in, relu); biases 0 (He et al. 2015).
+    - "kaiming_fan_in": conv and linear kaiming_normal_(fan_in, relu); biases 0 (He et al. 2015).
     - "xavier": conv and linear xavier_uniform_ (Glorot & Bengio 2010), as d2l's ``init_cnn``; biases 0.
     """
-    if scheme not in ("torchvision", "kaiming", "xavier"):
-        raise ValueError(f"unknown init scheme {scheme!r}; use 'torchvision', 'kaiming' or 'xavier'")
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; use one of {', '.join(map(repr, INIT_SCHEMES))}")
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             if scheme == "xavier":
                 nn.init.xavier_uniform_(m.weight)
-            elif scheme == "kaiming" or isinstance(m, nn.Conv2d):
+            elif scheme == "kaiming_fan_in" or isinstance(m, nn.Conv2d):
                 mode = "fan_out" if scheme == "torchvision" else "fan_in"
                 nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
             else:

@@ -19,24 +19,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import FashionMNIST
-from .train import input_spec, predict
+from .data.fashion_mnist import FashionMNIST
+from .data.inputs import spec_of
+from .training.evaluation import predict
 
 
 def multi_scale_probabilities(model: nn.Module, images: torch.Tensor, sizes, *, device=None) -> torch.Tensor:
     """The mean over ``sizes`` of the softmax of the model's logits on ``images`` resized to each size (N, classes);
     the model's input contract otherwise (mean, std)."""
-    spec, had_spec = input_spec(model), hasattr(model, "input_spec")
-    probabilities = []
-    try:
-        for size in sizes:
-            model.input_spec = dataclasses.replace(spec, size=int(size))
-            probabilities.append(predict(model, images, device=device).softmax(1))
-    finally:
-        if had_spec:
-            model.input_spec = spec
-        else:
-            del model.input_spec
+    spec = spec_of(model)
+    probabilities = [
+        predict(model, images, spec=dataclasses.replace(spec, size=int(size)), device=device).softmax(1)
+        for size in sizes
+    ]
     return torch.stack(probabilities).mean(0)
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import analysis, receptive, runtime
-from .data import InputSpec
+from .data.inputs import spec_of
 from .models import layer_names
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def _as_batch(x: torch.Tensor, model: nn.Module | None = None) -> tuple[torch.Te
     single = x.dim() == 3
     batch = x.unsqueeze(0) if single else x
     if batch.dtype == torch.uint8:
-        return (getattr(model, "input_spec", None) or InputSpec())(batch), single
+        return spec_of(model)(batch), single
     if not batch.is_floating_point():
         raise ValueError(f"expected uint8 pixels or float inputs, got {x.dtype}")
     return batch, single
@@ -78,7 +78,7 @@ def pixel_input(model: nn.Module, pixel: int = 0):
     A black pixel, Fashion-MNIST's background, is (0 - 0.286) / 0.353 = -0.81 after normalising, not 0."""
     if isinstance(pixel, bool) or not isinstance(pixel, int) or not 0 <= pixel <= 255:
         raise ValueError(f"pixel is a uint8 value, a whole number from 0 to 255; got {pixel!r}")
-    spec = getattr(model, "input_spec", None) or InputSpec()
+    spec = spec_of(model)
     value = spec(torch.full((1, len(spec.mean), 1, 1), pixel, dtype=torch.uint8))[0, :, 0, 0]
     return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
 

@@ -22,6 +22,8 @@ import math
 import torch
 from torch import nn
 
+from . import runtime
+
 
 def step(rf: float, jump: float, start: float, kernel: int, stride: int, padding: int) -> tuple[float, float, float]:
     """One layer of the recurrence above: (rf, jump, start) after a layer, from the values before it."""
@@ -81,11 +83,9 @@ def effective_receptive_field(features: nn.Module, inputs: torch.Tensor, batch_s
     """
     if inputs.dim() != 4:
         raise ValueError(f"inputs must be a batch N x C x H x W; got shape {tuple(inputs.shape)}")
-    was_training = features.training
-    features.eval()
     device = next(features.parameters()).device
     total = torch.zeros(inputs.shape[-2:], dtype=torch.float64)
-    try:
+    with runtime.evaluating(features):
         for chunk in inputs.split(batch_size):
             x = chunk.detach().to(device).requires_grad_(True)
             out = features(x)
@@ -97,8 +97,6 @@ def effective_receptive_field(features: nn.Module, inputs: torch.Tensor, batch_s
             h, w = out.shape[-2] // 2, out.shape[-1] // 2
             out[:, :, h, w].sum().backward()
             total += x.grad.abs().sum(dim=(0, 1)).double().cpu()
-    finally:
-        features.train(was_training)
     return (total / total.max().clamp_min(1e-30)).float()
 
 

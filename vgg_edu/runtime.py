@@ -72,10 +72,11 @@ def place(model: nn.Module, device=None) -> torch.device:
 
 
 @contextlib.contextmanager
-def evaluating(model: nn.Module):
-    """Eval mode inside (no dropout, BatchNorm's running statistics), the model's previous mode restored after."""
+def evaluating(model: nn.Module, training: bool = False):
+    """Eval mode inside (no dropout, BatchNorm's running statistics), the model's previous mode restored after.
+    ``training=True``: train mode inside instead (batch statistics, dropout), restored the same way."""
     was_training = model.training
-    model.eval()
+    model.train(training)
     try:
         yield model
     finally:
@@ -135,7 +136,7 @@ def keep_freed_memory(device: str | torch.device = "cpu") -> bool:
     ``mallopt(M_MMAP_MAX, 0)`` serves large blocks from the heap and ``M_TRIM_THRESHOLD`` keeps its top, so the
     process holds on to its peak memory, as PyTorch's CUDA allocator does. Process-wide; Linux with glibc only
     (elsewhere, and for a ``device`` that is not the CPU, nothing is changed and this returns False).
-    ``train.fit`` and ``train.predict`` call it with their device."""
+    ``fit`` and ``predict`` call it with their device."""
     global _kept
     if torch.device(device).type != "cpu":
         return False

@@ -11,7 +11,7 @@ and then one of
 
 Layer-wise learning rates are made by scaling gradients: with SGD (momentum mu, no weight decay) a layer whose
 gradients are multiplied by r moves exactly as it would with learning rate r * eta (v_t = mu v_{t-1} + r g_t is r
-times the unscaled velocity, by induction from v_0 = 0), so ``train.fit``'s single learning rate serves every
+times the unscaled velocity, by induction from v_0 = 0), so ``fit``'s single learning rate serves every
 layer. Frozen layers get ``requires_grad=False`` and their BatchNorm stays in eval mode (its statistics are the
 source's).
 """
@@ -19,6 +19,7 @@ source's).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import types
 
@@ -28,9 +29,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import runtime, train
-from .data import FashionMNIST, InputSpec
+from . import runtime
+from .data.fashion_mnist import FashionMNIST
+from .data.inputs import InputSpec, spec_of, with_spec
 from .models import VGG
+from .training.config import FitConfig
+from .training.evaluation import evaluate
+from .training.loop import fit
 
 METHODS = ("linear probe", "last two blocks", "full fine-tune", "from scratch")
 
@@ -96,9 +101,7 @@ def new_head(model: VGG, classes) -> VGG:
     nn.init.normal_(model.classifier[index].weight, 0, 0.01)
     nn.init.zeros_(model.classifier[index].bias)
     model.hparams = dict(model.hparams, num_classes=len(classes))
-    spec = getattr(model, "input_spec", None) or InputSpec()
-    model.input_spec = InputSpec(size=spec.size, mean=spec.mean, std=spec.std, classes=tuple(classes))
-    return model
+    return with_spec(model, dataclasses.replace(spec_of(model), classes=tuple(classes)))
 
 
 def _train_in_eval(self, mode: bool = True):
@@ -140,8 +143,7 @@ def prepare(source: VGG, target: FashionMNIST, method: str, *, feature_lr_ratio:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
     runtime.seed_everything(seed)
     if method == "from scratch":
-        fresh = VGG(**source.hparams).to(runtime.model_device(source))
-        fresh.input_spec = getattr(source, "input_spec", None) or InputSpec()
+        fresh = with_spec(VGG(**source.hparams).to(runtime.model_device(source)), spec_of(source))
         return new_head(fresh, target.classes)
     model = new_head(source, target.classes)
     stages = stage_slices(model)
@@ -163,22 +165,22 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def compare_methods(
-    source: VGG, target: FashionMNIST, methods=METHODS, *, seed: int = 0, **fit_kw
+    source: VGG, target: FashionMNIST, methods=METHODS, *, seed: int = 0, device=None, **changes
 ) -> tuple[pd.DataFrame, dict]:
-    """Train each method on ``target`` with the same ``fit`` keywords (SGD, weight decay 0: see ``scale_lr``) and
-    measure validation accuracy: a table (method, trainable parameters, val_acc, wall_s) and the models."""
-    options = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0, eval_every=0, progress=False, verbose=False)
-    options |= dict(live_plot=False) | fit_kw
+    """Train each method on ``target`` with the same run (SGD with momentum 0.9, weight decay 0: see ``scale_lr``;
+    ``changes`` to other ``FitConfig`` fields) and measure validation accuracy: a table (method, trainable
+    parameters, val_acc, wall_s) and the models."""
+    config = FitConfig(optimizer="sgd", momentum=0.9, weight_decay=0.0, eval_every=0, seed=seed).replace(**changes)
     rows, models = [], {}
     for method in methods:
         model = prepare(source, target, method, seed=seed)
         start = time.perf_counter()
-        train.fit(model, target, seed=seed, **options)
+        fit(model, target, config, device=device, quiet=True)
         rows.append(
             dict(
                 method=method,
                 trainable_params=trainable_parameters(model),
-                val_acc=train.evaluate(model, target),
+                val_acc=evaluate(model, target),
                 wall_s=time.perf_counter() - start,
             )
         )
@@ -211,18 +213,18 @@ def imagenet_vgg16(target: FashionMNIST, *, model: VGG | None = None, size: int 
 
     source = model if model is not None else load_pretrained("vgg16")
     ready = new_head(source, target.classes)  # a copy: ``model`` is not changed
-    ready.input_spec = InputSpec(size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=tuple(target.classes))
+    with_spec(ready, InputSpec(size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD, classes=tuple(target.classes)))
     scale_lr(ready.features, 0.1)
     return ready
 
 
 def labels_sweep(
-    source: VGG, target: FashionMNIST, per_class=(5, 20, 100), methods=METHODS, *, seed: int = 0, **fit_kw
+    source: VGG, target: FashionMNIST, per_class=(5, 20, 100), methods=METHODS, *, seed: int = 0, **options
 ) -> pd.DataFrame:
     """``compare_methods`` with ``per_class`` labelled training images of each class of ``target`` (the same
     validation split throughout): one row per (per_class, method)."""
     tables = [
-        compare_methods(source, few_labels(target, n, seed=seed), methods, seed=seed, **fit_kw)[0].assign(per_class=n)
+        compare_methods(source, few_labels(target, n, seed=seed), methods, seed=seed, **options)[0].assign(per_class=n)
         for n in tqdm(per_class, desc="labels per class")
     ]
     return pd.concat(tables).reset_index().set_index(["per_class", "method"])

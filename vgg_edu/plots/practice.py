@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..train import History
+from ..training.history import History
 
 
 def plot_scale_by_depth(tables: dict, title: str = "Signal by depth at initialisation"):
@@ -33,7 +33,7 @@ def plot_scale_by_depth(tables: dict, title: str = "Signal by depth at initialis
 
 def plot_runs(runs: dict, title: str, *, lr: bool = False):
     """Training runs side by side: training loss per logged step, validation accuracy per epoch, and with
-    ``lr=True`` the learning rate per step. ``runs``: {name: ``train.History``}."""
+    ``lr=True`` the learning rate per step. ``runs``: {name: ``History``}."""
     fig, axes = plt.subplots(1, 3 if lr else 2, figsize=(15 if lr else 11, 3.8))
     for name, h in runs.items():
         h = h if isinstance(h, History) else History.from_dict(h)

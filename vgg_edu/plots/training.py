@@ -158,7 +158,7 @@ def plot_time_vs_accuracy(
 
 
 def plot_schedules(curves: dict, title: str = "learning-rate schedules", steps_per_epoch: int | None = None):
-    """Learning rate against step, one line per schedule (``curves``: name -> ``train.schedule_curve``); with
+    """Learning rate against step, one line per schedule (``curves``: name -> ``optim.schedule_curve``); with
     ``steps_per_epoch`` a second axis along the top counts epochs."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for name, lrs in curves.items():

@@ -8,7 +8,7 @@ the wrong classes, which is where the teacher's knowledge of "what looks like wh
 
 with s and t the student's and teacher's logits (and y optionally label-smoothed, as a plain run of the recipe
 trains, so that distillation is the only difference). The T^2 keeps the soft term's gradients the same size whatever T
-(they scale as 1 / T^2). ``Distiller`` is this loss as ``train.fit``'s ``loss_fn(logits, labels, inputs)``: it
+(they scale as 1 / T^2). ``Distiller`` is this loss as ``fit``'s ``loss_fn(logits, labels, inputs)``: it
 runs the frozen teacher on the same (augmented) inputs the student sees.
 """
 
@@ -62,7 +62,7 @@ def distillation_loss(
 
 
 class Distiller:
-    """``loss_fn`` for ``train.fit``: the distillation loss against ``teacher``'s logits on the same inputs.
+    """``loss_fn`` for ``fit``: the distillation loss against ``teacher``'s logits on the same inputs.
 
     The teacher is frozen in place (``requires_grad=False``), run in eval mode without gradients (its BatchNorm
     statistics and weights never change) and moved to the inputs' device on first use.

@@ -31,8 +31,8 @@ import warnings
 import torch
 from torch import nn
 
-from . import runtime
-from .data import InputSpec, batches
+from .. import runtime
+from ..data.inputs import InputSpec, batches, spec_of, with_spec
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def backend() -> str:
 
 class QuantizableVGG(nn.Module):
     """A VGG's layers between a ``QuantStub`` (float -> int8) and a ``DeQuantStub`` (int8 -> float), the form
-    eager-mode quantization needs. Takes and returns float tensors, so ``train.evaluate`` and ``predict`` work."""
+    eager-mode quantization needs. Takes and returns float tensors, so ``evaluate`` and ``predict`` work."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -63,8 +63,7 @@ class QuantizableVGG(nn.Module):
         self.avgpool = copy.deepcopy(model.avgpool)
         self.classifier = copy.deepcopy(model.classifier)
         self.dequant = torch.ao.quantization.DeQuantStub()
-        if hasattr(model, "input_spec"):
-            self.input_spec = model.input_spec
+        with_spec(self, spec_of(model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(self.quant(x))
@@ -128,8 +127,7 @@ def quantize_static(
         q = torch.ao.quantization.fuse_modules(q, fusion_groups(q.features))
         q.qconfig = torch.ao.quantization.get_default_qconfig(engine)
         torch.ao.quantization.prepare(q, inplace=True)
-        spec = getattr(model, "input_spec", None) or InputSpec()
-        for x in _calibration_batches(calibration, spec, batch_size, max_batches):
+        for x in _calibration_batches(calibration, spec_of(model), batch_size, max_batches):
             q(x)
         torch.ao.quantization.convert(q, inplace=True)
     return q
@@ -140,9 +138,7 @@ def quantize_dynamic_head(model: nn.Module) -> nn.Module:
     quantization, no calibration): what shrinks an FC head; the convs stay float."""
     with _quiet():
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
-    if hasattr(model, "input_spec"):
-        q.input_spec = model.input_spec
-    return q
+    return with_spec(q, spec_of(model))
 
 
 def file_size(model: nn.Module) -> int:

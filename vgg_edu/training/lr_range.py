@@ -22,8 +22,11 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from .data import FashionMNIST, num_batches
-from .train import Callback, TrainingDiverged, fit
+from ..data.fashion_mnist import FashionMNIST
+from ..data.inputs import num_batches
+from .callbacks import Callback, ProgressBar, StopTraining
+from .config import FitConfig
+from .loop import TrainingDiverged, fit
 
 
 def geometric_rates(lr_min: float, lr_max: float, steps: int) -> np.ndarray:
@@ -54,8 +57,7 @@ class _Sweep(Callback):
         self.losses.append(loss)
         smoothed = smooth(self.losses, self.beta)
         if smoothed[-1] > self.stop_factor * smoothed.min() or run.step >= len(self.rates):
-            run.options["max_steps"] = run.step  # fit stops after this step, cleanly
-            return
+            raise StopTraining  # fit ends the run after this step, cleanly
         for group in run.optimizer.param_groups:
             group["lr"] = float(self.rates[run.step])
 
@@ -97,18 +99,17 @@ def lr_range_test(
     stop_factor: float = 4.0,
     device=None,
     seed: int = 0,
-    **fit_kw,
+    **changes,
 ) -> RangeTest:
-    """Run the range test on a copy of ``model`` (``model`` itself is left untouched) with ``fit``'s options
-    ``fit_kw`` (batch_size, optimizer, momentum, weight_decay, ...); a constant schedule underneath."""
+    """Run the range test on a copy of ``model`` (``model`` itself is left untouched) with ``FitConfig`` fields
+    ``changes`` (batch_size, optimizer, momentum, weight_decay, ...); a constant schedule underneath."""
     rates = geometric_rates(lr_min, lr_max, steps)
     sweep = _Sweep(rates, beta, stop_factor)
-    batch_size = fit_kw.get("batch_size", 128)
-    epochs = math.ceil(steps / num_batches(len(data.train_labels), batch_size))
-    kw = dict(eval_every=0, log_every=1, progress=True, verbose=False, live_plot=False) | fit_kw
+    config = FitConfig(eval_every=0, log_every=1, seed=seed).replace(**changes)
+    epochs = math.ceil(steps / num_batches(len(data.train_labels), config.batch_size))
+    config = config.replace(epochs=epochs, max_steps=steps, lr=float(rates[0]), schedule="constant")
     try:
-        fit(copy.deepcopy(model), data, epochs=epochs, max_steps=steps, lr=float(rates[0]), schedule="constant",
-            device=device, seed=seed, callbacks=[sweep], **kw)  # fmt: skip
+        fit(copy.deepcopy(model), data, config, device=device, quiet=True, callbacks=[ProgressBar(), sweep])
     except TrainingDiverged:  # the loss became NaN: what came before it is the answer
         pass
     frame = pd.DataFrame(dict(step=np.arange(1, len(sweep.losses) + 1), lr=sweep.lrs, loss=sweep.losses))

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .data import to_input
+from .inputs import to_input
 
 STREAM = 0x5EED_0000_0000
 """Added to a run's seed for augmentation's generator, so its draws do not repeat those of ``data.batches``."""

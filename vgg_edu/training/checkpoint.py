@@ -1,4 +1,5 @@
-"""Checkpoints: written atomically, read with errors that say what is wrong, and turned back into a model.
+"""The checkpoint format, in one place: written atomically, read with errors that say what is wrong, turned back
+into a model, and restored into a run to continue it exactly.
 
 A checkpoint holds, once each: the network's constructor arguments (``hparams``, so ``VGG(**hparams)`` rebuilds
 it), its weights, its input contract (``inputs``: size, mean, std, class names, as torchvision's weights carry
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import torch
 
-from . import distributed, runtime
-from .data import InputSpec
-from .models import VGG
+from .. import runtime
+from ..data.inputs import InputSpec, with_spec
+from ..models import VGG
+from . import distributed
+from .config import FitConfig
+from .history import History
 
 FORMAT = "vgg_edu.checkpoint/2"
 
@@ -104,7 +108,7 @@ def load(path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or not {"hparams", "model"} <= state.keys():
         raise CheckpointError(
             f"{path} is not a vgg_edu checkpoint (it has no 'hparams' and 'model'); "
-            "write checkpoints with vgg_edu.train.fit(..., checkpoint=...)."
+            "write checkpoints with vgg_edu.training.loop.fit(..., checkpoint=...)."
         )
     if state.get("format") != FORMAT:
         raise CheckpointError(
@@ -114,7 +118,7 @@ def load(path, map_location="cpu") -> dict:
     return state
 
 
-def input_spec(state: dict) -> InputSpec:
+def saved_spec(state: dict) -> InputSpec:
     """The input contract stored in a checkpoint's dictionary."""
     return InputSpec.from_dict(state.get("inputs") or {})
 
@@ -126,12 +130,10 @@ def load_model(path, device=None) -> VGG:
     The model carries what the run recorded: ``model.input_spec`` (its input contract: call it on uint8 images),
     ``model.history`` (the training ``History``), ``model.fit_options`` and ``model.meta``.
     """
-    from .train import History
-
     state = load(path)
     model = VGG(**state["hparams"])
     model.load_state_dict(state["model"])
-    model.input_spec = input_spec(state)
+    with_spec(model, saved_spec(state))
     model.history = History.from_dict(state.get("history") or {})
     model.fit_options = dict(state.get("fit") or {})
     model.meta = dict(state.get("meta") or {})
@@ -149,3 +151,82 @@ def load_weights(model: VGG, path) -> VGG:
         raise CheckpointError(f"{path} holds another network: {', '.join(differ)} differ ({there} there)")
     model.load_state_dict(state["model"])
     return model
+
+
+class RunMismatch(ValueError):
+    """``resume=True`` with options, a network, inputs or data other than the saved run's."""
+
+
+def save_run(path, run) -> Path:
+    """Write a run (``loop.Run``) to a checkpoint: enough to load the model and to continue the run exactly."""
+    rng = {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "ranks": distributed.rng_states(),  # under torchrun: every process's own stream
+    }
+    return save(
+        path,
+        dict(
+            hparams=dict(run.model.hparams),
+            model=run.model.state_dict(),
+            inputs=run.spec.as_dict(),
+            fit=run.history.config,
+            history={"epochs": run.history.epochs, "steps": run.history.steps},
+            training=dict(
+                optimizer=run.optimizer.state_dict(),
+                scheduler=run.scheduler.state_dict(),
+                scaler=run.scaler.state_dict(),
+                rng=rng,
+                position=run.position(),
+                finished=run.step >= run.total_steps,
+            ),
+            meta=dict(run.history.meta, val_acc=run.history.final.get("val_acc")),
+        ),
+    )
+
+
+def check_same_run(path, state: dict, run) -> None:
+    """Refuse to continue a saved run with other options, another network, other inputs or other data."""
+    saved, now = dict(state.get("fit") or {}), run.history.config
+    defaults = FitConfig().run_fields() | {"world_size": 1}  # older runs lack newer options
+    differ = [
+        f"{k}: saved {saved.get(k, defaults.get(k))!r}, now {now[k]!r}"
+        for k in (*FitConfig().run_fields(), "data", "world_size")
+        if saved.get(k, defaults.get(k)) != now[k]
+    ]
+    if dict(state["hparams"]) != dict(run.model.hparams):
+        differ.append(f"network: saved {state['hparams']}, now {run.model.hparams}")
+    if saved_spec(state) != run.spec:
+        differ.append(f"inputs: saved {saved_spec(state)}, now {run.spec}")
+    if differ:
+        raise RunMismatch(
+            f"{path} was saved by another run, so it cannot be continued with these options:\n  "
+            + "\n  ".join(differ)
+            + "\nTo continue it, use the saved options. To start a new run "
+            "from its weights, load them (checkpoint.load_weights, or the CLI's --init-from) and "
+            "train to another checkpoint (or pass overwrite=True)."
+        )
+
+
+def restore_run(run, path) -> dict:
+    """Continue the saved run in ``run``: weights, buffers, optimizer, schedule, random state, history and position.
+    Returns the checkpoint's dictionary (its ``meta``, say), read once."""
+    state = load(path)
+    if not state.get("training"):
+        raise RunMismatch(f"{path} holds a model but no training state to continue")
+    check_same_run(path, state, run)
+    t, p = state["training"], state["training"]["position"]
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(t["optimizer"])
+    run.scheduler.load_state_dict(t["scheduler"])
+    run.scaler.load_state_dict(t["scaler"])
+    torch.set_rng_state(t["rng"]["torch"].cpu())
+    if t["rng"].get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([r.cpu() for r in t["rng"]["cuda"]])
+    distributed.restore_rng(t["rng"].get("ranks"))
+    saved_meta = {k: v for k, v in (state.get("meta") or {}).items() if k != "val_acc"}
+    epochs, steps = list(state["history"]["epochs"]), list(state["history"]["steps"])
+    given = {k: v for k, v in run.history.meta.items() if v is not None}  # what this call adds to the record
+    run.history = History(epochs, steps, run.history.config, saved_meta | given)
+    run.move_to(p | {"sums": distributed.own_share(p["sums"])})  # under torchrun the saved totals go to rank 0 only
+    return state

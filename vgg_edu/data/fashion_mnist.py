@@ -1,4 +1,4 @@
-"""Fashion-MNIST: find it, load it, batch it.
+"""Fashion-MNIST: find it, load it, split it.
 
 The four original IDX files (Xiao, Rasul & Vollgraf 2017) are read straight into uint8 tensors: 60,000 train and
 10,000 test images of 28 x 28 pixels, with labels 0-9. An IDX file is a big-endian header, then raw bytes::
@@ -6,12 +6,7 @@ The four original IDX files (Xiao, Rasul & Vollgraf 2017) are read straight into
     images:  magic 2051 (0x00000803), N, rows, cols   (four uint32), then N * rows * cols uint8 pixels
     labels:  magic 2049 (0x00000801), N               (two uint32),  then N uint8 labels
 
-Batches are made on the target device, one tensor operation each: uint8 -> float in [0, 1], an optional bilinear
-resize (``F.interpolate``), normalisation ``(x - 0.2860) / 0.3530`` (the train set's mean and std) and an optional
-random horizontal flip. No PIL, no worker processes: the whole data set is 55 MB and lives in memory.
-
-A trained model's input contract (its input size, mean, std and class names) is an ``InputSpec``: checkpoints carry
-it, as torchvision's weights carry their transforms, and ``model.input_spec(images)`` turns pixels into inputs.
+The whole data set is 55 MB and lives in memory; ``vgg_edu.data.inputs`` turns its pixels into a model's inputs.
 """
 
 from __future__ import annotations
@@ -19,17 +14,17 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..runtime import fast_mode
+from .inputs import CLASSES, MEAN, STD, InputSpec, pixel_stats
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-MEAN, STD = 0.2860, 0.3530
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
@@ -204,44 +199,6 @@ class FashionMNIST:
         )
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """A model's input contract, as torchvision's weights carry theirs: ``size`` (the side images are resized to;
-    None: as stored), the per-channel ``mean`` and ``std`` it was normalised with, and the ``classes`` its outputs
-    name. Calling it turns uint8 images into the model's inputs (``to_input``)."""
-
-    size: int | None = None
-    mean: tuple = (MEAN,)
-    std: tuple = (STD,)
-    classes: tuple = CLASSES
-
-    def __call__(self, images: torch.Tensor, device=None, *, flip=None, channels_last: bool = False) -> torch.Tensor:
-        return to_input(images, self.size, device, mean=self.mean, std=self.std, flip=flip, channels_last=channels_last)
-
-    def as_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InputSpec:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-def pixel_stats(images: torch.Tensor, chunk: int = 512) -> tuple[tuple, tuple]:
-    """Per-channel mean and standard deviation of uint8 images (N, H, W) or (N, C, H, W) as fractions of 255, four
-    decimals: mean = E[x], std = sqrt(E[x^2] - E[x]^2), summed in float64 a chunk at a time."""
-    if not len(images):
-        raise ValueError("pixel_stats needs at least one image")
-    images = images.unsqueeze(1) if images.dim() == 3 else images
-    total = torch.zeros(2, images.shape[1], dtype=torch.float64)
-    for i in range(0, len(images), chunk):
-        x = images[i : i + chunk].to(torch.float64).div_(255).transpose(0, 1).flatten(1)
-        total += torch.stack([x.sum(1), x.square().sum(1)])
-    n = images.numel() / images.shape[1]
-    mean, square = total / n
-    std = (square - mean.square()).clamp(min=0).sqrt()
-    return tuple(round(float(v), 4) for v in mean), tuple(round(max(float(v), 1e-4), 4) for v in std)
-
-
 def _download(root: Path) -> Path:
     from torchvision import datasets
 
@@ -281,87 +238,8 @@ def load_fashion_mnist(root=None, *, download: bool = True) -> FashionMNIST:
     return FashionMNIST(*_read_split(folder, "train"), *_read_split(folder, "t10k"), source=str(folder.resolve()))
 
 
-def to_input(
-    images: torch.Tensor,
-    resize: int | None = None,
-    device=None,
-    *,
-    mean=(MEAN,),
-    std=(STD,),
-    flip: torch.Tensor | None = None,
-    channels_last: bool = False,
-) -> torch.Tensor:
-    """uint8 images (N, H, W) or (N, C, H, W) -> normalised float32 (N, C, size, size) on ``device``.
-
-    ``x = (pixels / 255 - mean) / std`` per channel (Fashion-MNIST's: 0.2860 and 0.3530), bilinearly resized to
-    ``resize`` x ``resize`` first when given. ``flip`` is an optional boolean mask (N,): those images are mirrored
-    left-right (data augmentation).
-    """
-    if not torch.is_tensor(images) or images.dtype != torch.uint8:
-        kind = images.dtype if torch.is_tensor(images) else type(images).__name__
-        raise TypeError(
-            f"to_input expects uint8 pixels (0-255) as load_fashion_mnist gives them; got {kind}. "
-            "Float images in [0, 1]: (x * 255).round().to(torch.uint8)."
-        )
-    if images.dim() == 3:
-        images = images.unsqueeze(1)
-    if images.dim() != 4:
-        raise ValueError(f"to_input expects (N, H, W) or (N, C, H, W) images; got shape {tuple(images.shape)}")
-    device = torch.device(device) if device is not None else images.device
-    x = images.to(device, non_blocking=True).float().div_(255)
-    if flip is not None:
-        flip = flip.to(device)
-        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-    if resize is not None and (resize, resize) != tuple(x.shape[-2:]):
-        x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False)
-    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
-    x = x.sub_(mean).div_(std)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-def batches(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    batch_size: int,
-    *,
-    spec: InputSpec | None = None,
-    device=None,
-    shuffle: bool = False,
-    flip: bool = False,
-    seed: int = 0,
-    start: int = 0,
-    channels_last: bool = False,
-):
-    """Yield ``(x, y)`` mini-batches: x = ``spec(images)`` (default ``InputSpec()``: 28 px, Fashion-MNIST's
-    statistics) on ``device``, y int64 labels there.
-
-    ``shuffle`` draws a new order from ``seed`` (pass ``seed + epoch`` for a fresh order each epoch, repeatably);
-    ``flip`` mirrors a random half of the images (drawn from the same seed). ``start`` skips the first ``start``
-    batches of that same sequence, so a run stopped mid-epoch can resume exactly. The last batch may be smaller.
-    """
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    spec = spec if spec is not None else InputSpec()
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(labels), generator=g) if shuffle else torch.arange(len(labels))
-    mirror = torch.rand(len(labels), generator=g) < 0.5 if flip else None
-    for begin in range(start * batch_size, len(order), batch_size):
-        idx = order[begin : begin + batch_size]
-        mask = mirror[begin : begin + batch_size] if flip else None
-        x = spec(images[idx], device, flip=mask, channels_last=channels_last)
-        yield x, labels[idx].to(x.device, non_blocking=True)
-
-
-def num_batches(n: int, batch_size: int) -> int:
-    return -(-n // batch_size)
-
-
 def lesson_data(fast: tuple[int, int] = (2000, 500), *, n_val: int = 5000, seed: int = 0) -> FashionMNIST:
     """Fashion-MNIST as the lessons use it: ``n_val`` training images held out for validation (seeded), and in
     fast mode (``VGG_EDU_FAST=1``, CI) a random slice of ``fast`` = (train, test) images of it."""
-    from .runtime import fast_mode
-
     ds = load_fashion_mnist().hold_out(n_val, seed=seed)
     return ds.subset(*fast, seed=seed) if fast_mode() else ds

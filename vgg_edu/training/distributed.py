@@ -14,7 +14,7 @@ process group (NCCL between GPUs, gloo between CPU processes). Then, step by ste
   PyTorch's SyncBatchNorm runs on GPUs only, so CPU processes (gloo) normalise each slice by its own statistics
   and take rank 0's running statistics (DDP broadcasts them before every forward pass);
 - the epoch's loss and accuracy are summed over all processes (``summed``); only rank 0 writes files
-  (``checkpoint.save``, the CLI's metrics); Ctrl-C stops every process after the same step (``StopTogether``).
+  (``training.checkpoint.save``, the CLI's metrics); Ctrl-C stops every process after the same step (``StopTogether``).
 
 Every process builds the same model from the same seed; then rank r draws its dropout masks from seed + r
 (``seed_per_rank``), and a checkpoint keeps every process's random state (``rng_states``), so that a resumed run
@@ -33,6 +33,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
+from .callbacks import Callback
 
 __all__ = [
     "init",
@@ -196,7 +198,7 @@ def restore_rng(states: list | None) -> None:
         torch.cuda.set_rng_state(mine["cuda"].cpu())
 
 
-class StopTogether:
+class StopTogether(Callback):
     """A ``fit`` callback under torchrun: Ctrl-C (or torchrun's SIGTERM) stops every process after the same step.
 
     A terminal's Ctrl-C reaches every process, and torchrun passes it on once more, so repeats within
@@ -219,9 +221,6 @@ class StopTogether:
         flag = torch.tensor([float(self.asked_at is not None or run.interrupted)], device=_collective_device())
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         run.interrupted = bool(flag.item())
-
-    def on_epoch(self, run, row) -> None:
-        pass
 
     def on_stop(self, run, reason) -> None:
         for s, handler in self.previous.items():

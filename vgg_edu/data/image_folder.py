@@ -27,7 +27,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from .data import DataError, FashionMNIST
+from .fashion_mnist import DataError, FashionMNIST
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 SPLITS = ("train", "test")

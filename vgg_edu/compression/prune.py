@@ -11,13 +11,13 @@ Removing filter j of a conv removes output channel j, its BatchNorm channel, and
 
 from __future__ import annotations
 
-import copy
 import numbers
 
 import torch
 from torch import nn
 
-from .models import VGG, get_config
+from ..data.inputs import spec_of, with_spec
+from ..models import VGG, get_config
 
 
 def _check(model, fraction) -> float:
@@ -27,7 +27,8 @@ def _check(model, fraction) -> float:
     if not isinstance(model, VGG):
         raise TypeError(
             f"prune_channels takes a vgg_edu.models.VGG (it rebuilds one with fewer channels); got "
-            f"{type(model).__name__}. Build the network with vgg_edu.models.VGG or vgg_edu.train.build_model."
+            f"{type(model).__name__}. Build the network with vgg_edu.models.VGG or "
+            "vgg_edu.training.recipes.build_model."
         )
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
         raise ValueError(
@@ -123,14 +124,12 @@ def keep_channels(model: VGG, kept: list[torch.Tensor]) -> VGG:
         elif isinstance(old, nn.BatchNorm2d):
             _copy_batch_norm(fresh, old, keep_in.to(device))
     _copy_head(new, model, keep_in.cpu())
-    if hasattr(model, "input_spec"):
-        new.input_spec = copy.copy(model.input_spec)
-    return new.train(model.training)
+    return with_spec(new, spec_of(model)).train(model.training)
 
 
 def prune_channels(model: VGG, fraction: float) -> VGG:
     """Remove ``fraction`` of the filters of every conv of ``model``, those with the smallest L1 norms (Li et al.
-    2017), and return the smaller ``VGG`` (weights copied, ready to fine-tune with ``vgg_edu.train.fit``).
+    2017), and return the smaller ``VGG`` (weights copied, ready to fine-tune with ``vgg_edu.training.loop.fit``).
 
     ``fraction=0`` returns an identical copy; ``fraction=0.5`` halves every conv's width (about a quarter of the
     conv MACs remain). ``model`` is not changed.

@@ -1,0 +1,14 @@
+"""Training: small modules, each one part; ``loop.fit`` composes them.
+
+- ``config``       ``FitConfig``: a run's settings as one frozen value (what the CLI, resume and checkpoints read)
+- ``recipes``      measured runs: a network and a ``FitConfig``; ``build_model``
+- ``loop``         ``fit`` and ``train_step``: forward, loss, backward, step
+- ``optim``        the update rule and the learning-rate schedules
+- ``callbacks``    progress, printed epochs, checkpoints, ``StopTraining``
+- ``history``      what a run measured, per epoch and per step
+- ``evaluation``   ``predict``, ``evaluate``, the confusion matrix, the most confident mistakes
+- ``checkpoint``   the checkpoint format: write, read, load a model, restore a run
+- ``distributed``  torchrun: DistributedDataParallel, the global batch split over processes, rank-0 writes
+- ``lr_range``     the learning-rate range test
+- ``lessons``      short runs and comparisons for notebooks 01-07, and the model notebooks 05-07 load
+"""

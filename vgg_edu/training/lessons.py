@@ -1,0 +1,209 @@
+"""Short runs and comparisons for the lessons (notebook 04 and after): a few hundred steps of SGD, ablations of a
+recipe, the train/validation accuracy gap, what each part of a step costs, and the model notebooks 05-07 load.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import runtime
+from ..data import augment
+from ..data.fashion_mnist import FashionMNIST
+from ..data.inputs import num_batches, spec_of
+from . import checkpoint
+from .callbacks import KeepHistory
+from .config import DEFAULT_CHECKPOINT, FIELDS, FitConfig
+from .evaluation import evaluate
+from .history import History
+from .loop import TrainingDiverged, fit
+from .recipes import build_model, fit_config
+
+
+def train_steps(
+    model: nn.Module,
+    data: FashionMNIST,
+    *,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    device=None,
+    seed: int = 0,
+) -> list[float]:
+    """``fit`` cut down to the short runs the lessons compare networks with: ``steps`` steps of SGD with momentum
+    0.9 and a constant learning rate, no evaluation, no checkpoint. Returns the training loss of every step and
+    leaves the model in eval mode."""
+    epochs = math.ceil(steps / num_batches(len(data.train_labels), batch_size))
+    config = FitConfig(epochs=epochs, max_steps=steps, batch_size=batch_size, lr=lr, momentum=0.9, seed=seed)
+    history = fit(model, data, config.replace(eval_every=0, log_every=1), device=device, quiet=True)
+    model.eval()
+    return [s["loss"] for s in history.steps]
+
+
+def ablation(
+    data: FashionMNIST, changes: dict, *, recipe_name: str = "classroom", seed: int = 0, device=None, **common
+) -> dict[str, History]:
+    """Train the recipe once per entry of ``changes`` (a label and the network keywords or ``FitConfig`` fields it
+    changes, one thing at a time: ``{"recipe": {}, "no BatchNorm": {"batch_norm": False}}``), same data, seed and
+    steps, quietly; then compare them on validation. ``common`` (network keywords or ``FitConfig`` fields) apply to
+    every run. A run whose loss blows up is kept, marked ``config["diverged"]`` (its step)."""
+    runs = {}
+    for label, change in changes.items():
+        every = common | change  # the keywords common to all runs (network or fit), then this run's change
+        model_change = {k: v for k, v in every.items() if k not in FIELDS}
+        model = build_model(recipe_name, seed=seed, data=data, **model_change)
+        keep = KeepHistory()
+        try:
+            config = fit_config(recipe_name, **{k: v for k, v in every.items() if k in FIELDS}, seed=seed)
+            runs[label] = fit(model, data, config, device=device, quiet=True, callbacks=[keep])
+        except TrainingDiverged:
+            keep.history.config["diverged"] = keep.history.steps[-1]["step"] if keep.history.steps else 0
+            runs[label] = keep.history
+    return runs
+
+
+def summarize(runs: dict) -> pd.DataFrame:
+    """One row per run: final validation accuracy (NaN where the loss blew up), wall time and throughput."""
+    rows = []
+    for k, h in runs.items():
+        speeds = [r["examples_per_s"] for r in h.epochs] or [math.nan]
+        val = h.final.get("val_acc") if "diverged" not in h.config else None
+        rows.append(
+            dict(
+                run=k,
+                val_acc=val if val is not None else math.nan,
+                wall_s=h.final.get("wall_s", math.nan),
+                examples_per_s=float(np.mean(speeds)),
+                steps=h.final.get("step", h.config.get("diverged")),
+                diverged="diverged" in h.config,
+            )
+        )
+    return pd.DataFrame(rows).set_index("run")
+
+
+def accuracy_gap(
+    model: nn.Module, data: FashionMNIST, history: History, config: FitConfig, *, n: int = 5000, name="accuracy"
+):
+    """Why training accuracy trails validation accuracy early on, in four measurements of the same training images
+    (``n`` of them): the running mean over the epoch that ``fit`` reports; the end-of-epoch model in train mode
+    (dropout, BatchNorm's batch statistics) on images augmented as ``config`` says (flip, translate, max_zoom); the
+    same in eval mode; in eval mode on the images as stored; then the validation accuracy. A table, its column
+    ``name``."""
+    images, labels = data.train_images[:n], data.train_labels[:n]
+    spec, device, seed = spec_of(model, data), runtime.model_device(model), config.seed
+    shift_and_zoom = augment.for_epoch(
+        len(labels),
+        seed=seed,
+        translate_px=config.translate,
+        max_zoom=config.max_zoom,
+        fill=augment.background(spec.mean, spec.std).to(device),
+    )
+    mirror = torch.rand(len(labels), generator=torch.Generator().manual_seed(seed)) < 0.5
+    augmented = shift_and_zoom(spec(images, device, flip=mirror if config.flip else None), 0)
+    clean = spec(images, device)
+    scratch = copy.deepcopy(model)  # train mode updates BatchNorm's running statistics: not on the real model
+
+    def accuracy(x, training):
+        scratch.train(training)
+        with torch.no_grad():
+            predicted = torch.cat([scratch(chunk).argmax(1).cpu() for chunk in x.split(500)])
+        return int((predicted == labels).sum()) / len(labels)
+
+    rows = {
+        "train: running mean over the epoch (fit's train_acc)": history.final["train_acc"],
+        "train: end-of-epoch model, train mode (dropout, batch statistics), augmented": accuracy(augmented, True),
+        "train: end-of-epoch model, eval mode, augmented": accuracy(augmented, False),
+        "train: end-of-epoch model, eval mode, as stored": accuracy(clean, False),
+        "validation: end-of-epoch model, eval mode": evaluate(model, data, "val"),
+    }
+    return pd.DataFrame({name: rows})
+
+
+def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32, device=None) -> pd.DataFrame:
+    """Milliseconds per image of three parts of training at ``size`` px: d2l's PIL resize (torchvision ``Resize``
+    and ``ToTensor`` on each image), this package's batched ``F.interpolate`` (``data.to_input``), and one training
+    step (forward, backward, SGD) of d2l's VGG-11/4 in channels-last layout, on ``batch_size`` images, with freed
+    memory kept on the CPU as ``fit`` keeps it (``runtime.keep_freed_memory``)."""
+    from PIL import Image
+    from torchvision import transforms
+
+    device = runtime.get_device(device) if device is not None else torch.device("cpu")
+    runtime.keep_freed_memory(device)
+    images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
+    to_tensor = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
+    model = build_model("d2l", data=data).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def pil():
+        return torch.stack([to_tensor(Image.fromarray(im.numpy(), mode="L")) for im in images])
+
+    def tensor():
+        return spec_of(model)(images, device, channels_last=True)
+
+    def step():
+        loss = F.cross_entropy(model(tensor()), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    timings = {}
+    for name, work in (
+        ("PIL resize (d2l, per image)", pil),
+        ("F.interpolate (batched)", tensor),
+        ("training step", step),
+    ):
+        work()  # warm-up
+        start = time.perf_counter()
+        work()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timings[name] = 1e3 * (time.perf_counter() - start) / len(images)
+    return pd.DataFrame({f"ms per image at {size} px": timings})
+
+
+def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
+    """The book's d2l recipe trained on ``data`` when ``device`` is a CUDA GPU (12 steps in fast mode):
+    ``{"d2l": History}``; elsewhere ``{}`` and a line saying why (on a CPU it takes hours)."""
+    device = runtime.get_device(device) if device is not None else runtime.best_device()
+    if device.type != "cuda":
+        print(f"No CUDA GPU here ({runtime.device_name(device)}): the d2l recipe is skipped; hours on a CPU.")
+        return {}
+    model = build_model("d2l", seed=0, data=data)
+    config = fit_config("d2l", **runtime.fast_or_full({"epochs": 1, "max_steps": 12}, {}))
+    return {"d2l": fit(model, data, config, device=device)}
+
+
+def lesson_checkpoint() -> Path:
+    """Where notebook 04 saves its model: ``artifacts/vgg11_fashion_mnist.pt``, the file notebooks 05-07 load; in
+    fast mode ``vgg11_fashion_mnist_fast.pt``, so that a CI run never replaces a model trained in full."""
+    name = runtime.fast_or_full(DEFAULT_CHECKPOINT.replace(".pt", "_fast.pt"), DEFAULT_CHECKPOINT)
+    return runtime.artifacts_dir() / name
+
+
+def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:
+    """The model the lessons after notebook 04 look inside: notebook 04's trained VGG-11 (``path``, default
+    ``artifacts/vgg11_fashion_mnist.pt``) where it exists, else (and always in fast mode) the classroom network
+    trained here for a short while, with a line saying which."""
+    path = Path(path) if path is not None else runtime.artifacts_dir() / DEFAULT_CHECKPOINT
+    if path.is_file() and not runtime.fast_mode():
+        model = checkpoint.load_model(path, device=device)
+        print(f"Loaded notebook 04's VGG-11 from {path} ({spec_of(model).size} px inputs).")
+        return model
+    why = "fast mode" if runtime.fast_mode() else f"no checkpoint at {path} (run notebook 04 to make one)"
+    model = build_model("classroom", data=data)
+    # Fast mode has ~100 steps: AdamW gets much further than SGD in so few. Otherwise the recipe, for 2 epochs.
+    quick = dict(epochs=1, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=0.0) if runtime.fast_mode() else {}
+    history = fit(model, data, fit_config("classroom", epochs=2, **quick), device=device, quiet=True)
+    print(
+        f"{why}: trained a small VGG-11 quickly instead ({history.final['step']} steps on "
+        f"{len(data.train_labels):,} images); expect rougher pictures than with notebook 04's model."
+    )
+    return model.eval()

@@ -1,0 +1,357 @@
+"""The training loop: ``fit`` a model to a data set's training split, one ``train_step`` at a time.
+
+One step: forward, loss, backward, optimizer step, schedule step (the update rule and the schedules:
+``training.optim``). Loss: cross-entropy, L = -mean_i log softmax(f(x_i))[y_i] (with label smoothing eps the target
+puts 1 - eps + eps/10 on y_i and eps/10 on each other class). Everything else happens around the loop, in
+callbacks (``training.callbacks``): progress, printed epochs, checkpoints, live plots, stopping early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import runtime
+from ..data import augment
+from ..data.fashion_mnist import FashionMNIST
+from ..data.inputs import InputSpec, batches, num_batches, spec_of
+from . import checkpoint, distributed
+from .callbacks import PrintEpochs, ProgressBar, SaveCheckpoint, StopTraining
+from .config import FitConfig
+from .evaluation import evaluate
+from .history import History
+from .optim import make_optimizer, make_scheduler
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Run:
+    """Everything a training run changes as it goes, so that it can be saved and continued exactly."""
+
+    model: nn.Module
+    data: FashionMNIST
+    spec: InputSpec
+    config: FitConfig
+    device: torch.device
+    amp: bool  # mixed precision, resolved (``config.amp`` None: on CUDA only)
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    history: History
+    loss_fn: object = None
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch: int = 0  # batches of it done
+    step: int = 0  # optimizer steps done in all
+    sums: dict = field(default_factory=dict)  # the epoch so far: loss_sum, correct, seen, train_s
+    wall_s: float = 0.0  # wall time before this process took over the run
+    started: float = field(default_factory=time.perf_counter)
+    interrupted: bool = False  # Ctrl-C: stop after this step, save, raise KeyboardInterrupt
+    stopped: bool = False  # a callback raised StopTraining: end the run after this step
+    ddp: nn.Module | None = None  # the model in DistributedDataParallel under torchrun (training.distributed)
+
+    @property
+    def per_epoch(self) -> int:
+        return num_batches(len(self.data.train_labels), self.config.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """The run's length: what the schedule spans."""
+        return self.config.epochs * self.per_epoch
+
+    @property
+    def stop(self) -> int:
+        """The step this call of ``fit`` stops at: the run's end, or ``max_steps``."""
+        return self.total_steps if self.config.max_steps is None else min(self.total_steps, self.config.max_steps)
+
+    @property
+    def over(self) -> bool:
+        return self.step >= self.stop or self.stopped
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def wall(self) -> float:
+        return self.wall_s + time.perf_counter() - self.started
+
+    def position(self) -> dict:
+        sums = {k: (float(v) if torch.is_tensor(v) else v) for k, v in distributed.summed(self.sums).items()}
+        return dict(epoch=self.epoch, batch=self.batch, step=self.step, sums=sums, wall_s=self.wall())
+
+    def move_to(self, position: dict) -> None:
+        """Continue from a saved ``position()``."""
+        self.epoch, self.batch, self.step = position["epoch"], position["batch"], position["step"]
+        self.wall_s, sums = position["wall_s"], position["sums"]
+        self.sums = _fresh_sums(self.device)
+        self.sums["loss_sum"] += sums.get("loss_sum", 0.0)
+        self.sums["correct"] += int(sums.get("correct", 0))
+        self.sums.update(seen=sums.get("seen", 0), train_s=sums.get("train_s", 0.0))
+
+
+def _fresh_sums(device) -> dict:
+    return dict(
+        loss_sum=torch.zeros((), device=device, dtype=torch.float64),
+        correct=torch.zeros((), device=device, dtype=torch.long),
+        seen=0,
+        train_s=0.0,
+    )
+
+
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Forward, loss, backward, optimizer step, schedule step: one step of mini-batch SGD. Returns the loss."""
+    model, opt, c = run.model, run.optimizer, run.config
+    amp_dtype = torch.bfloat16 if run.device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+    with torch.autocast(run.device.type, dtype=amp_dtype, enabled=run.amp):
+        out = (run.ddp or model)(x)
+        loss = run.loss_fn(out, y, x) if run.loss_fn else F.cross_entropy(out, y, label_smoothing=c.label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(opt)
+    run.scaler.update()
+    if not c.schedule.startswith("plateau"):
+        run.scheduler.step()
+    with torch.no_grad():
+        run.sums["loss_sum"] += loss.detach().double() * len(y)
+        run.sums["correct"] += (out.argmax(1) == y).sum()
+    run.sums["seen"] += len(y)
+    run.step, run.batch = run.step + 1, run.batch + 1
+    return loss.detach()
+
+
+def _log_step(run: Run, loss: torch.Tensor) -> float:
+    """Record the loss of this step (a device sync: every ``log_every`` steps only); stop on NaN or infinity."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"the training loss became {value} at step {run.step} (learning rate {run.lr:.3g}); the weights are "
+            "now useless, so training stopped. What usually helps: lower the learning rate (try a third of it), "
+            "use a warm-up schedule ('onecycle'), add BatchNorm (batch_norm=True) or a better init "
+            "(init='kaiming_fan_in' or 'xavier'), and check the inputs are normalised. Start again from a fresh "
+            "model (or an earlier checkpoint)."
+        )
+    run.history.steps.append(
+        dict(step=run.step, epoch=run.epoch + run.batch / run.per_epoch, loss=value, lr=run.lr, wall_s=run.wall())
+    )
+    return value
+
+
+def _end_epoch(run: Run) -> dict:
+    """The epoch's row (evaluated on validation when due); moves the run to the next epoch if this one is done."""
+    c, s, done = run.config, distributed.summed(run.sums), run.batch >= run.per_epoch
+    distributed.sync_buffers(run.model)  # every process evaluates rank 0's network
+    row = dict(
+        epoch=run.epoch + run.batch / run.per_epoch,
+        step=run.step,
+        train_loss=float(s["loss_sum"]) / max(s["seen"], 1),
+        train_acc=float(s["correct"]) / max(s["seen"], 1),
+        val_acc=None,
+        val_loss=None,
+        examples_per_s=s["seen"] / s["train_s"] if s["train_s"] else math.nan,
+        lr=run.lr,
+        epoch_s=s["train_s"],
+    )
+    if not math.isfinite(row["train_loss"]):
+        _log_step(run, torch.tensor(row["train_loss"]))
+    due = run.over or (done and (run.epoch + 1) % max(c.eval_every, 1) == 0)
+    if c.eval_every and len(run.data.val_labels) and due:
+        ev = evaluate(run.model, run.data, "val", device=run.device, details=True, flip_tta=c.flip_tta)
+        row.update(val_acc=ev.accuracy, val_loss=ev.loss)
+    row["wall_s"] = run.wall()
+    run.history.epochs.append(row)
+    if c.schedule.startswith("plateau") and row["val_acc"] is not None:
+        run.scheduler.step(row["val_acc"])
+    if done:
+        run.epoch, run.batch, run.sums = run.epoch + 1, 0, _fresh_sums(run.device)
+    return row
+
+
+def _train_epoch(run: Run, callbacks) -> None:
+    """The rest of the current epoch (from ``run.batch``), or up to ``run.stop``."""
+    c = run.config
+    order = batches(
+        run.data.train_images,
+        run.data.train_labels,
+        c.batch_size,
+        spec=run.spec,
+        device=run.device,
+        shuffle=True,
+        flip=c.flip,
+        seed=c.seed + run.epoch,
+        start=run.batch,
+        channels_last=c.channels_last,
+    )
+    shift_and_zoom = augment.for_epoch(
+        len(run.data.train_labels),
+        seed=c.seed + run.epoch,
+        translate_px=c.translate,
+        max_zoom=c.max_zoom,
+        fill=augment.background(run.spec.mean, run.spec.std).to(run.device),
+    )
+    layout = torch.channels_last if c.channels_last else torch.contiguous_format
+    run.model.train()
+    t0 = time.perf_counter()
+    for i, (x, y) in enumerate(order, start=run.batch):
+        x = shift_and_zoom(x, i * c.batch_size).contiguous(memory_format=layout)
+        x, y = distributed.local_part(x, y)  # under torchrun: this process's slice of the global batch
+        loss = train_step(run, x, y)
+        logged = run.step == 1 or run.step % c.log_every == 0 or run.step >= run.stop
+        value = _log_step(run, loss) if logged else None
+        try:
+            for cb in callbacks:
+                cb.on_step(run, value)
+        except StopTraining:
+            run.stopped = True
+        if run.interrupted or run.over:
+            break
+    run.sums["train_s"] += time.perf_counter() - t0
+
+
+def _fingerprint(data: FashionMNIST) -> dict:
+    """Which images a run trains on: the split sizes and a hash of the training labels in order."""
+    labels = data.train_labels.cpu().numpy().astype(np.int64).tobytes()
+    return dict(
+        train=len(data.train_labels),
+        val=len(data.val_labels),
+        test=len(data.test_labels),
+        train_labels_sha1=hashlib.sha1(labels).hexdigest()[:16],
+    )
+
+
+def _check_data(config: FitConfig, data: FashionMNIST) -> None:
+    """A clear ValueError for a config this data cannot run."""
+    if not isinstance(data, FashionMNIST):
+        raise TypeError(f"fit trains on a data set (load_fashion_mnist, load_image_folder); got {type(data).__name__}")
+    if not len(data.train_labels):
+        raise ValueError(f"{data!r} has no training images")
+    if config.schedule.startswith("plateau") and not (len(data.val_labels) and config.eval_every):
+        raise ValueError(
+            "schedule 'plateau' lowers the learning rate when validation accuracy stops rising: it "
+            "needs a validation split (data.hold_out, --val-size) and eval_every >= 1"
+        )
+
+
+def _start(
+    model: nn.Module, data: FashionMNIST, config: FitConfig, device, loss_fn, path, resume, overwrite, meta
+) -> Run:
+    """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
+    _check_data(config, data)
+    if path is not None:
+        checkpoint.check_writable(path)
+        if path.exists() and not (resume or overwrite):
+            raise FileExistsError(
+                f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
+                "that run, overwrite=True (--overwrite) to replace it, or another path."
+            )
+    device = runtime.place(model, device)
+    runtime.keep_freed_memory(device)
+    amp = device.type == "cuda" if config.amp is None else config.amp
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
+    sched = make_scheduler(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    )
+    record = config.as_dict() | dict(
+        amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
+    )
+    spec = spec_of(model, data)
+    history = History(config=record, meta=dict(meta or {}))
+    run = Run(model, data, spec, config, device, amp, opt, sched, scaler, history, loss_fn)
+    run.sums = _fresh_sums(device)
+    if path is not None and resume and path.exists():
+        checkpoint.restore_run(run, path)
+    else:
+        if path is not None and resume:
+            print(f"No checkpoint at {path} yet: starting a new run there.")
+        runtime.seed_everything(config.seed)
+        distributed.seed_per_rank(config.seed)  # under torchrun: each process its own dropout masks
+    run.ddp = distributed.wrap(model, device, len(data.train_labels), config.batch_size)  # None on one process
+    return run
+
+
+@contextlib.contextmanager
+def _deferred_interrupt(run: Run):
+    """Ctrl-C (SIGINT, also Jupyter's interrupt) sets ``run.interrupted``: the step in progress finishes and ``fit``
+    stops between two steps, so what is saved is a state the uninterrupted run passed through too. A second Ctrl-C
+    stops at once, without saving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if run.interrupted:
+            raise KeyboardInterrupt
+        run.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def fit(
+    model: nn.Module,
+    data: FashionMNIST,
+    config: FitConfig | None = None,
+    *,
+    device=None,
+    loss_fn=None,
+    checkpoint=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    callbacks=(),
+    meta: dict | None = None,
+    **changes,
+) -> History:
+    """Train ``model`` on ``data``'s training split, inputs made by its input contract; return the ``History``.
+
+    - the run: ``config`` (a ``FitConfig``; default ``FitConfig()``), with ``changes`` to its fields applied:
+      ``fit(model, data, epochs=1, lr=0.01)``, or a recipe's ``fit(model, data, recipes.fit_config("classroom"))``.
+      ``loss_fn(logits, labels, inputs)`` replaces cross-entropy (distillation, say). ``device``: see ``runtime``.
+    - ``checkpoint``: saved after every epoch, at the end and on Ctrl-C (which then raises ``KeyboardInterrupt``).
+      ``resume=True`` continues the saved run exactly (a config that differs is refused); ``overwrite=True``
+      replaces it; without either an existing file is never touched.
+    - ``quiet``: no progress bar and no line per epoch. ``callbacks`` watch the run (``training.callbacks``; a live
+      plot: ``plots.LivePlot()``) and may stop it (``StopTraining``); ``meta``: notes kept in the history and the
+      checkpoint (a resumed run keeps the saved ones, ``meta`` adding to them).
+    """
+    config = (config if config is not None else FitConfig()).replace(**changes)
+    path = Path(checkpoint) if checkpoint is not None else None
+    run = _start(model, data, config, device, loss_fn, path, resume, overwrite, meta)
+    watchers = distributed.callbacks() + ([] if quiet else [ProgressBar(), PrintEpochs()])
+    callbacks = watchers + list(callbacks) + ([SaveCheckpoint(path)] if path is not None else [])
+    reason = "error"
+    try:
+        with _deferred_interrupt(run):
+            while not run.over and not run.interrupted:
+                _train_epoch(run, callbacks)
+                if not run.interrupted:
+                    row = _end_epoch(run)
+                    for cb in callbacks:
+                        cb.on_epoch(run, row)
+        reason = "interrupted" if run.interrupted else "stopped" if run.stopped else "done"
+    finally:
+        for cb in callbacks:
+            cb.on_stop(run, reason)
+    if run.interrupted:
+        saved = f" Saved to {path}: continue with resume=True (CLI: --resume)." if path is not None else ""
+        print(f"Interrupted at step {run.step}.{saved}")
+        raise KeyboardInterrupt
+    return run.history
