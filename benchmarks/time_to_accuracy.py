@@ -1,4 +1,4 @@
-"""Time to accuracy: how long a recipe takes, through ``train.fit``, to reach 0.92 and 0.93 on Fashion-MNIST.
+"""Time to accuracy: how long a recipe takes, through ``fit``, to reach 0.92 and 0.93 on Fashion-MNIST.
 
     python benchmarks/time_to_accuracy.py                              # classroom, then classroom_v1, then d2l
     python benchmarks/time_to_accuracy.py --recipes classroom --d2l-steps 0 --threads 1
@@ -27,13 +27,18 @@ import time
 
 import torch
 
-from vgg_edu import data, runtime, train
+from vgg_edu import runtime
+from vgg_edu.data.fashion_mnist import load_fashion_mnist
+from vgg_edu.training import recipes
+from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.config import FIELDS
+from vgg_edu.training.evaluation import evaluate
+from vgg_edu.training.loop import fit
 
 TARGETS = (0.92, 0.93)
-MODEL_KEYS = ("width_divisor", "batch_norm", "hidden", "dropout", "head", "init", "input_size")
 
 
-class Spy(train.Callback):
+class Spy(Callback):
     """Test accuracy and validation accuracy with and without flip averaging after each epoch, their evaluation
     time kept out of the run's wall time."""
 
@@ -42,11 +47,11 @@ class Spy(train.Callback):
 
     def on_epoch(self, run, row):
         start = time.perf_counter()
-        tta = run.options["flip_tta"]
+        tta = run.config.flip_tta
         extra = dict(
-            test_acc=train.evaluate(run.model, run.data, "test", device=run.device, flip_tta=tta),
-            val_plain=train.evaluate(run.model, run.data, "val", device=run.device),
-            val_flip=train.evaluate(run.model, run.data, "val", device=run.device, flip_tta=True),
+            test_acc=evaluate(run.model, run.data, "test", device=run.device, flip_tta=tta),
+            val_plain=evaluate(run.model, run.data, "val", device=run.device),
+            val_flip=evaluate(run.model, run.data, "val", device=run.device, flip_tta=True),
         )
         run.wall_s -= time.perf_counter() - start  # the wall time fit reports leaves these evaluations out
         keep = ("epoch", "wall_s", "val_acc", "val_loss", "train_acc", "examples_per_s")
@@ -59,7 +64,7 @@ def first_time(rows, key, target):
 
 
 def parse_sets(pairs) -> tuple[dict, dict]:
-    """``["translate=2", "batch_norm=False"]`` -> (model overrides, fit overrides)."""
+    """``["translate=2", "batch_norm=False"]`` -> (network keywords, ``FitConfig`` fields)."""
     model_kw, fit_kw = {}, {}
     for pair in pairs:
         key, _, text = pair.partition("=")
@@ -67,17 +72,17 @@ def parse_sets(pairs) -> tuple[dict, dict]:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             value = text  # a bare word: schedule=cosine
-        (model_kw if key in MODEL_KEYS else fit_kw)[key] = value
+        (fit_kw if key in FIELDS else model_kw)[key] = value
     return model_kw, fit_kw
 
 
 def run_recipe(name, ds, device, model_kw, fit_kw) -> tuple[dict, list]:
-    """Train ``name`` (with the overrides) to its end; return its fit keywords and the spy's rows."""
-    model = train.build_model(name, seed=0, data=ds, **model_kw)
-    kw = train.fit_kwargs(name, **fit_kw)
+    """Train ``name`` (with the overrides) to its end; return its ``FitConfig`` and the spy's rows."""
+    model = recipes.build_model(name, seed=0, data=ds, **model_kw)
+    config = recipes.fit_config(name, **fit_kw)
     spy = Spy()
-    train.fit(model, ds, device=device, progress=False, live_plot=False, callbacks=[spy], **kw)
-    return kw, spy.rows
+    fit(model, ds, config, device=device, quiet=True, callbacks=[spy])
+    return config, spy.rows
 
 
 def report(name, kw, rows) -> None:
@@ -96,11 +101,11 @@ def report(name, kw, rows) -> None:
 
 def d2l_estimate(ds, device, steps: int) -> float:
     """Seconds the d2l recipe would take for its 10 epochs, from ``steps`` steps through fit (no evaluation)."""
-    model = train.build_model("d2l", seed=0, data=ds)
-    kw = train.fit_kwargs("d2l", max_steps=steps, epochs=1)
-    h = train.fit(model, ds, device=device, eval_every=0, progress=False, verbose=False, live_plot=False, **kw)
-    per_example = h.final["epoch_s"] / (steps * kw["batch_size"])
-    return per_example * len(ds.train_labels) * train.RECIPES["d2l"]["fit"]["epochs"]
+    model = recipes.build_model("d2l", seed=0, data=ds)
+    config = recipes.fit_config("d2l", max_steps=steps, epochs=1, eval_every=0)
+    h = fit(model, ds, config, device=device, quiet=True)
+    per_example = h.final["epoch_s"] / (steps * config.batch_size)
+    return per_example * len(ds.train_labels) * recipes.recipe("d2l").fit.epochs
 
 
 def load() -> float:
@@ -120,7 +125,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = f"{args.threads} CPU threads" if args.threads else runtime.choose_threads()[1]
-    ds = data.load_fashion_mnist().hold_out(5000, seed=0)
+    ds = load_fashion_mnist().hold_out(5000, seed=0)
     print(f"{runtime.device_name(device)}, {threads}, torch {torch.__version__}, load average {load():.2f}; {ds}")
     model_kw, fit_kw = parse_sets(args.set)
     results = {}

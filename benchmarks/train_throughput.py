@@ -7,7 +7,7 @@
 - d2l: ``d2l.load_data_fashion_mnist(batch, resize)`` (torchvision ``Resize`` on PIL images, then ``ToTensor``, in
   4 ``DataLoader`` worker processes) and the inner loop of ``d2l.train_ch6`` (fp32, contiguous NCHW tensors,
   ``metric.add(l * n, d2l.accuracy(y_hat, y), n)`` every step).
-- vgg_edu: ``train.fit`` itself, evaluation off: ``data.batches`` (uint8 tensors in memory; convert, resize,
+- vgg_edu: ``fit`` itself, evaluation off: ``data.inputs.batches`` (uint8 tensors in memory; convert, resize,
   normalise on the device in one batched operation each), ``channels_last``, bf16 autocast on CUDA only.
 
 Both train the same network: d2l's VGG-11 with channels divided by 4 (``vgg_edu.models.VGG``, xavier init, plain SGD
@@ -17,7 +17,7 @@ training step only). Each measurement runs in a fresh Python process, so that a 
 (``runtime.keep_freed_memory``, which ``fit`` sets on the CPU) does not help the other. The two pipelines alternate
 for ``--rounds`` rounds and the best round of each is compared,
 so that a burst of load from other jobs does not decide the ratio. Then evaluation: d2l's ``evaluate_accuracy_gpu``
-loop on its test loader against ``train.evaluate`` (inference mode, ``train.eval_batch_size`` images per batch,
+loop on its test loader against ``evaluate`` (inference mode, ``eval_batch_size`` images per batch,
 channels-last). d2l's loader wants to download; it is pointed at the local files instead (decompressed into
 torchvision's ``FashionMNIST/raw`` in a temporary folder), so no network is needed.
 """
@@ -40,7 +40,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from vgg_edu import data, runtime, train
+from vgg_edu import runtime
+from vgg_edu.data import fashion_mnist
+from vgg_edu.data.inputs import with_spec
+from vgg_edu.training import recipes
+from vgg_edu.training.evaluation import eval_batch_size, evaluate
+from vgg_edu.training.loop import fit
 
 
 @contextlib.contextmanager
@@ -49,7 +54,7 @@ def _d2l_data_dir(raw_dir: Path):
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "data" / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)
-        for name in data.FILES:  # torchvision skips its download when the decompressed files are there
+        for name in fashion_mnist.FILES:  # torchvision skips its download when the decompressed files are there
             src = raw_dir / name
             if src.is_file():
                 (raw / name).symlink_to(src.resolve())
@@ -116,35 +121,23 @@ def d2l_eval(model, resize, n_images, device, raw_dir: Path) -> float:
 
 
 def vgg_edu_eval(model, ds, resize, n_images, device) -> float:
-    """``train.evaluate`` on ``n_images`` test images (inference mode, ``eval_batch_size``); seconds."""
-    model.input_spec = ds.input_spec(resize)
-    part = data.FashionMNIST(
+    """``evaluate`` on ``n_images`` test images (inference mode, ``eval_batch_size``); seconds."""
+    with_spec(model, ds.input_spec(resize))
+    part = fashion_mnist.FashionMNIST(
         ds.train_images[:0], ds.train_labels[:0], ds.test_images[:n_images], ds.test_labels[:n_images]
     )
     start = time.perf_counter()
-    train.evaluate(model, part, "test", device=device)
+    evaluate(model, part, "test", device=device)
     _sync(device)
     return time.perf_counter() - start
 
 
 def vgg_edu_steps(model, ds, batch_size, resize, steps, device) -> float:
-    """Run ``steps`` steps of ``train.fit`` itself (evaluation off, no checkpoint); return the wall time in seconds."""
-    model.input_spec = ds.input_spec(resize)
+    """Run ``steps`` steps of ``fit`` itself (evaluation off, no checkpoint); return the wall time in seconds."""
+    with_spec(model, ds.input_spec(resize))
     start = time.perf_counter()
-    train.fit(
-        model,
-        ds,
-        epochs=1,
-        max_steps=steps,
-        batch_size=batch_size,
-        lr=0.05,
-        device=device,
-        eval_every=0,
-        log_every=10**9,
-        progress=False,
-        verbose=False,
-        live_plot=False,
-    )
+    fit(model, ds, epochs=1, max_steps=steps, batch_size=batch_size, lr=0.05, device=device, eval_every=0,
+        log_every=10**9, quiet=True)  # fmt: skip
     _sync(device)
     return time.perf_counter() - start
 
@@ -173,17 +166,17 @@ def measure(name, args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = runtime.get_device(args.device)
-    model = train.build_model("d2l", seed=0).to(device)
+    model = recipes.build_model("d2l", seed=0).to(device)
     if name == "vgg_edu":
         runtime.keep_freed_memory(device)  # what fit does first, here before the warm-up step
     _warm_up(model, args.batch_size, args.resize, device, channels_last=name == "vgg_edu")
     if name == "d2l":
-        raw_dir = data.find_fashion_mnist()
+        raw_dir = fashion_mnist.find_fashion_mnist()
         seconds = {"train": d2l_steps(model, args.batch_size, args.resize, args.steps, device, raw_dir)}
         if args.eval_images:
             seconds["eval"] = d2l_eval(model, args.resize, args.eval_images, device, raw_dir)
     else:
-        ds = data.load_fashion_mnist()
+        ds = fashion_mnist.load_fashion_mnist()
         seconds = {"train": vgg_edu_steps(model, ds, args.batch_size, args.resize, args.steps, device)}
         if args.eval_images:
             seconds["eval"] = vgg_edu_eval(model, ds, args.resize, args.eval_images, device)
@@ -241,7 +234,7 @@ def main(argv=None) -> None:
         t_d2l, t_ours = best["d2l"]["eval"], best["vgg_edu"]["eval"]
         print(
             f"evaluation of {args.eval_images} test images: d2l {args.eval_images / t_d2l:.1f}, vgg_edu "
-            f"{args.eval_images / t_ours:.1f} images/s (batch {train.eval_batch_size(args.resize)}, "
+            f"{args.eval_images / t_ours:.1f} images/s (batch {eval_batch_size(args.resize)}, "
             f"inference mode); ratio {t_d2l / t_ours:.2f}x   (load average now {_load():.2f})"
         )
 

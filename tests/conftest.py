@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from vgg_edu import data, train
+from vgg_edu.data import fashion_mnist
+from vgg_edu.data.fashion_mnist import FashionMNIST
+from vgg_edu.training.recipes import build_model
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -37,7 +39,7 @@ def write_idx(folder, n_train=12, n_test=5, *, gz=False, seed=0):
     return arrays
 
 
-def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> data.FashionMNIST:
+def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> FashionMNIST:
     """Random 28x28 images whose class is written into their brightness, so a small net can learn them."""
     g = torch.Generator().manual_seed(seed)
 
@@ -47,13 +49,13 @@ def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> data.FashionMNIST:
         images = (noise + labels.view(-1, 1, 1) * 19).clamp(0, 255).to(torch.uint8)
         return images, labels
 
-    ds = data.FashionMNIST(*split(n_train + n_val), *split(n_test), source="synthetic")
+    ds = FashionMNIST(*split(n_train + n_val), *split(n_test), source="synthetic")
     return ds.hold_out(n_val) if n_val else ds
 
 
 def small_model(seed=0, **kw):
     """The classroom recipe's VGG-11, narrowed to 4..32 channels, at 32 px."""
-    return train.build_model("classroom", seed=seed, **{"width_divisor": 16, "hidden": 32, "head": "gap"} | kw)
+    return build_model("classroom", seed=seed, **{"width_divisor": 16, "hidden": 32, "head": "gap"} | kw)
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def nowhere(tmp_path, monkeypatch):
     """No Fashion-MNIST anywhere: an empty cwd, no VGG_EDU_DATA, Debian's folder pointed at an empty one."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VGG_EDU_DATA", raising=False)
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
     return tmp_path
 
 

@@ -5,13 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vgg_edu import augment, data, train
+from vgg_edu.data import augment
+from vgg_edu.data.inputs import to_input
+from vgg_edu.training.checkpoint import RunMismatch
+from vgg_edu.training.evaluation import evaluate, predict
+from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-QUIET = dict(progress=False, verbose=False, live_plot=False, device="cpu")
 
 
 def shifted_by_loops(x, shifts, fill):
@@ -40,7 +42,7 @@ def test_translate_matches_a_pixel_by_pixel_shift():
 
 def test_the_fill_is_the_background_of_each_channel():
     assert augment.background().flatten().tolist() == pytest.approx([-0.2860 / 0.3530])
-    black = data.to_input(torch.zeros(1, 28, 28, dtype=torch.uint8))
+    black = to_input(torch.zeros(1, 28, 28, dtype=torch.uint8))
     assert torch.allclose(black, augment.background().expand_as(black))  # a black pixel, normalised
     x = torch.zeros(1, 3, 4, 4)
     fill = augment.background((0.5, 0.2, 0.1), (0.5, 0.5, 0.5))
@@ -94,21 +96,21 @@ def test_flip_averaging_is_the_mean_of_both_logits():
     model = small_model().eval()
     ds = tiny_data()
     with torch.no_grad():
-        x = data.to_input(ds.test_images, 32)
+        x = to_input(ds.test_images, 32)
         expected = (model(x) + model(x.flip(-1))) / 2
-    assert torch.allclose(train.predict(model, ds.test_images, flip_tta=True), expected, atol=1e-5)
+    assert torch.allclose(predict(model, ds.test_images, flip_tta=True), expected, atol=1e-5)
     accuracy = int((expected.argmax(1) == ds.test_labels).sum()) / len(ds.test_labels)
-    assert train.evaluate(model, ds, "test", flip_tta=True) == pytest.approx(accuracy)
+    assert evaluate(model, ds, "test", flip_tta=True) == pytest.approx(accuracy)
 
 
 def test_fit_translates_and_zooms_repeatably():
     ds = tiny_data()
-    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, eval_every=0, seed=2, **QUIET)
+    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, eval_every=0, seed=2, quiet=True)
     plain, moved, zoomed, again = (small_model() for _ in range(4))
-    train.fit(plain, ds, **kw)
-    train.fit(moved, ds, translate=2, **kw)
-    train.fit(zoomed, ds, max_zoom=1.5, **kw)
-    train.fit(again, ds, translate=2, **kw)
+    fit(plain, ds, **kw)
+    fit(moved, ds, translate=2, **kw)
+    fit(zoomed, ds, max_zoom=1.5, **kw)
+    fit(again, ds, translate=2, **kw)
     first = [m.features[0].weight for m in (plain, moved, zoomed, again)]
     assert not torch.equal(first[0], first[1]) and not torch.equal(first[0], first[2])
     assert torch.equal(first[1], first[3])
@@ -118,17 +120,17 @@ def test_an_augmented_run_stopped_and_resumed_is_the_run_never_stopped(tmp_path)
     ds = tiny_data(n_val=16)
     run = dict(epochs=3, batch_size=32, lr=0.05, momentum=0.9, flip=True, translate=2, max_zoom=1.2, flip_tta=True)
     straight = small_model()
-    full = train.fit(straight, ds, schedule="onecycle", seed=3, **run, **QUIET)
+    full = fit(straight, ds, schedule="onecycle", seed=3, **run, quiet=True)
     path = tmp_path / "run.pt"
-    train.fit(small_model(), ds, schedule="onecycle", seed=3, max_steps=4, checkpoint=path, **run, **QUIET)
+    fit(small_model(), ds, schedule="onecycle", seed=3, max_steps=4, checkpoint=path, **run, quiet=True)
     model = small_model(seed=9)
-    resumed = train.fit(model, ds, schedule="onecycle", seed=3, checkpoint=path, resume=True, **run, **QUIET)
+    resumed = fit(model, ds, schedule="onecycle", seed=3, checkpoint=path, resume=True, **run, quiet=True)
     for a, b in zip(straight.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
     whole_epochs = [(r["val_acc"], r["train_loss"]) for r in resumed.epochs if r["epoch"] == int(r["epoch"])]
     assert whole_epochs == [(r["val_acc"], r["train_loss"]) for r in full.epochs]  # the stop at step 4 adds a row
-    with pytest.raises(train.RunMismatch, match="translate: saved 2, now 1"):
-        train.fit(
+    with pytest.raises(RunMismatch, match="translate: saved 2, now 1"):
+        fit(
             small_model(),
             ds,
             schedule="onecycle",
@@ -136,11 +138,11 @@ def test_an_augmented_run_stopped_and_resumed_is_the_run_never_stopped(tmp_path)
             checkpoint=path,
             resume=True,
             **run | dict(translate=1),
-            **QUIET,
+            quiet=True,
         )
 
 
 @pytest.mark.parametrize("bad", [dict(translate=-1), dict(translate=0.5), dict(max_zoom=0.9)])
 def test_impossible_augmentation_is_refused_before_training(bad):
     with pytest.raises(ValueError, match="translate|max_zoom"):
-        train.fit(small_model(), tiny_data(), epochs=1, **QUIET | bad)
+        fit(small_model(), tiny_data(), epochs=1, quiet=True, **bad)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from vgg_edu import data
+from vgg_edu.data.fashion_mnist import find_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(script, *args):
-    if data.find_fashion_mnist() is None:
+    if find_fashion_mnist() is None:
         pytest.skip("Fashion-MNIST is not on this machine (make data)")
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],

@@ -5,13 +5,19 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from vgg_edu import checkpoint, data, train
 from vgg_edu.__main__ import main
+from vgg_edu.data import fashion_mnist
+from vgg_edu.data.fashion_mnist import load_fashion_mnist
+from vgg_edu.data.inputs import CLASSES
+from vgg_edu.training import checkpoint, loop
+from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.loop import fit
 
 from conftest import write_idx
 
@@ -175,7 +181,7 @@ def test_paths_that_would_lose_work_are_refused(fm, capsys, monkeypatch):
     def offline(target):  # with internet torchvision would download into the missing folder
         raise OSError("no network")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(fashion_mnist, "_download", offline)
     ck = fm.parent / "m.pt"
     for args, message in (
         (["--checkpoint", fm.parent / "m.json"], "ends in .json"),
@@ -208,18 +214,18 @@ def test_unusable_checkpoints_are_explained(fm, capsys, content, message):
 def test_ctrl_c_saves_and_exits_130(fm, capsys, monkeypatch):
     ck = fm.parent / "m.pt"
 
-    class CtrlC(train.Callback):
+    class CtrlC(Callback):
         def on_step(self, run, loss):
             if run.step == 2:
                 os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of epoch 1
 
-    real_fit = train.fit
-    monkeypatch.setattr(train, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    real_fit = fit
+    monkeypatch.setattr(loop, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
     assert code == 130 and "--resume" in err
     assert checkpoint.load(ck)["training"]["position"]["step"] == 2
     assert checkpoint.load(ck)["meta"]["recipe"] == "classroom"
-    monkeypatch.setattr(train, "fit", real_fit)
+    monkeypatch.setattr(loop, "fit", real_fit)
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck, "--resume")[0] == 0
     assert checkpoint.load(ck)["training"]["position"]["step"] == 6
 
@@ -230,22 +236,22 @@ def test_python_dash_m_runs():
 
 
 def test_data_module_reads_what_the_cli_found(fm):
-    assert len(data.load_fashion_mnist(fm, download=False).train_labels) == 48
+    assert len(load_fashion_mnist(fm, download=False).train_labels) == 48
 
 
 def test_resuming_keeps_the_runs_own_record(fm, capsys, monkeypatch):
     first, second = fm.parent / "a.pt", fm.parent / "b.pt"
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", first)[0] == 0
 
-    class CtrlC(train.Callback):
+    class CtrlC(Callback):
         def on_step(self, run, loss):
             if run.step == 2:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    real_fit = train.fit
-    monkeypatch.setattr(train, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    real_fit = fit
+    monkeypatch.setattr(loop, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
     assert run(capsys, "train", "--data", fm, *SMALL, "--init-from", first, "--checkpoint", second)[0] == 130
-    monkeypatch.setattr(train, "fit", real_fit)
+    monkeypatch.setattr(loop, "fit", real_fit)
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", second, "--resume")[0] == 0
     assert checkpoint.load(second)["meta"]["init_from"] == str(first)  # not forgotten by the resumed run
 
@@ -254,7 +260,7 @@ def test_a_second_ctrl_c_before_any_save_says_nothing_was_saved(fm, capsys, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "fit", interrupted)
+    monkeypatch.setattr(loop, "fit", interrupted)
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", fm.parent / "none.pt")
     assert code == 130 and "before anything was saved" in err and "--resume" not in err
 
@@ -265,12 +271,12 @@ def test_unwritable_paths_are_refused_before_training(fm, capsys, monkeypatch):
     locked.mkdir()
 
     def refuse_in_locked(*args, **kwargs):  # what a read-only folder does, even to root
-        if kwargs.get("dir") is not None and data.Path(kwargs["dir"]) == locked:
+        if kwargs.get("dir") is not None and Path(kwargs["dir"]) == locked:
             raise PermissionError(13, "Permission denied", str(kwargs["dir"]))
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse_in_locked)
-    monkeypatch.setattr(train, "fit", lambda *a, **kw: pytest.fail("training started"))
+    monkeypatch.setattr(loop, "fit", lambda *a, **kw: pytest.fail("training started"))
     for args in (
         ["--checkpoint", locked / "m.pt"],
         ["--checkpoint", fm.parent / "m.pt", "--metrics", locked / "m.json"],
@@ -285,7 +291,7 @@ def test_unwritable_paths_are_refused_before_training(fm, capsys, monkeypatch):
     not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where nobody (root neither) may add files"
 )
 def test_a_path_that_os_access_calls_writable_is_tried_for_real(fm, capsys, monkeypatch):
-    monkeypatch.setattr(train, "fit", lambda *a, **kw: pytest.fail("training started"))
+    monkeypatch.setattr(loop, "fit", lambda *a, **kw: pytest.fail("training started"))
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", "/proc/vgg_edu_test.pt")
     assert code == 1 and "cannot write /proc/vgg_edu_test.pt" in err and "Traceback" not in err
 
@@ -304,7 +310,7 @@ def test_predict_names_the_classes_and_explains_bad_files(fm, capsys):
     Image.new("L", (40, 30), 200).save(image)
     code, out, _ = run(capsys, "predict", "--checkpoint", ck, "--top", "10", image)
     names = [part.rsplit(" ", 1)[0] for part in out.strip().split(": ", 1)[1].split(", ")]
-    assert code == 0 and sorted(names) == sorted(data.CLASSES)  # every class once, by its name
+    assert code == 0 and sorted(names) == sorted(CLASSES)  # every class once, by its name
     for args, message in (
         ([fm.parent / "none.pt", image], "no checkpoint at"),
         ([ck, fm / "train-images-idx3-ubyte"], "cannot read it as an image"),

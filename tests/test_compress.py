@@ -9,8 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from vgg_edu import analysis, compress, quantize, train
+from vgg_edu import analysis
+from vgg_edu.compression import quantize
+from vgg_edu.compression.distill import Distiller, distillation_loss
+from vgg_edu.compression.measure import costs, head_table, pruning_sweep
+from vgg_edu.compression.prune import channels_to_keep, convs, filter_l1_norms, keep_channels, prune_channels
+from vgg_edu.compression.quantize import file_size, latency_ms, quantize_dynamic_head, quantize_static
 from vgg_edu.models import VGG, get_config
+from vgg_edu.training.evaluation import evaluate
+from vgg_edu.training.loop import fit
+from vgg_edu.training.recipes import build_model
 
 from conftest import requires_cuda, small_model, tiny_data
 
@@ -52,8 +60,8 @@ def _masked(model, kept):
 @pytest.mark.parametrize("batch_norm", [True, False])
 def test_pruning_computes_what_the_masked_network_computes(head, batch_norm, one_thread):
     model = _with_statistics(small_model(head=head, batch_norm=batch_norm, width_divisor=8, hidden=16))
-    kept = compress.channels_to_keep(model, 0.5)
-    pruned = compress.prune_channels(model, 0.5).eval()
+    kept = channels_to_keep(model, 0.5)
+    pruned = prune_channels(model, 0.5).eval()
     x = torch.randn(5, 1, 32, 32)
     with torch.no_grad():
         out = pruned(x)
@@ -67,7 +75,7 @@ def test_pruning_equals_a_hand_built_narrower_vgg_given_the_same_channels(one_th
     """A second construction: a VGG built by hand with the kept widths, filled key by key from the original's
     state_dict (rows of the kept filters, columns of the kept inputs, the kept BN channels, the head's columns)."""
     model = _with_statistics(small_model(head="fc", hidden=16, width_divisor=8))
-    kept = compress.channels_to_keep(model, 0.4)
+    kept = channels_to_keep(model, 0.4)
     widths = [len(k) for k in kept]
     config = _widths_with_pools(model, widths)
     narrow = VGG(**dict(model.hparams, config=config, width_divisor=1)).eval()
@@ -87,7 +95,7 @@ def test_pruning_equals_a_hand_built_narrower_vgg_given_the_same_channels(one_th
     narrow.load_state_dict(state)
     x = torch.randn(4, 1, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(compress.prune_channels(model, 0.4).eval()(x), narrow(x), rtol=1e-4, atol=1e-6)
+        assert torch.allclose(prune_channels(model, 0.4).eval()(x), narrow(x), rtol=1e-4, atol=1e-6)
 
 
 def _widths_with_pools(model, widths):
@@ -98,9 +106,9 @@ def _widths_with_pools(model, widths):
 
 def test_pruned_network_is_a_smaller_vgg_with_the_kept_widths():
     model = small_model(width_divisor=8)
-    pruned = compress.prune_channels(model, 0.5)
+    pruned = prune_channels(model, 0.5)
     assert isinstance(pruned, VGG)
-    assert [m.out_channels for m in compress.convs(pruned)] == [4, 8, 16, 16, 32, 32, 32, 32]
+    assert [m.out_channels for m in convs(pruned)] == [4, 8, 16, 16, 32, 32, 32, 32]
     assert [m.num_features for m in pruned.features if isinstance(m, nn.BatchNorm2d)] == [4, 8, 16, 16, 32, 32, 32, 32]
     assert pruned.classifier[-1].in_features == 32
     rebuilt = VGG(**pruned.hparams)  # a checkpoint can rebuild it
@@ -111,45 +119,45 @@ def test_pruned_network_is_a_smaller_vgg_with_the_kept_widths():
 def test_fraction_zero_is_an_exact_copy_and_the_model_is_untouched(one_thread):
     model = _with_statistics(small_model())
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    same = compress.prune_channels(model, 0.0).eval()
+    same = prune_channels(model, 0.0).eval()
     x = torch.randn(3, 1, 32, 32)
     with torch.no_grad():
         assert torch.equal(same(x), model(x))
-    compress.prune_channels(model, 0.75)
+    prune_channels(model, 0.75)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_the_filters_with_the_smallest_l1_norms_go():
     model = small_model()
-    first = compress.convs(model)[0]  # 4 filters at width divisor 16
+    first = convs(model)[0]  # 4 filters at width divisor 16
     with torch.no_grad():
         for j, scale in enumerate([3.0, 0.1, 2.0, 0.2]):
             first.weight[j] = scale / first.weight[j].numel()  # filter j has L1 norm `scale`
-    assert torch.allclose(compress.filter_l1_norms(model)[0], torch.tensor([3.0, 0.1, 2.0, 0.2]))
-    assert compress.channels_to_keep(model, 0.5)[0].tolist() == [0, 2]
-    assert compress.channels_to_keep(model, 0.75)[0].tolist() == [0]
-    assert all(len(k) >= 1 for k in compress.channels_to_keep(model, 0.99))
+    assert torch.allclose(filter_l1_norms(model)[0], torch.tensor([3.0, 0.1, 2.0, 0.2]))
+    assert channels_to_keep(model, 0.5)[0].tolist() == [0, 2]
+    assert channels_to_keep(model, 0.75)[0].tolist() == [0]
+    assert all(len(k) >= 1 for k in channels_to_keep(model, 0.99))
 
 
 def test_pruned_macs_match_the_layer_table_and_the_conv_formula():
-    model = train.build_model("classroom", width_divisor=8)  # VGG-11 / 8 at 32 px
-    pruned = compress.prune_channels(model, 0.5)
+    model = build_model("classroom", width_divisor=8)  # VGG-11 / 8 at 32 px
+    pruned = prune_channels(model, 0.5)
     widths = [4, 8, 16, 16, 32, 32, 32, 32]
     sides = [32, 16, 8, 8, 4, 4, 2, 2]
     inputs = [1] + widths[:-1]
     conv_macs = sum(s * s * c_out * c_in * 9 for s, c_out, c_in in zip(sides, widths, inputs))
     table = analysis.layer_table(pruned, (1, 32, 32))
     assert int(table.loc[table["type"].str.startswith("Conv"), "macs"].sum()) == conv_macs
-    assert compress.costs(pruned)["macs"] == conv_macs + 32 * 10
-    assert compress.costs(model)["macs"] == 2_433_664
-    assert compress.costs(pruned)["macs"] == 627_008
+    assert costs(pruned)["macs"] == conv_macs + 32 * 10
+    assert costs(model)["macs"] == 2_433_664
+    assert costs(pruned)["macs"] == 627_008
 
 
 def test_a_pruned_network_fine_tunes_through_fit(one_thread):
     ds = tiny_data(n_train=64, n_test=16, n_val=16)
-    pruned = compress.prune_channels(small_model(), 0.5)
+    pruned = prune_channels(small_model(), 0.5)
     before = [p.detach().clone() for p in pruned.parameters()]
-    history = train.fit(pruned, ds, epochs=1, batch_size=32, progress=False, verbose=False, live_plot=False)
+    history = fit(pruned, ds, epochs=1, batch_size=32, quiet=True)
     assert history.final["step"] == 2
     assert any(not torch.equal(a, b) for a, b in zip(before, pruned.parameters()))
 
@@ -157,39 +165,39 @@ def test_a_pruned_network_fine_tunes_through_fit(one_thread):
 @pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5, "0.5", True, float("nan")])
 def test_bad_fractions_are_refused(fraction):
     with pytest.raises(ValueError, match="fraction is the share"):
-        compress.prune_channels(small_model(), fraction)
+        prune_channels(small_model(), fraction)
 
 
 def test_a_fraction_may_be_a_numpy_number_or_a_0d_tensor():
     model = small_model()
-    widths = [m.out_channels for m in compress.convs(compress.prune_channels(model, 0.5))]
+    widths = [m.out_channels for m in convs(prune_channels(model, 0.5))]
     for form in (np.float64(0.5), np.float32(0.5), torch.tensor(0.5)):
-        assert [m.out_channels for m in compress.convs(compress.prune_channels(model, form))] == widths
+        assert [m.out_channels for m in convs(prune_channels(model, form))] == widths
     with pytest.raises(ValueError, match="fraction is the share"):
-        compress.prune_channels(model, torch.tensor([0.5, 0.5]))
+        prune_channels(model, torch.tensor([0.5, 0.5]))
 
 
 def test_a_model_that_is_not_a_vgg_is_refused():
     with pytest.raises(TypeError, match="vgg_edu.models.VGG"):
-        compress.prune_channels(nn.Sequential(nn.Conv2d(1, 4, 3)), 0.5)
+        prune_channels(nn.Sequential(nn.Conv2d(1, 4, 3)), 0.5)
 
 
 @pytest.mark.parametrize("bad", [[], [0, 0], [99], [-1]])
 def test_keep_channels_refuses_impossible_channel_lists(bad):
     model = small_model()
-    kept = compress.channels_to_keep(model, 0.5)
+    kept = channels_to_keep(model, 0.5)
     kept[2] = bad
     with pytest.raises(ValueError, match=r"kept\[2\] must list distinct channel indices"):
-        compress.keep_channels(model, kept)
+        keep_channels(model, kept)
     with pytest.raises(ValueError, match="one index tensor per conv"):
-        compress.keep_channels(model, kept[:3])
+        keep_channels(model, kept[:3])
 
 
 def test_pruning_sweep_reports_each_fraction(one_thread):
     ds = tiny_data(n_train=64, n_test=16, n_val=16)
-    sweep, models = compress.pruning_sweep(small_model(), ds, (0.5,), epochs=1, batch_size=32)
+    sweep, models = pruning_sweep(small_model(), ds, (0.5,), epochs=1, batch_size=32)
     assert sweep["fraction"].tolist() == [0.0, 0.5]
-    assert sweep["macs"].iloc[1] == compress.costs(models[0.5])["macs"] < sweep["macs"].iloc[0]
+    assert sweep["macs"].iloc[1] == costs(models[0.5])["macs"] < sweep["macs"].iloc[0]
     assert 0 <= sweep["val_acc"].min() and sweep["val_acc"].max() <= 1
 
 
@@ -215,7 +223,7 @@ def test_distillation_loss_matches_the_hand_computation(temp, alpha):
     g = torch.Generator().manual_seed(1)
     s, t = torch.randn(6, 10, generator=g), 4 * torch.randn(6, 10, generator=g)
     y = torch.randint(0, 10, (6,), generator=g)
-    got = compress.distillation_loss(s, t, y, temperature=temp, alpha=alpha)
+    got = distillation_loss(s, t, y, temperature=temp, alpha=alpha)
     assert math.isclose(float(got), _kd_by_hand(s.numpy(), t.numpy(), y.numpy(), temp, alpha), rel_tol=1e-5)
 
 
@@ -226,15 +234,15 @@ def test_label_smoothing_applies_to_the_hard_term_only():
     smooth = torch.full((6, 10), 0.1 / 10).scatter_add_(1, y.view(-1, 1), torch.full((6, 1), 0.9))
     ce = float(-(smooth * s.log_softmax(1)).sum(1).mean())
     soft = _kd_by_hand(s.numpy(), t.numpy(), y.numpy(), 2.0, 1.0)
-    got = compress.distillation_loss(s, t, y, temperature=2.0, alpha=0.5, label_smoothing=0.1)
+    got = distillation_loss(s, t, y, temperature=2.0, alpha=0.5, label_smoothing=0.1)
     assert math.isclose(float(got), 0.5 * ce + 0.5 * soft, rel_tol=1e-5)
     with pytest.raises(ValueError, match="label_smoothing"):
-        compress.Distiller(small_model(), label_smoothing=1.0)
+        Distiller(small_model(), label_smoothing=1.0)
 
 
 def test_the_soft_term_is_zero_when_the_student_copies_the_teacher():
     t = torch.randn(4, 10)
-    assert float(compress.distillation_loss(t, t, torch.zeros(4, dtype=torch.long), alpha=1.0)) == pytest.approx(0)
+    assert float(distillation_loss(t, t, torch.zeros(4, dtype=torch.long), alpha=1.0)) == pytest.approx(0)
 
 
 @pytest.mark.parametrize("kw, message", [({"temperature": 0}, "temperature"), ({"alpha": 1.5}, "alpha"),
@@ -244,14 +252,14 @@ def test_the_soft_term_is_zero_when_the_student_copies_the_teacher():
                                          ({"alpha": float("nan")}, "alpha")])  # fmt: skip
 def test_bad_distillation_settings_are_refused(kw, message):
     with pytest.raises(ValueError, match=message):
-        compress.distillation_loss(torch.zeros(2, 10), torch.zeros(2, 10), torch.zeros(2, dtype=torch.long), **kw)
+        distillation_loss(torch.zeros(2, 10), torch.zeros(2, 10), torch.zeros(2, dtype=torch.long), **kw)
     with pytest.raises(ValueError, match=message):
-        compress.Distiller(small_model(), **kw)
+        Distiller(small_model(), **kw)
 
 
 def test_a_teacher_that_is_not_a_network_is_refused():
     with pytest.raises(TypeError, match="teacher must be a trained network"):
-        compress.Distiller("resnet50")
+        Distiller("resnet50")
 
 
 def test_distiller_trains_the_student_and_leaves_the_teacher_alone(one_thread):
@@ -259,12 +267,12 @@ def test_distiller_trains_the_student_and_leaves_the_teacher_alone(one_thread):
     teacher = _with_statistics(small_model(seed=1, width_divisor=8))
     frozen = {k: v.clone() for k, v in teacher.state_dict().items()}
     student = small_model().eval()
-    distiller = compress.Distiller(teacher, temperature=3.0, alpha=0.7)
+    distiller = Distiller(teacher, temperature=3.0, alpha=0.7)
     x = student.input_spec(ds.train_images[:8])
     with torch.no_grad():
-        expected = compress.distillation_loss(student(x), teacher(x), ds.train_labels[:8], temperature=3.0, alpha=0.7)
+        expected = distillation_loss(student(x), teacher(x), ds.train_labels[:8], temperature=3.0, alpha=0.7)
         assert torch.allclose(distiller(student(x), ds.train_labels[:8], x), expected)
-    train.fit(student, ds, epochs=1, batch_size=32, loss_fn=distiller, progress=False, verbose=False, live_plot=False)
+    fit(student, ds, epochs=1, batch_size=32, loss_fn=distiller, quiet=True)
     assert all(torch.equal(frozen[k], v) for k, v in teacher.state_dict().items())
     assert not any(p.requires_grad for p in teacher.parameters())
 
@@ -284,9 +292,9 @@ def test_fusion_groups_pair_each_conv_with_its_bn_and_relu():
 def test_static_int8_agrees_with_float(one_thread):
     ds = tiny_data(n_train=256, n_test=64)
     model = small_model(width_divisor=8)
-    train.fit(model, ds, epochs=2, batch_size=32, progress=False, verbose=False, live_plot=False)
+    fit(model, ds, epochs=2, batch_size=32, quiet=True)
     model.eval()
-    int8 = compress.quantize_static(model, ds.train_images)
+    int8 = quantize_static(model, ds.train_images)
     x = model.input_spec(ds.test_images)
     with torch.no_grad():
         ref, got = model(x), int8(x)
@@ -294,13 +302,13 @@ def test_static_int8_agrees_with_float(one_thread):
     assert (got - ref).abs().max() < 0.1 * ref.abs().max()
     assert (got.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
     assert sum(isinstance(m, torch.ao.nn.quantized.Conv2d) for m in int8.modules()) == 8
-    assert compress.file_size(int8) < 0.4 * compress.file_size(model)
-    assert train.evaluate(int8, ds, "test") == pytest.approx(train.evaluate(model, ds, "test"), abs=0.1)
+    assert file_size(int8) < 0.4 * file_size(model)
+    assert evaluate(int8, ds, "test") == pytest.approx(evaluate(model, ds, "test"), abs=0.1)
 
 
 def test_dynamic_int8_head_agrees_with_float():
     model = small_model(head="fc", hidden=64).eval()
-    q = compress.quantize_dynamic_head(model)
+    q = quantize_dynamic_head(model)
     x = torch.randn(4, 1, 32, 32)
     with torch.no_grad():
         ref, got = model(x), q(x)
@@ -311,24 +319,24 @@ def test_dynamic_int8_head_agrees_with_float():
 
 def test_quantize_static_refuses_what_it_cannot_quantize():
     with pytest.raises(TypeError, match="takes a VGG"):
-        compress.quantize_static(nn.Linear(3, 3), torch.zeros(4, 3))
+        quantize_static(nn.Linear(3, 3), torch.zeros(4, 3))
     with pytest.raises(ValueError, match="calibration"):
-        compress.quantize_static(small_model(), torch.zeros(0, 28, 28, dtype=torch.uint8))
+        quantize_static(small_model(), torch.zeros(0, 28, 28, dtype=torch.uint8))
     with pytest.raises(TypeError, match="calibration should be a tensor"):
-        compress.quantize_static(small_model(), [torch.zeros(28, 28, dtype=torch.uint8)])
+        quantize_static(small_model(), [torch.zeros(28, 28, dtype=torch.uint8)])
     with pytest.raises(ValueError, match=r"float model inputs \(N, C, H, W\)"):
-        compress.quantize_static(small_model(), torch.zeros(4, 28, 28))
+        quantize_static(small_model(), torch.zeros(4, 28, 28))
 
 
 def test_latency_is_a_positive_time():
-    assert compress.latency_ms(small_model(), (1, 32, 32), 2, repeats=2) > 0
+    assert latency_ms(small_model(), (1, 32, 32), 2, repeats=2) > 0
 
 
 # The GAP head ---------------------------------------------------------------------------------------------------
 
 
 def test_vgg16_heads_against_torchvision_counts():
-    heads = compress.head_table("D", num_classes=1000)
+    heads = head_table("D", num_classes=1000)
     assert heads.loc["fc", "total_params"] == 138_357_544  # torchvision's vgg16
     assert heads.loc["fc", "head_params"] == 25088 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
     assert heads.loc["gap", "head_params"] == 512 * 1000 + 1000
@@ -346,14 +354,13 @@ def test_pruning_distillation_and_transfer_run_on_cuda():
     model = _with_statistics(small_model(width_divisor=8))
     x = torch.randn(4, 1, 32, 32)
     with torch.no_grad():
-        on_cpu = compress.prune_channels(model, 0.5).eval()(x)
-        pruned = compress.prune_channels(model.cuda(), 0.5).eval()
+        on_cpu = prune_channels(model, 0.5).eval()(x)
+        pruned = prune_channels(model.cuda(), 0.5).eval()
         assert next(pruned.parameters()).is_cuda
         assert torch.allclose(pruned(x.cuda()).cpu(), on_cpu, atol=1e-4)
     ds = tiny_data(n_train=64, n_test=16, n_val=16)
     student = small_model().cuda()
-    train.fit(student, ds, epochs=1, batch_size=32, loss_fn=compress.Distiller(model), progress=False, verbose=False,
-              live_plot=False)  # fmt: skip
-    int8 = compress.quantize_static(model, ds.train_images)  # quantized models run on the CPU
+    fit(student, ds, epochs=1, batch_size=32, loss_fn=Distiller(model), quiet=True)  # fmt: skip
+    int8 = quantize_static(model, ds.train_images)  # quantized models run on the CPU
     assert int8(x).shape == (4, 10) and next(model.parameters()).is_cuda
     assert transfer.prepare(model, transfer.split_classes(ds, range(3)), "from scratch").features[0].weight.is_cuda

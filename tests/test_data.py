@@ -1,10 +1,13 @@
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vgg_edu import data
+from vgg_edu.data import fashion_mnist
+from vgg_edu.data.fashion_mnist import DataError, find_fashion_mnist, load_fashion_mnist
+from vgg_edu.data.inputs import MEAN, STD, InputSpec, batches, to_input
 
 from conftest import write_idx
 
@@ -12,7 +15,7 @@ from conftest import write_idx
 @pytest.mark.parametrize("gz", [False, True])
 def test_loader_reads_idx_files_exactly(tmp_path, gz):
     arrays = write_idx(tmp_path / "fm", gz=gz)
-    ds = data.load_fashion_mnist(tmp_path / "fm", download=False)
+    ds = load_fashion_mnist(tmp_path / "fm", download=False)
     assert ds.train_images.dtype == torch.uint8 and ds.train_images.shape == (12, 28, 28)
     assert ds.test_images.shape == (5, 28, 28)
     assert ds.train_labels.dtype == torch.int64 and ds.test_labels.shape == (5,)
@@ -25,15 +28,15 @@ def test_search_order_root_then_env_then_cwd(nowhere, monkeypatch):
     write_idx(nowhere / "data", n_train=3)
     write_idx(nowhere / "env" / "FashionMNIST" / "raw", n_train=4)  # torchvision's layout
     write_idx(nowhere / "explicit", n_train=5)
-    assert len(data.load_fashion_mnist(download=False).train_labels) == 3
+    assert len(load_fashion_mnist(download=False).train_labels) == 3
     monkeypatch.setenv("VGG_EDU_DATA", str(nowhere / "env"))
-    assert len(data.load_fashion_mnist(download=False).train_labels) == 4
-    assert len(data.load_fashion_mnist(nowhere / "explicit", download=False).train_labels) == 5
+    assert len(load_fashion_mnist(download=False).train_labels) == 4
+    assert len(load_fashion_mnist(nowhere / "explicit", download=False).train_labels) == 5
 
 
 def test_missing_data_says_where_it_looked_and_how_to_get_it(nowhere):
     with pytest.raises(FileNotFoundError) as err:
-        data.load_fashion_mnist(download=False)
+        load_fashion_mnist(download=False)
     msg = str(err.value)
     assert str(nowhere / "debian") in msg and "data" in msg
     assert "apt-get install dataset-fashion-mnist" in msg and "VGG_EDU_DATA" in msg
@@ -47,19 +50,19 @@ def test_download_is_the_last_resort_and_its_failure_is_explained(nowhere, monke
         write_idx(target / "FashionMNIST" / "raw", n_train=7)
         return target / "FashionMNIST" / "raw"
 
-    monkeypatch.setattr(data, "_download", fake_download)
-    assert len(data.load_fashion_mnist().train_labels) == 7
-    assert calls == [data.Path("data")]
-    assert len(data.load_fashion_mnist().train_labels) == 7 and len(calls) == 1  # found locally the second time
+    monkeypatch.setattr(fashion_mnist, "_download", fake_download)
+    assert len(load_fashion_mnist().train_labels) == 7
+    assert calls == [Path("data")]
+    assert len(load_fashion_mnist().train_labels) == 7 and len(calls) == 1  # found locally the second time
 
     def offline(target):
         raise OSError("no network")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(fashion_mnist, "_download", offline)
     (nowhere / "empty").mkdir()
     monkeypatch.chdir(nowhere / "empty")
     with pytest.raises(FileNotFoundError, match="no network"):
-        data.load_fashion_mnist(nowhere / "elsewhere" / "deeper")
+        load_fashion_mnist(nowhere / "elsewhere" / "deeper")
     assert not (nowhere / "elsewhere").exists()  # a failed download leaves no empty folders behind
 
 
@@ -67,7 +70,7 @@ def test_an_explicit_folder_never_falls_back_to_another_copy(nowhere):
     write_idx(nowhere / "data", n_train=3)  # a copy in ./data, where the default search looks
     (nowhere / "mine").mkdir()
     with pytest.raises(FileNotFoundError, match="mine"):
-        data.load_fashion_mnist(nowhere / "mine", download=False)
+        load_fashion_mnist(nowhere / "mine", download=False)
 
 
 def test_an_unreadable_file_says_permission_not_delete(tmp_path, monkeypatch):
@@ -76,15 +79,15 @@ def test_an_unreadable_file_says_permission_not_delete(tmp_path, monkeypatch):
     def refuse(path, mode="r"):  # what open() does on a file without read permission (root is never refused)
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(data, "open", refuse, raising=False)
-    with pytest.raises(data.DataError, match="no permission") as err:
-        data.load_fashion_mnist(tmp_path, download=False)
+    monkeypatch.setattr(fashion_mnist, "open", refuse, raising=False)
+    with pytest.raises(DataError, match="no permission") as err:
+        load_fashion_mnist(tmp_path, download=False)
     assert "Delete" not in str(err.value)
 
 
 def test_hold_out_moves_a_seeded_validation_split(tmp_path):
     write_idx(tmp_path, n_train=30, n_test=5)
-    ds = data.load_fashion_mnist(tmp_path, download=False)
+    ds = load_fashion_mnist(tmp_path, download=False)
     split = ds.hold_out(10, seed=2)
     assert len(split.train_labels) == 20 and len(split.val_labels) == 10 and len(split.test_labels) == 5
     together = torch.cat([split.train_images, split.val_images]).flatten(1)
@@ -99,11 +102,11 @@ def test_hold_out_moves_a_seeded_validation_split(tmp_path):
 
 
 def test_input_spec_is_the_models_contract():
-    spec = data.InputSpec(size=32)
+    spec = InputSpec(size=32)
     images = torch.randint(0, 256, (2, 28, 28), dtype=torch.uint8)
-    assert torch.equal(spec(images), data.to_input(images, 32))
-    assert data.InputSpec.from_dict(spec.as_dict()) == spec
-    rgb = data.InputSpec(size=8, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), classes=("a", "b"))
+    assert torch.equal(spec(images), to_input(images, 32))
+    assert InputSpec.from_dict(spec.as_dict()) == spec
+    rgb = InputSpec(size=8, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), classes=("a", "b"))
     x = rgb(torch.full((1, 3, 8, 8), 255, dtype=torch.uint8))
     assert x.shape == (1, 3, 8, 8) and torch.allclose(x, torch.full_like(x, 2.0))
 
@@ -112,24 +115,24 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     write_idx(tmp_path)
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(data.DataError, match="truncated"):
-        data.load_fashion_mnist(tmp_path, download=False)
+    with pytest.raises(DataError, match="truncated"):
+        load_fashion_mnist(tmp_path, download=False)
 
 
 def test_truncated_gzip_is_a_clear_error(tmp_path):
     write_idx(tmp_path, gz=True)
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(path.read_bytes()[:20])
-    with pytest.raises(data.DataError, match="t10k-labels"):
-        data.load_fashion_mnist(tmp_path, download=False)
+    with pytest.raises(DataError, match="t10k-labels"):
+        load_fashion_mnist(tmp_path, download=False)
 
 
 def test_wrong_magic_is_a_clear_error(tmp_path):
     write_idx(tmp_path)
     path = tmp_path / "train-labels-idx1-ubyte"
     path.write_bytes(struct.pack(">I", 1234) + path.read_bytes()[4:])
-    with pytest.raises(data.DataError, match="magic number 1234"):
-        data.load_fashion_mnist(tmp_path, download=False)
+    with pytest.raises(DataError, match="magic number 1234"):
+        load_fashion_mnist(tmp_path, download=False)
 
 
 def test_swapped_files_are_caught(tmp_path):
@@ -137,40 +140,40 @@ def test_swapped_files_are_caught(tmp_path):
     img, lab = tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte"
     a, b = img.read_bytes(), lab.read_bytes()
     img.write_bytes(b), lab.write_bytes(a)
-    with pytest.raises(data.DataError, match="swapped"):
-        data.load_fashion_mnist(tmp_path, download=False)
+    with pytest.raises(DataError, match="swapped"):
+        load_fashion_mnist(tmp_path, download=False)
 
 
 def test_to_input_normalises_resizes_and_flips():
     images = torch.tensor([[[0, 255], [51, 102]]], dtype=torch.uint8)  # (1, 2, 2)
-    x = data.to_input(images)
+    x = to_input(images)
     expected = (torch.tensor([[0, 255], [51, 102]]) / 255 - 0.2860) / 0.3530
     assert x.shape == (1, 1, 2, 2) and x.dtype == torch.float32
     assert torch.allclose(x[0, 0], expected)
-    flipped = data.to_input(images, flip=torch.tensor([True]))
+    flipped = to_input(images, flip=torch.tensor([True]))
     assert torch.allclose(flipped[0, 0], expected.flip(-1))
-    big = data.to_input(torch.full((3, 1, 28, 28), 128, dtype=torch.uint8), resize=64)
+    big = to_input(torch.full((3, 1, 28, 28), 128, dtype=torch.uint8), resize=64)
     assert big.shape == (3, 1, 64, 64)
     assert torch.allclose(big, torch.full_like(big, (128 / 255 - 0.2860) / 0.3530))  # a constant stays constant
     for bad in (torch.zeros(2, 28, 28), torch.zeros(2, 28, 28, dtype=torch.float64), [[0, 1]]):
         with pytest.raises(TypeError, match="uint8"):
-            data.to_input(bad)
+            to_input(bad)
 
 
 def test_batches_cover_every_example_once_in_a_seeded_order():
     images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1).expand(10, 28, 28).contiguous()
     labels = torch.arange(10)
-    out = list(data.batches(images, labels, 4, shuffle=True, seed=3))
+    out = list(batches(images, labels, 4, shuffle=True, seed=3))
     assert [len(y) for _, y in out] == [4, 4, 2]
     order = torch.cat([y for _, y in out])
     assert sorted(order.tolist()) == list(range(10)) and order.tolist() != list(range(10))
     # x and y stay paired: each image's pixel value is its label
     for x, y in out:
         assert torch.allclose(x[:, 0, 0, 0], (y.float() / 255 - 0.2860) / 0.3530)
-    again = torch.cat([y for _, y in data.batches(images, labels, 4, shuffle=True, seed=3)])
-    other = torch.cat([y for _, y in data.batches(images, labels, 4, shuffle=True, seed=4)])
+    again = torch.cat([y for _, y in batches(images, labels, 4, shuffle=True, seed=3)])
+    other = torch.cat([y for _, y in batches(images, labels, 4, shuffle=True, seed=4)])
     assert torch.equal(order, again) and not torch.equal(order, other)
-    resumed = torch.cat([y for _, y in data.batches(images, labels, 4, shuffle=True, seed=3, start=1)])
+    resumed = torch.cat([y for _, y in batches(images, labels, 4, shuffle=True, seed=3, start=1)])
     assert torch.equal(resumed, order[4:])
 
 
@@ -178,8 +181,8 @@ def test_batches_flip_about_half_repeatably():
     images = torch.zeros(200, 28, 28, dtype=torch.uint8)
     images[:, :, 0] = 255  # a bright left column
     labels = torch.zeros(200, dtype=torch.long)
-    x1 = torch.cat([x for x, _ in data.batches(images, labels, 64, flip=True, seed=1)])
-    x2 = torch.cat([x for x, _ in data.batches(images, labels, 64, flip=True, seed=1)])
+    x1 = torch.cat([x for x, _ in batches(images, labels, 64, flip=True, seed=1)])
+    x2 = torch.cat([x for x, _ in batches(images, labels, 64, flip=True, seed=1)])
     flipped = x1[:, 0, 0, -1] > 0  # the bright column moved to the right
     assert torch.equal(x1, x2)
     assert 60 < int(flipped.sum()) < 140
@@ -188,7 +191,7 @@ def test_batches_flip_about_half_repeatably():
 
 def test_subset_keeps_images_with_their_labels(tmp_path):
     write_idx(tmp_path, n_train=30, n_test=20)
-    ds = data.load_fashion_mnist(tmp_path, download=False)
+    ds = load_fashion_mnist(tmp_path, download=False)
     small = ds.subset(10, 4, seed=1)
     assert len(small.train_labels) == 10 and small.test_images.shape == (4, 28, 28)
     for img, lab in zip(small.train_images, small.train_labels):
@@ -200,10 +203,10 @@ def test_subset_keeps_images_with_their_labels(tmp_path):
             ds.subset(*bad)
 
 
-@pytest.mark.skipif(data.find_fashion_mnist() is None, reason="the real Fashion-MNIST is not on this machine")
+@pytest.mark.skipif(find_fashion_mnist() is None, reason="the real Fashion-MNIST is not on this machine")
 def test_the_real_fashion_mnist():
-    ds = data.load_fashion_mnist(download=False)
+    ds = load_fashion_mnist(download=False)
     assert ds.train_images.shape == (60_000, 28, 28) and ds.test_images.shape == (10_000, 28, 28)
     assert torch.bincount(ds.train_labels).tolist() == [6000] * 10  # balanced classes
     pixels = ds.train_images.float() / 255
-    assert abs(float(pixels.mean()) - data.MEAN) < 5e-4 and abs(float(pixels.std()) - data.STD) < 5e-4
+    assert abs(float(pixels.mean()) - MEAN) < 5e-4 and abs(float(pixels.std()) - STD) < 5e-4

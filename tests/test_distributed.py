@@ -12,8 +12,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from vgg_edu import checkpoint, distributed, train
 from vgg_edu.__main__ import main
+from vgg_edu.training import checkpoint, distributed
+from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.checkpoint import RunMismatch
+from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data, write_idx
 
@@ -61,10 +64,9 @@ def test_two_processes_train_the_weights_of_one_on_the_same_global_batch(tmp_pat
 
 
 RUN = dict(epochs=3, batch_size=32, lr=0.05, momentum=0.9, flip=True, schedule="onecycle", seed=3)
-QUIET = dict(progress=False, verbose=False, live_plot=False, device="cpu")
 
 
-class CtrlCOnRankOne(train.Callback):
+class CtrlCOnRankOne(Callback):
     """A real SIGINT to rank 1 only, after its 4th step (epoch 2 of 3 x 3 steps)."""
 
     def on_step(self, run, loss):
@@ -72,7 +74,7 @@ class CtrlCOnRankOne(train.Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-class LocalImages(train.Callback):
+class LocalImages(Callback):
     """How many images this process trained on in the first step (its slice of the global batch)."""
 
     seen = None
@@ -91,15 +93,15 @@ def interrupt_and_resume(rank: int, port: int, folder: str) -> None:
     ds, path = tiny_data(n_val=16), os.path.join(folder, "run.pt")
     straight = small_model()  # with BatchNorm: each process normalises its slice, rank 0's running statistics win
     local = LocalImages()
-    full = train.fit(straight, ds, callbacks=[local], **RUN, **QUIET)
+    full = fit(straight, ds, callbacks=[local], **RUN, quiet=True)
     try:
-        train.fit(small_model(), ds, checkpoint=path, callbacks=[CtrlCOnRankOne()], **RUN, **QUIET)
+        fit(small_model(), ds, checkpoint=path, callbacks=[CtrlCOnRankOne()], **RUN, quiet=True)
         stopped = False
     except KeyboardInterrupt:
         stopped = True
     saved = checkpoint.load(path)["training"]["position"]
     resumed_model = small_model(seed=99)
-    resumed = train.fit(resumed_model, ds, checkpoint=path, resume=True, **RUN, **QUIET)
+    resumed = fit(resumed_model, ds, checkpoint=path, resume=True, **RUN, quiet=True)
     results = dict(straight=straight.state_dict(), resumed=resumed_model.state_dict(), stopped=stopped, saved=saved)
     results |= dict(full=full.epochs, resumed_epochs=resumed.epochs, local_images=local.seen)
     torch.save(results, os.path.join(folder, f"rank{rank}.pt"))
@@ -132,12 +134,12 @@ def test_ctrl_c_on_one_process_stops_both_and_the_run_resumes_exactly(tmp_path):
 def test_a_two_process_run_is_not_resumed_on_one(tmp_path):
     ds = tiny_data()
     path = tmp_path / "run.pt"
-    train.fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, **QUIET)
+    fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, quiet=True)
     state = checkpoint.load(path)
     state["fit"]["world_size"] = 2
     checkpoint.save(path, state)
-    with pytest.raises(train.RunMismatch, match="world_size: saved 2, now 1"):
-        train.fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, resume=True, **QUIET)
+    with pytest.raises(RunMismatch, match="world_size: saved 2, now 1"):
+        fit(small_model(), ds, epochs=1, batch_size=32, checkpoint=path, resume=True, quiet=True)
 
 
 def test_each_process_takes_its_slice_and_impossible_splits_are_refused(monkeypatch):

@@ -8,8 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from vgg_edu import checkpoint, data, image_folder
 from vgg_edu.__main__ import main
+from vgg_edu.data import image_folder
+from vgg_edu.data.fashion_mnist import DataError, FashionMNIST, load_fashion_mnist
+from vgg_edu.data.inputs import MEAN, InputSpec
+from vgg_edu.training import checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -37,7 +40,7 @@ def folder(tmp_path):
 
 def test_a_folder_loads_into_the_trainers_data_set(folder):
     ds = image_folder.load_image_folder(folder, 16, test_fraction=0.25, workers=0)
-    assert isinstance(ds, data.FashionMNIST) and ds.classes == ("ants", "bees", "cats")
+    assert isinstance(ds, FashionMNIST) and ds.classes == ("ants", "bees", "cats")
     assert ds.train_images.shape == (27, 3, 16, 16) and ds.test_images.shape == (9, 3, 16, 16)
     assert ds.train_images.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64
     assert torch.bincount(ds.test_labels).tolist() == [3, 3, 3]  # a quarter of each class's 12
@@ -85,7 +88,7 @@ def test_normalisation_is_measured_on_the_training_split(folder):
     assert spec.mean == pytest.approx(pixels.mean(axis=(0, 2, 3)), abs=1e-4)
     assert spec.std == pytest.approx(pixels.std(axis=(0, 2, 3)), abs=1e-4)
     assert spec.classes == ("ants", "bees", "cats") and len(spec.mean) == 3
-    assert data.load_fashion_mnist is not None and data.InputSpec().mean == (data.MEAN,)  # Fashion-MNIST's unchanged
+    assert load_fashion_mnist is not None and InputSpec().mean == (MEAN,)  # Fashion-MNIST's unchanged
 
 
 def test_train_and_test_subfolders_are_the_splits(tmp_path):
@@ -94,7 +97,7 @@ def test_train_and_test_subfolders_are_the_splits(tmp_path):
     ds = image_folder.load_image_folder(tmp_path / "split", 12, workers=0)
     assert len(ds.train_labels) == 12 and torch.bincount(ds.test_labels).tolist() == [2, 2, 2]
     (tmp_path / "split" / "test" / "cats").rename(tmp_path / "split" / "test" / "dogs")
-    with pytest.raises(data.DataError, match="make them the same"):
+    with pytest.raises(DataError, match="make them the same"):
         image_folder.load_image_folder(tmp_path / "split", 12, workers=0)
 
 
@@ -132,7 +135,7 @@ def test_bad_folders_are_refused_with_one_clear_message(tmp_path, problem, capsy
     assert code == 1 and expected in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "m.pt").exists()
     if problem != "empty":
-        with pytest.raises(data.DataError, match=expected.split(" (")[0].split(";")[0]):
+        with pytest.raises(DataError, match=expected.split(" (")[0].split(";")[0]):
             image_folder.load_image_folder(root, 16, workers=0)
 
 

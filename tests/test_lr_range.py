@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from vgg_edu import lr_range, train
+from vgg_edu.training import lr_range
+from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data
 
@@ -31,7 +33,7 @@ def test_smoothing_is_pandas_bias_corrected_ewm():
     assert np.allclose(lr_range.smooth(losses, 0.9), expected)
 
 
-class _RecordLR(train.Callback):
+class _RecordLR(Callback):
     """What the optimizer's learning rate was when each step ran: read before the step, in on_step of the last."""
 
     def __init__(self):
@@ -58,11 +60,9 @@ def test_the_optimizer_really_uses_the_swept_rates():
     after it sees the rate the next step will use."""
     rates = lr_range.geometric_rates(1e-3, 1e-1, 6)
     sweep, record = lr_range._Sweep(rates, 0.9, 1e9), _RecordLR()
-    quiet = dict(eval_every=0, log_every=1, progress=False, verbose=False, live_plot=False)
+    quiet = dict(eval_every=0, log_every=1, quiet=True)
     ds = tiny_data(n_train=96)
-    train.fit(
-        small_model(), ds, epochs=1, max_steps=6, batch_size=16, lr=float(rates[0]), callbacks=[sweep, record], **quiet
-    )
+    fit(small_model(), ds, epochs=1, max_steps=6, batch_size=16, lr=float(rates[0]), callbacks=[sweep, record], **quiet)
     assert record.seen[:-1] == pytest.approx(list(rates[1:]))
 
 

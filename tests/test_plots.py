@@ -11,7 +11,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from vgg_edu import analysis, models, plots, pretrained, probe, receptive, train  # noqa: E402
+from vgg_edu import analysis, models, plots, pretrained, probe, receptive  # noqa: E402
+from vgg_edu.training.evaluation import evaluate
+from vgg_edu.training.loop import fit
+from vgg_edu.training.optim import schedule_curve
 
 from conftest import small_model, tiny_data  # noqa: E402
 
@@ -191,8 +194,8 @@ def test_configs_forward_and_bn_plots_draw():
 def test_training_figures_draw(one_thread):
     ds = tiny_data(n_val=24)
     model = small_model()
-    h = train.fit(model, ds, epochs=2, batch_size=32, lr=0.01, progress=False, verbose=False, live_plot=False)
-    ev = train.evaluate(model, ds, "test", details=True)
+    h = fit(model, ds, epochs=2, batch_size=32, lr=0.01, quiet=True)
+    ev = evaluate(model, ds, "test", details=True)
     loss_ax, acc_ax = plots.plot_history(h).axes
     assert [line.get_label() for line in acc_ax.lines] == ["train", "validation"]
     assert acc_ax.lines[1].get_ydata().tolist() == [r["val_acc"] for r in h.epochs]
@@ -339,7 +342,7 @@ def test_losses_plot_labels_its_axes():
 
 
 def test_schedule_plot_draws_each_curve_with_an_epoch_axis():
-    curves = {name: train.schedule_curve(name, 40, 0.1) for name in ("constant", "onecycle")}
+    curves = {name: schedule_curve(name, 40, 0.1) for name in ("constant", "onecycle")}
     fig = plots.plot_schedules(curves, title="two schedules", steps_per_epoch=10)
     ax = fig.axes[0]
     assert [line.get_label() for line in ax.lines] == ["constant", "onecycle"]

@@ -10,8 +10,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vgg_edu import analysis, initialisation, lr_range, memory, models, train  # noqa: E402
+from vgg_edu import analysis, initialisation, memory, models
 from vgg_edu.plots import practice  # noqa: E402
+from vgg_edu.training import lr_range  # noqa: E402
+from vgg_edu.training.history import History
 
 
 @pytest.fixture(autouse=True)
@@ -23,14 +25,15 @@ def close_figures():
 def _history(losses, val):
     steps = [dict(step=i + 1, epoch=i / 10, loss=v, lr=0.1 / (i + 1), wall_s=i) for i, v in enumerate(losses)]
     epochs = [dict(epoch=e + 1, step=(e + 1) * 5, train_loss=1.0, train_acc=0.5, val_acc=a) for e, a in enumerate(val)]
-    return train.History(epochs, steps)
+    return History(epochs, steps)
 
 
 def test_scale_by_depth_plots_one_line_per_scheme_with_the_papers_names():
     torch.manual_seed(0)
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))
     tables = {
-        s: initialisation.scale_by_depth(initialisation.narrow_vgg("A", s), x, y) for s in ("std=0.01", "kaiming_fan_out")
+        s: initialisation.scale_by_depth(initialisation.narrow_vgg("A", s), x, y)
+        for s in ("std=0.01", "kaiming_fan_out")
     }
     fig = practice.plot_scale_by_depth(tables)
     left, right = fig.axes[:2]

@@ -4,12 +4,12 @@ to the same loss curve as float32 through fit."""
 import pytest
 import torch
 
-from vgg_edu import precision, train
+from vgg_edu import precision
+from vgg_edu.training.loop import fit
 
 from conftest import requires_cuda, small_model, tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-QUIET = dict(progress=False, verbose=False, live_plot=False, eval_every=0, log_every=1)
 
 
 def test_hardware_report_names_known_flags_only():
@@ -40,9 +40,9 @@ def test_step_times_table_is_relative_to_float32():
 
 def test_bf16_autocast_follows_the_float32_loss_curve():
     ds = tiny_data(n_train=64)
-    kw = dict(epochs=4, batch_size=16, lr=0.05, momentum=0.9, device="cpu", **QUIET)
-    fp32 = [s["loss"] for s in train.fit(small_model(), ds, amp=False, **kw).steps]
-    bf16 = [s["loss"] for s in train.fit(small_model(), ds, amp=True, **kw).steps]
+    kw = dict(epochs=4, batch_size=16, lr=0.05, momentum=0.9, device="cpu", quiet=True)
+    fp32 = [s["loss"] for s in fit(small_model(), ds, amp=False, **kw).steps]
+    bf16 = [s["loss"] for s in fit(small_model(), ds, amp=True, **kw).steps]
     assert bf16 != fp32  # it did run in bfloat16
     assert bf16[0] == pytest.approx(fp32[0], rel=0.02)  # the same network and batch, 8 bits of mantissa
     late = lambda losses: sum(losses[-4:]) / 4  # noqa: E731

@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from vgg_edu import analysis, data, models
+from vgg_edu import analysis, models
 from vgg_edu import probe as P
+from vgg_edu.data.inputs import MEAN, STD, InputSpec, to_input
 from vgg_edu.models import VGG, init_weights
 
 from conftest import requires_cuda
@@ -58,10 +59,10 @@ def test_bad_input_says_what_to_do(model):
 
 def test_uint8_images_go_through_the_models_input_contract(model):
     pixels = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
-    model.input_spec = data.InputSpec(size=32)
+    model.input_spec = InputSpec(size=32)
     try:
         got = P.capture(model, pixels[:, None], "relu1_1")["relu1_1"]
-        expected = P.capture(model, data.to_input(pixels, 32), "relu1_1")["relu1_1"]
+        expected = P.capture(model, to_input(pixels, 32), "relu1_1")["relu1_1"]
     finally:
         del model.input_spec
     assert got.shape == (3, 4, 32, 32) and torch.equal(got, expected)
@@ -199,10 +200,10 @@ def test_occluding_zeros_of_a_zero_image_changes_nothing(model):
 
 def test_pixel_input_is_the_contracts_value_of_a_pixel(model):
     black = P.pixel_input(model, 0)  # no input_spec: Fashion-MNIST's statistics
-    assert black == pytest.approx((0 - data.MEAN) / data.STD) and black == pytest.approx(-0.8102, abs=1e-4)
-    assert P.pixel_input(model, 255) == pytest.approx((1 - data.MEAN) / data.STD)
+    assert black == pytest.approx((0 - MEAN) / STD) and black == pytest.approx(-0.8102, abs=1e-4)
+    assert P.pixel_input(model, 255) == pytest.approx((1 - MEAN) / STD)
     rgb = VGG("A", width_divisor=16)
-    rgb.input_spec = data.InputSpec(mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 1.0))
+    rgb.input_spec = InputSpec(mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 1.0))
     assert P.pixel_input(rgb, 0) == pytest.approx((-1.0, -1.0, 0.0))
     for bad in (-1, 256, 0.5, True):
         with pytest.raises(ValueError, match="pixel is a uint8 value"):

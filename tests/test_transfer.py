@@ -7,11 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from vgg_edu import pretrained, train, transfer
+from vgg_edu import pretrained, transfer
+from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data
-
-QUIET = dict(progress=False, verbose=False, live_plot=False)
 
 
 def test_split_classes_keeps_and_relabels_those_classes():
@@ -79,7 +78,7 @@ def test_frozen_layers_do_not_move_and_keep_their_batch_norm_statistics(one_thre
     transfer.freeze(model.features)
     before = {k: v.clone() for k, v in model.features.state_dict().items()}
     head = model.classifier[-1].weight.clone()
-    train.fit(model, ds, epochs=1, batch_size=32, **QUIET)
+    fit(model, ds, epochs=1, batch_size=32, quiet=True)
     assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
     assert not torch.equal(head, model.classifier[-1].weight)
     model.train()
@@ -145,7 +144,7 @@ def test_imagenet_vgg16_uses_the_recipe_learning_rates_on_a_stand_in(one_thread)
         nn.functional.cross_entropy(m(x), target.train_labels[:4]).backward()
     assert torch.allclose(model.features[0].weight.grad, 0.1 * plain.features[0].weight.grad, rtol=1e-4, atol=1e-9)
     assert torch.allclose(model.classifier[-1].weight.grad, plain.classifier[-1].weight.grad, rtol=1e-4)
-    train.fit(model, target, epochs=1, batch_size=30, lr=1e-4, momentum=0.9, **QUIET)
+    fit(model, target, epochs=1, batch_size=30, lr=1e-4, momentum=0.9, quiet=True)
 
 
 def test_imagenet_vgg16_says_when_the_weights_are_missing(monkeypatch, tmp_path):

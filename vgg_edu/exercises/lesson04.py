@@ -144,23 +144,23 @@ def _check_04_4(answer):
 
 def _warm_up_steps(n_train: int = 55_000, recipe_name: str = "classroom_v1") -> int:
     """W = T / 4 (rounded) of a recipe's one-cycle schedule, T = epochs * ceil(n_train / batch)."""
-    from ..train import recipe
+    from ..training.recipes import fit_config
 
-    fit = recipe(recipe_name)["fit"]
-    return round(0.25 * fit["epochs"] * -(-n_train // fit["batch_size"]))
+    fit = fit_config(recipe_name)
+    return round(0.25 * fit.epochs * -(-n_train // fit.batch_size))
 
 
 @exercise(
     "04.5",
-    "The course's first classroom recipe, train.recipe('classroom_v1'), trained on the same 55,000 images (the "
+    "The course's first classroom recipe, recipes.recipe('classroom_v1'), trained on the same 55,000 images (the "
     "validation split held out) with the same one-cycle schedule, in batches of its batch_size, for its epochs. How "
     "many optimizer steps did its warm-up take, i.e. how many steps came before the learning rate first reached "
     "its peak?",
-    hint="Count the run's steps T from train.recipe('classroom_v1')['fit'] (a partial batch is a step), then read "
+    hint="Count the run's steps T from recipes.recipe('classroom_v1').fit (a partial batch is a step), then read "
     "the schedule's formula: which fraction of T is the warm-up?",
-    solution="from vgg_edu import train\n"
-    "fit_kw = train.recipe('classroom_v1')['fit']\n"
-    "total = fit_kw['epochs'] * math.ceil(55_000 / fit_kw['batch_size'])   # T, the run's steps\n"
+    solution="from vgg_edu.training import recipes\n"
+    "config = recipes.recipe('classroom_v1').fit\n"
+    "total = config.epochs * math.ceil(55_000 / config.batch_size)   # T, the run's steps\n"
     "answer = round(total / 4)   # W = T / 4",
 )
 def _check_04_5(answer):

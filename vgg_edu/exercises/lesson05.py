@@ -82,8 +82,9 @@ def _check_05_1(make_pre_hook):
     "(top, left, bottom, right) clipped to the image (bottom and right exclusive), from the rf, jump and start "
     "columns of analysis.layer_table, in its row named pool3 (BN and the width change no receptive field).",
     hint="The unit's receptive field is centred at start + i * jump and has side rf; top = start + row * jump - rf/2.",
-    solution="""from vgg_edu import analysis, train
-t = analysis.layer_table(train.build_model("classroom"), (1, 32, 32))      # the classroom VGG-11
+    solution="""from vgg_edu import analysis
+from vgg_edu.training import recipes
+t = analysis.layer_table(recipes.build_model("classroom"), (1, 32, 32))      # the classroom VGG-11
 rf, jump, start = t.set_index("name").loc["pool3", ["rf", "jump", "start"]]
 top, left = int(start + 1 * jump - rf / 2), int(start + 2 * jump - rf / 2)
 answer = (max(top, 0), max(left, 0), min(top + int(rf), 32), min(left + int(rf), 32))""",

@@ -8,8 +8,11 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from ..data import CLASSES, FashionMNIST, load_fashion_mnist, to_input
-from ..train import Callback, Evaluation, History, misclassified
+from ..data.fashion_mnist import FashionMNIST, load_fashion_mnist
+from ..data.inputs import CLASSES, to_input
+from ..training.callbacks import Callback
+from ..training.evaluation import Evaluation, misclassified
+from ..training.history import History
 
 
 def plot_history(history: History, fig=None, title: str | None = None):

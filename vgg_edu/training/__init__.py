@@ -4,10 +4,10 @@
 - ``recipes``      measured runs: a network and a ``FitConfig``; ``build_model``
 - ``loop``         ``fit`` and ``train_step``: forward, loss, backward, step
 - ``optim``        the update rule and the learning-rate schedules
-- ``callbacks``    progress, printed epochs, checkpoints, ``StopTraining``
+- ``callbacks``    progress, printed epochs, ``StopTraining``
 - ``history``      what a run measured, per epoch and per step
 - ``evaluation``   ``predict``, ``evaluate``, the confusion matrix, the most confident mistakes
-- ``checkpoint``   the checkpoint format: write, read, load a model, restore a run
+- ``checkpoint``   the checkpoint format: write, read, load a model, restore a run; ``SaveCheckpoint``
 - ``distributed``  torchrun: DistributedDataParallel, the global batch split over processes, rank-0 writes
 - ``lr_range``     the learning-rate range test
 - ``lessons``      short runs and comparisons for notebooks 01-07, and the model notebooks 05-07 load

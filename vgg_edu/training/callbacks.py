@@ -1,4 +1,5 @@
-"""What happens around the training loop: progress, printed epochs, checkpoints, and stopping early.
+"""What happens around the training loop: progress, printed epochs, and stopping early (checkpoints:
+``checkpoint.SaveCheckpoint``).
 
 A callback watches a run (``loop.Run``: its model, optimizer, step, history) at three moments. To stop a run
 early and cleanly, a callback raises ``StopTraining`` from ``on_step``: the step in progress is complete, ``fit``
@@ -8,11 +9,7 @@ run's options. Live plots are callbacks too (``vgg_edu.plots.training.LivePlot``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tqdm.auto import tqdm
-
-from . import checkpoint
 
 
 class StopTraining(Exception):
@@ -68,23 +65,6 @@ class PrintEpochs(Callback):
             f"epoch {row['epoch']:.2f}: loss {row['train_loss']:.4f}, train acc {row['train_acc']:.4f}, "
             f"val acc {val}, {row['examples_per_s']:.0f} examples/s, {row['wall_s']:.0f} s"
         )
-
-
-class SaveCheckpoint(Callback):
-    """Save the run after every epoch, at the end and on Ctrl-C (not after an error: those weights are useless)."""
-
-    saved_step = None
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def on_epoch(self, run, row):
-        checkpoint.save_run(self.path, run)
-        self.saved_step = run.step
-
-    def on_stop(self, run, reason):
-        if reason in ("done", "stopped", "interrupted") and run.step != self.saved_step:
-            checkpoint.save_run(self.path, run)
 
 
 class KeepHistory(Callback):

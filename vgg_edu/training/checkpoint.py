@@ -19,6 +19,7 @@ from .. import runtime
 from ..data.inputs import InputSpec, with_spec
 from ..models import VGG
 from . import distributed
+from .callbacks import Callback
 from .config import FitConfig
 from .history import History
 
@@ -230,3 +231,20 @@ def restore_run(run, path) -> dict:
     run.history = History(epochs, steps, run.history.config, saved_meta | given)
     run.move_to(p | {"sums": distributed.own_share(p["sums"])})  # under torchrun the saved totals go to rank 0 only
     return state
+
+
+class SaveCheckpoint(Callback):
+    """Save the run after every epoch, at the end and on Ctrl-C (not after an error: those weights are useless)."""
+
+    saved_step = None
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def on_epoch(self, run, row):
+        save_run(self.path, run)
+        self.saved_step = run.step
+
+    def on_stop(self, run, reason):
+        if reason in ("done", "stopped", "interrupted") and run.step != self.saved_step:
+            save_run(self.path, run)

@@ -27,7 +27,7 @@ from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, num_batches, spec_of
 from . import checkpoint, distributed
-from .callbacks import PrintEpochs, ProgressBar, SaveCheckpoint, StopTraining
+from .callbacks import PrintEpochs, ProgressBar, StopTraining
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
@@ -336,7 +336,7 @@ def fit(
     path = Path(checkpoint) if checkpoint is not None else None
     run = _start(model, data, config, device, loss_fn, path, resume, overwrite, meta)
     watchers = distributed.callbacks() + ([] if quiet else [ProgressBar(), PrintEpochs()])
-    callbacks = watchers + list(callbacks) + ([SaveCheckpoint(path)] if path is not None else [])
+    callbacks = watchers + list(callbacks) + ([checkpoint.SaveCheckpoint(path)] if path is not None else [])
     reason = "error"
     try:
         with _deferred_interrupt(run):
