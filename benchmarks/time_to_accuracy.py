@@ -131,7 +131,7 @@ def main(argv=None) -> None:
     results = {}
     for name in args.recipes:
         kw, rows = run_recipe(name, ds, device, model_kw, fit_kw)
-        results[name] = dict(fit=kw, model=model_kw, rows=rows, load_after=load())
+        results[name] = dict(fit=kw.as_dict(), model=model_kw, rows=rows, load_after=load())
         report(name, kw, rows)
     speeds = {n: sum(r["examples_per_s"] for r in res["rows"]) / len(res["rows"]) for n, res in results.items()}
     first = args.recipes[0]

@@ -220,7 +220,7 @@ def test_ctrl_c_saves_and_exits_130(fm, capsys, monkeypatch):
                 os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of epoch 1
 
     real_fit = fit
-    monkeypatch.setattr(loop, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    monkeypatch.setattr(loop, "fit", lambda *a, callbacks=(), **kw: real_fit(*a, callbacks=[*callbacks, CtrlC()], **kw))
     code, _, err = run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)
     assert code == 130 and "--resume" in err
     assert checkpoint.load(ck)["training"]["position"]["step"] == 2
@@ -249,7 +249,7 @@ def test_resuming_keeps_the_runs_own_record(fm, capsys, monkeypatch):
                 os.kill(os.getpid(), signal.SIGINT)
 
     real_fit = fit
-    monkeypatch.setattr(loop, "fit", lambda *a, **kw: real_fit(*a, callbacks=[CtrlC()], **kw))
+    monkeypatch.setattr(loop, "fit", lambda *a, callbacks=(), **kw: real_fit(*a, callbacks=[*callbacks, CtrlC()], **kw))
     assert run(capsys, "train", "--data", fm, *SMALL, "--init-from", first, "--checkpoint", second)[0] == 130
     monkeypatch.setattr(loop, "fit", real_fit)
     assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", second, "--resume")[0] == 0

@@ -16,6 +16,7 @@ from vgg_edu.compression.measure import costs, head_table, pruning_sweep
 from vgg_edu.compression.prune import channels_to_keep, convs, filter_l1_norms, keep_channels, prune_channels
 from vgg_edu.compression.quantize import file_size, latency_ms, quantize_dynamic_head, quantize_static
 from vgg_edu.models import VGG, get_config
+from vgg_edu.training.config import FitConfig
 from vgg_edu.training.evaluation import evaluate
 from vgg_edu.training.loop import fit
 from vgg_edu.training.recipes import build_model
@@ -195,7 +196,7 @@ def test_keep_channels_refuses_impossible_channel_lists(bad):
 
 def test_pruning_sweep_reports_each_fraction(one_thread):
     ds = tiny_data(n_train=64, n_test=16, n_val=16)
-    sweep, models = pruning_sweep(small_model(), ds, (0.5,), epochs=1, batch_size=32)
+    sweep, models = pruning_sweep(small_model(), ds, FitConfig(epochs=1, batch_size=32), (0.5,))
     assert sweep["fraction"].tolist() == [0.0, 0.5]
     assert sweep["macs"].iloc[1] == costs(models[0.5])["macs"] < sweep["macs"].iloc[0]
     assert 0 <= sweep["val_acc"].min() and sweep["val_acc"].max() <= 1

@@ -26,8 +26,9 @@ from .. import runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, num_batches, spec_of
-from . import checkpoint, distributed
+from . import distributed
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
+from .checkpoint import SaveCheckpoint, check_writable, restore_run
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
@@ -210,11 +211,11 @@ def _train_epoch(run: Run, callbacks) -> None:
         loss = train_step(run, x, y)
         logged = run.step == 1 or run.step % c.log_every == 0 or run.step >= run.stop
         value = _log_step(run, loss) if logged else None
-        try:
-            for cb in callbacks:
+        for cb in callbacks:
+            try:
                 cb.on_step(run, value)
-        except StopTraining:
-            run.stopped = True
+            except StopTraining:  # the others still see this step
+                run.stopped = True
         if run.interrupted or run.over:
             break
     run.sums["train_s"] += time.perf_counter() - t0
@@ -250,7 +251,7 @@ def _start(
     """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
     _check_data(config, data)
     if path is not None:
-        checkpoint.check_writable(path)
+        check_writable(path)
         if path.exists() and not (resume or overwrite):
             raise FileExistsError(
                 f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
@@ -274,7 +275,7 @@ def _start(
     run = Run(model, data, spec, config, device, amp, opt, sched, scaler, history, loss_fn)
     run.sums = _fresh_sums(device)
     if path is not None and resume and path.exists():
-        checkpoint.restore_run(run, path)
+        restore_run(run, path)
     else:
         if path is not None and resume:
             print(f"No checkpoint at {path} yet: starting a new run there.")
@@ -336,7 +337,7 @@ def fit(
     path = Path(checkpoint) if checkpoint is not None else None
     run = _start(model, data, config, device, loss_fn, path, resume, overwrite, meta)
     watchers = distributed.callbacks() + ([] if quiet else [ProgressBar(), PrintEpochs()])
-    callbacks = watchers + list(callbacks) + ([checkpoint.SaveCheckpoint(path)] if path is not None else [])
+    callbacks = watchers + list(callbacks) + ([SaveCheckpoint(path)] if path is not None else [])
     reason = "error"
     try:
         with _deferred_interrupt(run):
