@@ -172,9 +172,23 @@ def _train_parser(sub) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch only)")
 
 
+def _default_name(args) -> str:
+    """``DEFAULT_CHECKPOINT`` (the Fashion-MNIST model notebook 05 loads) for Fashion-MNIST; a run on a folder of
+    your images gets a file named after the folder, so it never replaces the lessons' model."""
+    if args.data is None or not _is_image_folder(args.data):
+        return DEFAULT_CHECKPOINT
+    return f"vgg11_{Path(args.data).resolve().name or 'images'}.pt"
+
+
+def _is_image_folder(folder) -> bool:
+    from .data import fashion_mnist, image_folder
+
+    return fashion_mnist.find_fashion_mnist(folder) is None and image_folder.is_image_folder(folder)
+
+
 def _paths(args, runtime) -> tuple[Path, Path]:
     """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written."""
-    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / DEFAULT_CHECKPOINT
+    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / _default_name(args)
     metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
     if checkpoint.suffix == ".json":
         raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
@@ -221,8 +235,11 @@ def _load(args, size: int):
     """``--data``: a folder of images in class subfolders (at ``size`` px), else Fashion-MNIST."""
     from .data import fashion_mnist, image_folder
 
-    if args.data is None or fashion_mnist.find_fashion_mnist(args.data) is not None or not Path(args.data).is_dir():
-        return fashion_mnist.load_fashion_mnist(args.data)
+    if args.data is not None and not Path(args.data).is_dir():  # a typo is an error, never a download target
+        what = "is a file, not a folder" if Path(args.data).exists() else "does not exist"
+        raise ValueError(f"--data {args.data} {what}: give the folder of Fashion-MNIST's files or of your images")
+    if args.data is None or fashion_mnist.find_fashion_mnist(args.data) is not None:
+        return fashion_mnist.load_fashion_mnist(args.data, download=args.data is None)
     if not image_folder.is_image_folder(args.data):
         raise fashion_mnist.DataError(
             f"--data {args.data}: the folder holds neither Fashion-MNIST's four files nor subfolders of images, "
@@ -244,6 +261,8 @@ def _data(args, size: int):
             "validation images out of; pass fewer"
         )
     ds = ds.hold_out(args.val_size, seed=args.seed) if args.val_size else ds
+    if not len(ds.test_labels):  # found now, not after an epoch of training
+        raise ValueError(f"{args.data or 'the data'} has no test images: the run's test accuracy could not be measured")
     if args.subset:
         (n_train, n_test), have = args.subset, (len(ds.train_labels), len(ds.test_labels))
         if n_train > have[0] or n_test > have[1]:
@@ -308,12 +327,12 @@ def train_command(args) -> int:
             callbacks=watchers,
             meta=meta,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (loop.Terminated): saved as the run stopped
         if main_process and checkpoint.is_file():
             print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
         elif main_process:
             print("Stopped before anything was saved: run the command again to start over.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, loop.Terminated) else 130
     if not main_process:  # rank 0 evaluates and writes; the others are done
         return 0
     test = evaluation.evaluate(model, ds, "test", device=device, details=True, flip_tta=config.flip_tta)
@@ -339,10 +358,21 @@ def data_command(args) -> int:
     from .data import image_folder
     from .data.fashion_mnist import candidate_dirs, find_fashion_mnist, load_fashion_mnist
 
+    if args.data is not None and not Path(args.data).is_dir():
+        what = "is a file, not a folder" if Path(args.data).exists() else "does not exist"
+        print(f"error: --data {args.data} {what}", file=sys.stderr)
+        return 1
     found = find_fashion_mnist(args.data)
     if found is None and args.data is not None and image_folder.is_image_folder(args.data):
         print(f"Image folder {image_folder.describe(args.data)}")
         return 0
+    if found is None and args.data is not None:
+        print(
+            f"error: {args.data} holds neither Fashion-MNIST's four *-ubyte(.gz) files nor images in one subfolder "
+            "per class (photos/cat/*.jpg, photos/dog/*.jpg)",
+            file=sys.stderr,
+        )
+        return 1
     if found is None:
         print(
             "error: Fashion-MNIST not found in: "
@@ -393,10 +423,10 @@ def main(argv=None) -> int:
         rank = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
         print(f"{rank}error: " + " ".join(str(err).split()), file=sys.stderr)  # one line, however it is wrapped
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if distributed.is_main():
             print("Stopped.", file=sys.stderr)
-        return 130
+        return 143 if type(stop).__name__ == "Terminated" else 130
     finally:
         distributed.shutdown()
 

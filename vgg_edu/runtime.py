@@ -17,6 +17,7 @@ import ctypes
 import os
 import platform
 import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -186,10 +187,38 @@ def repo_root() -> Path | None:
 
 def artifacts_dir() -> Path:
     """Where notebooks keep what they make for each other (checkpoints, metrics): ``$VGG_EDU_ARTIFACTS`` or
-    ``artifacts/`` beside the repository's notebooks (``./artifacts`` when the package runs outside the repo)."""
+    ``artifacts/`` beside the repository's notebooks (``./artifacts`` when the package runs outside the repo).
+
+    A folder that takes no files (a read-only course folder on a shared server, say) is replaced by
+    ``~/.cache/vgg_edu/artifacts``, with one line saying so; a ``$VGG_EDU_ARTIFACTS`` that cannot be written is an
+    error, since it was asked for."""
     root = os.environ.get("VGG_EDU_ARTIFACTS")
     path = Path(root) if root else (repo_root() / "artifacts" if repo_root() else Path("artifacts"))
+    try:
+        return _writable_folder(path)
+    except OSError as err:
+        if root:
+            raise PermissionError(f"VGG_EDU_ARTIFACTS={root} cannot be written ({err.strerror or err})") from err
+        fallback = _writable_folder(Path.home() / ".cache" / "vgg_edu" / "artifacts")
+        if path not in _said_fallback:
+            _said_fallback.add(path)
+            print(
+                f"{path} cannot be written ({err.strerror or err}): keeping this course's files in {fallback} "
+                "instead (set VGG_EDU_ARTIFACTS to choose another folder)."
+            )
+        return fallback
+
+
+_said_fallback: set = set()
+
+
+def _writable_folder(path: Path) -> Path:
+    """``path``, made if missing, after checking by trying that it takes a new file (``os.access`` says yes to root
+    even on a read-only mount)."""
     path.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=path, prefix=".vgg_edu-write-test.")
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 

@@ -9,7 +9,9 @@ run exactly (``training``: optimizer, schedule, random state, position), its ``h
 
 from __future__ import annotations
 
+import errno
 import os
+import platform
 import tempfile
 from pathlib import Path
 
@@ -60,6 +62,54 @@ def check_writable(path) -> Path:
     return path
 
 
+class CheckpointBusy(OSError):
+    """Another run is writing the same checkpoint."""
+
+
+class Lock:
+    """A run's hold on its checkpoint: an exclusive ``flock`` on ``.NAME.lock`` beside it, taken before any work and
+    released (the file removed) when the run ends, so that two runs never write one file. Where ``fcntl`` is
+    missing (Windows) it does nothing. Under torchrun only rank 0 takes it (it alone writes)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        self.fd = None
+
+    def __enter__(self) -> Lock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        if not distributed.is_main():
+            return self
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        while self.fd is None:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise CheckpointBusy(
+                    f"another run is writing {self.path} right now ({owner}); wait for it to finish, or give this "
+                    "run another checkpoint path"
+                ) from None
+            if os.path.exists(self.lock_path) and os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"process {os.getpid()} on {platform.node()}".encode())
+                self.fd = fd
+            else:  # the previous holder removed the file between our open and our lock: take the new one
+                os.close(fd)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            self.lock_path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+
 def save(path, state: dict) -> Path:
     """Write ``state`` (see the module's docstring) to ``path`` atomically: a temporary file in the same folder,
     then ``os.replace``, so a run killed while saving never leaves a half-written checkpoint. Leftovers of earlier
@@ -83,6 +133,15 @@ def _write(path: Path, state: dict) -> None:
             torch.save({"format": FORMAT, **state}, f)
         os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a checkpoint is meant to be shared
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # a full disk reaches torch.save as OSError, then its zip writer's error
+        Path(tmp).unlink(missing_ok=True)
+        chain = [err, err.__context__, err.__cause__]
+        full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain)
+        kept = "the previous checkpoint there is intact" if path.exists() else "nothing was written"
+        why = "the disk is full" if full else (getattr(err, "strerror", None) or str(err).splitlines()[0])
+        raise OSError(
+            f"could not write the checkpoint {path}: {why}; {kept}. Free some space or choose another path."
+        ) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ callbacks (``training.callbacks``): progress, printed epochs, checkpoints, live 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 import signal
@@ -28,7 +29,7 @@ from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, num_batches, spec_of
 from . import distributed
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
-from .checkpoint import SaveCheckpoint, check_writable, restore_run
+from .checkpoint import Lock, SaveCheckpoint, check_writable, restore_run
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
@@ -37,6 +38,11 @@ from .optim import make_optimizer, make_scheduler
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``kill``, JupyterHub or a cluster scheduler sends) stopped ``fit``: the run was saved as on
+    Ctrl-C. The command line exits with 143 (128 + 15) instead of Ctrl-C's 130."""
 
 
 @dataclass
@@ -60,7 +66,7 @@ class Run:
     sums: dict = field(default_factory=dict)  # the epoch so far: loss_sum, correct, seen, train_s
     wall_s: float = 0.0  # wall time before this process took over the run
     started: float = field(default_factory=time.perf_counter)
-    interrupted: bool = False  # Ctrl-C: stop after this step, save, raise KeyboardInterrupt
+    interrupted: int = 0  # the signal (SIGINT: Ctrl-C, SIGTERM) that asked to stop after this step, save, raise
     stopped: bool = False  # a callback raised StopTraining: end the run after this step
     ddp: nn.Module | None = None  # the model in DistributedDataParallel under torchrun (training.distributed)
 
@@ -235,7 +241,9 @@ def _fingerprint(data: FashionMNIST) -> dict:
 def _check_data(config: FitConfig, data: FashionMNIST) -> None:
     """A clear ValueError for a config this data cannot run."""
     if not isinstance(data, FashionMNIST):
-        raise TypeError(f"fit trains on a data set (load_fashion_mnist, load_image_folder); got {type(data).__name__}")
+        raise TypeError(
+            f"fit trains on a data set (load_fashion_mnist, lesson_data, load_image_folder); got {type(data).__name__}"
+        )
     if not len(data.train_labels):
         raise ValueError(f"{data!r} has no training images")
     if config.schedule.startswith("plateau") and not (len(data.val_labels) and config.eval_every):
@@ -243,6 +251,31 @@ def _check_data(config: FitConfig, data: FashionMNIST) -> None:
             "schedule 'plateau' lowers the learning rate when validation accuracy stops rising: it "
             "needs a validation split (data.hold_out, --val-size) and eval_every >= 1"
         )
+
+
+def _outputs(model: nn.Module) -> int | None:
+    """How many classes the model scores: the out_features of its last Linear layer (None: no Linear layer)."""
+    last = next((m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)), None)
+    return last.out_features if last is not None else None
+
+
+def _check_model(model: nn.Module, data: FashionMNIST, spec: InputSpec) -> InputSpec:
+    """Before any training: the model scores every class of the data, and what a checkpoint records of it (its
+    ``hparams``, its input contract's class names) is the model it holds, even after a student replaced its head
+    (``model.classifier[-1] = nn.Linear(128, 5)``). Returns the input contract to record."""
+    outputs, labels = _outputs(model), int(data.train_labels.max()) + 1
+    if outputs is not None and outputs < labels:
+        raise ValueError(
+            f"the model scores {outputs} classes but the data has labels up to {labels - 1} ({len(data.classes)} "
+            f"classes): give it a head of {len(data.classes)} outputs (num_classes=, or transfer.new_head)"
+        )
+    hparams = getattr(model, "hparams", None)
+    if outputs is not None and isinstance(hparams, dict) and hparams.get("num_classes") not in (None, outputs):
+        model.hparams = dict(hparams, num_classes=outputs)  # the head was replaced: record the model as it is
+    if outputs is not None and len(spec.classes) != outputs:
+        classes = tuple(data.classes) if len(data.classes) == outputs else tuple(f"class {i}" for i in range(outputs))
+        spec = dataclasses.replace(spec, classes=classes)
+    return spec
 
 
 def _start(
@@ -270,12 +303,17 @@ def _start(
     record = config.as_dict() | dict(
         amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
     )
-    spec = spec_of(model, data)
+    spec = _check_model(model, data, spec_of(model, data))
     history = History(config=record, meta=dict(meta or {}))
     run = Run(model, data, spec, config, device, amp, opt, sched, scaler, history, loss_fn)
     run.sums = _fresh_sums(device)
     if path is not None and resume and path.exists():
         restore_run(run, path)
+        if config.max_steps is not None and config.max_steps < run.step:
+            raise ValueError(
+                f"max_steps={config.max_steps}, but the run saved in {path} is already at step {run.step}: "
+                "pass a later max_steps, or none to finish the run"
+            )
     else:
         if path is not None and resume:
             print(f"No checkpoint at {path} yet: starting a new run there.")
@@ -287,23 +325,30 @@ def _start(
 
 @contextlib.contextmanager
 def _deferred_interrupt(run: Run):
-    """Ctrl-C (SIGINT, also Jupyter's interrupt) sets ``run.interrupted``: the step in progress finishes and ``fit``
-    stops between two steps, so what is saved is a state the uninterrupted run passed through too. A second Ctrl-C
-    stops at once, without saving."""
+    """Ctrl-C (SIGINT, also Jupyter's interrupt) and SIGTERM (``kill``, JupyterHub, a scheduler) set
+    ``run.interrupted``: the step in progress finishes and ``fit`` stops between two steps, so what is saved is a
+    state the uninterrupted run passed through too. A second signal stops at once, without saving."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
         if run.interrupted:
-            raise KeyboardInterrupt
-        run.interrupted = True
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        run.interrupted = signum
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _epoch_left_open(run: Run) -> bool:
+    """A run saved right after the last step of an epoch (or of the run) by Ctrl-C has no row for it yet."""
+    last = run.history.epochs[-1]["step"] if run.history.epochs else 0
+    return run.batch > 0 and (run.batch >= run.per_epoch or run.step >= run.stop) and last != run.step
 
 
 def fit(
@@ -335,13 +380,31 @@ def fit(
     """
     config = (config if config is not None else FitConfig()).replace(**changes)
     path = Path(checkpoint) if checkpoint is not None else None
-    run = _start(model, data, config, device, loss_fn, path, resume, overwrite, meta)
-    watchers = distributed.callbacks() + ([] if quiet else [ProgressBar(), PrintEpochs()])
-    callbacks = watchers + list(callbacks) + ([SaveCheckpoint(path)] if path is not None else [])
+    with Lock(path) if path is not None else contextlib.nullcontext():
+        run = _start(model, data, config, device, loss_fn, path, resume, overwrite, meta)
+        watchers = distributed.callbacks() + ([] if quiet else [ProgressBar(), PrintEpochs()])
+        callbacks = watchers + list(callbacks) + ([SaveCheckpoint(path)] if path is not None else [])
+        _run(run, callbacks)
+    if run.interrupted:
+        saved = f" Saved to {path}: continue with resume=True (CLI: --resume)." if path is not None else ""
+        if distributed.is_main():
+            print(f"Interrupted at step {run.step}.{saved}")
+        raise Terminated if run.interrupted == signal.SIGTERM else KeyboardInterrupt
+    return run.history
+
+
+def _run(run: Run, callbacks: list) -> None:
+    """Epochs until the run is over, stopped or interrupted; every callback hears how it ended."""
     reason = "error"
     try:
         with _deferred_interrupt(run):
-            while not run.over and not run.interrupted:
+            while not run.interrupted:
+                if _epoch_left_open(run):  # resumed right after an epoch's last step: its row first
+                    row = _end_epoch(run)
+                    for cb in callbacks:
+                        cb.on_epoch(run, row)
+                if run.over:
+                    break
                 _train_epoch(run, callbacks)
                 if not run.interrupted:
                     row = _end_epoch(run)
@@ -351,8 +414,3 @@ def fit(
     finally:
         for cb in callbacks:
             cb.on_stop(run, reason)
-    if run.interrupted:
-        saved = f" Saved to {path}: continue with resume=True (CLI: --resume)." if path is not None else ""
-        print(f"Interrupted at step {run.step}.{saved}")
-        raise KeyboardInterrupt
-    return run.history
