@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vgg_edu import analysis, initialisation, memory, models
+from vgg_edu import analysis, initialization, memory, models
 from vgg_edu.plots import practice  # noqa: E402
 from vgg_edu.training import lr_range  # noqa: E402
 from vgg_edu.training.history import History
@@ -32,7 +32,7 @@ def test_scale_by_depth_plots_one_line_per_scheme_with_the_papers_names():
     torch.manual_seed(0)
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4,))
     tables = {
-        s: initialisation.scale_by_depth(initialisation.narrow_vgg("A", s), x, y)
+        s: initialization.scale_by_depth(initialization.narrow_vgg("A", s), x, y)
         for s in ("std=0.01", "kaiming_fan_out")
     }
     fig = practice.plot_scale_by_depth(tables)

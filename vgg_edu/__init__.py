@@ -10,7 +10,7 @@
 - ``training``      ``config`` (``FitConfig``), ``recipes``, ``loop`` (``fit``), ``optim``, ``callbacks``,
                     ``history``, ``evaluation``, ``checkpoint`` (the format), ``distributed`` (torchrun),
                     ``lr_range`` (the range test), ``lessons`` (short runs for the notebooks)
-- ``initialisation`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
+- ``initialization`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
 - ``memory``        training memory counted and measured; gradient checkpointing stage by stage
 - ``precision``     mixed precision: bf16 hardware, autocast step times
 - ``kernels``       3x3 stacks against one large kernel: time per MAC

@@ -117,7 +117,7 @@ def stages(config) -> list[tuple[int, int]]:
 
 
 INIT_SCHEMES = ("torchvision", "kaiming_fan_in", "xavier")
-"""What ``init_weights`` knows (and the CLI's ``--init`` offers); notebook 06's comparison: ``initialisation``."""
+"""What ``init_weights`` knows (and the CLI's ``--init`` offers); notebook 06's comparison: ``initialization``."""
 
 
 def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:

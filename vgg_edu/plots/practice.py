@@ -1,4 +1,4 @@
-"""Figures of notebook 06: training VGG in practice (initialisation, optimisers and schedules, the learning-rate
+"""Figures of notebook 06: training VGG in practice (initialization, optimisers and schedules, the learning-rate
 range test, augmentation, memory, kernel sizes)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ..training.history import History
 
 def plot_scale_by_depth(tables: dict, title: str = "Signal by depth at initialisation"):
     """Left: each conv's output std; right: its weight gradient std over its weight std (how far one SGD step
-    moves the layer per unit of learning rate). ``tables``: {scheme: ``initialisation.scale_by_depth`` frame}."""
+    moves the layer per unit of learning rate). ``tables``: {scheme: ``initialization.scale_by_depth`` frame}."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, t in tables.items():
         x = np.arange(len(t))

@@ -37,7 +37,7 @@ SCHEMES = ("std=0.01", "std=0.1", "xavier", "kaiming_fan_out")
 FIXED_STD = {"std=0.01": 0.01, "std=0.1": 0.1}
 
 
-def initialise(model: nn.Module, scheme: str) -> nn.Module:
+def initialize(model: nn.Module, scheme: str) -> nn.Module:
     """Initialise every conv and linear layer of ``model`` in place by ``scheme`` (module docstring); biases 0,
     BatchNorm 1 and 0. Returns the model."""
     if scheme not in SCHEMES:
@@ -137,4 +137,4 @@ def narrow_vgg(
     kw = {"width_divisor": 8} | kw
     model = build_model("classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **kw)
     torch.manual_seed(seed)
-    return initialise(model, scheme)
+    return initialize(model, scheme)
