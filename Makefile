@@ -3,6 +3,8 @@
 #   make test     unit tests + every notebook under nbmake in fast mode (what CI runs)
 # and one optional:
 #   make lab      open JupyterLab on the notebooks
+#   make check    ruff and the unit tests, without the browser test and the notebooks (the everyday loop)
+#   make figures  refresh the committed figures in images/ from a full run
 # Each creates (or reuses) the virtual environment .venv and installs what it needs.
 
 PYTHON ?= python3
@@ -12,20 +14,27 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course test lab data install browser clean
+.PHONY: course figures check test lab data install browser clean
 
-# ClearMetadataPreprocessor drops the saved widget state, so that each widget cell of the HTML shows its static PNG
-# (a page that needs no widget JavaScript from unpkg.com, and has no controls that do nothing).
+# tools/run_course.py: one notebook at a time, a line per notebook with its time and progress inside long ones, HTML
+# with each figure's alt text and without widget state (each widget cell shows its static PNG). It writes only build/.
 course: install data
-	mkdir -p build
-	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=3600 \
-		--ClearMetadataPreprocessor.enabled=True --output-dir build notebooks/[0-9]*.ipynb
+	$(BIN)/python tools/run_course.py --out build
 	@echo "Rendered notebooks are in build/ (open build/*.html in a browser)."
+
+# The figures committed in images/ (the README shows them), redrawn by a full run of the course.
+figures: install data
+	VGG_EDU_SAVE_FIGURES=1 $(BIN)/python tools/run_course.py --out build
 
 test: install data browser
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check vgg_edu tests benchmarks
+	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
+	$(BIN)/python -m pytest tests -m "not browser" --ignore=tests/test_browser.py -p no:cacheprovider
 
 lab: install data
 	$(BIN)/jupyter lab notebooks

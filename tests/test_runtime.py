@@ -67,18 +67,26 @@ def test_fast_mode_reads_environment(monkeypatch):
     assert not runtime.fast_mode()
 
 
-def test_save_figure_does_nothing_in_fast_mode(monkeypatch):
+def test_save_figure_writes_only_when_make_figures_asks(monkeypatch, tmp_path):
     saved = []
 
     class Figure:
         def savefig(self, path, **kw):
             saved.append(path)
 
-    monkeypatch.setenv(runtime.FAST_ENV, "1")
-    assert runtime.save_figure(Figure(), "never") is None and saved == []
+    monkeypatch.setattr(runtime, "repo_root", lambda: tmp_path)
     monkeypatch.setenv(runtime.FAST_ENV, "0")
+    monkeypatch.delenv(runtime.SAVE_FIGURES_ENV, raising=False)
+    assert runtime.save_figure(Figure(), "never") is None and saved == []  # a student's or make course's run
+    monkeypatch.setenv(runtime.SAVE_FIGURES_ENV, "1")
+    monkeypatch.setenv(runtime.FAST_ENV, "1")
+    assert runtime.save_figure(Figure(), "never") is None and saved == []  # fast mode (CI): never
+    monkeypatch.setenv(runtime.FAST_ENV, "0")
+    assert runtime.save_figure(Figure(), "fig") == tmp_path / "images" / "fig.png" and saved == [
+        tmp_path / "images" / "fig.png"
+    ]
     monkeypatch.setattr(runtime, "repo_root", lambda: None)  # installed outside the repository
-    assert runtime.save_figure(Figure(), "never") is None and saved == []
+    assert runtime.save_figure(Figure(), "never") is None and len(saved) == 1
 
 
 def test_fast_or_full(monkeypatch):

@@ -222,13 +222,16 @@ def _writable_folder(path: Path) -> Path:
     return path
 
 
-def save_figure(fig, name: str) -> Path | None:
-    """Save a figure to the repository's ``images/`` for the README, in full runs only.
+SAVE_FIGURES_ENV = "VGG_EDU_SAVE_FIGURES"
+"""``VGG_EDU_SAVE_FIGURES=1`` (``make figures``) refreshes the committed figures in images/; nothing else does."""
 
-    Fast mode (CI) and installs outside the repository save nothing, so CI never rewrites the committed figures.
-    """
+
+def save_figure(fig, name: str) -> Path | None:
+    """Save a figure to the repository's ``images/`` for the README, only when ``VGG_EDU_SAVE_FIGURES=1`` asks
+    (``make figures``) and not in fast mode: running the course, CI or a student's notebook never changes the
+    checkout."""
     root = repo_root()
-    if root is None or fast_mode():
+    if root is None or fast_mode() or os.environ.get(SAVE_FIGURES_ENV, "") not in ("1", "true", "yes"):
         return None
     path = root / "images" / (name if name.endswith(".png") else f"{name}.png")
     path.parent.mkdir(exist_ok=True)

@@ -3,8 +3,10 @@ that imports matplotlib. Each function returns its Figure (``runtime.save_figure
 
 - ``start`` (00), ``receptive_fields`` (01), ``blocks`` (02), ``vgg16`` (03), ``training`` (04), ``feature_maps`` (05)
 - ``widgets``: ``interactive(plot, **controls)``
+- ``alt_text``: every figure shown in a notebook carries its titles and axis labels as alt text
 """
 
+from . import alt_text
 from .blocks import plot_bn_placement, plot_losses, plot_shapes
 from .compression import plot_pruning, plot_speed, plot_transfer
 from .feature_maps import (
@@ -68,3 +70,5 @@ __all__ = [
     "plot_speed",
     "plot_transfer",
 ]
+
+alt_text.register()
