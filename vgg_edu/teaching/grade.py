@@ -155,15 +155,6 @@ def grade(root: Path, out_csv: Path, limits: Limits = Limits(), progress=print) 
     return rows
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("grade", help="run every submitted notebook and write a gradebook (teachers)")
-    p.add_argument("submissions", type=Path, help="a folder: one sub-folder (or one notebook) per student")
-    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (a .md report beside it)")
-    p.add_argument("--time-limit", type=float, default=600, help="seconds for a whole notebook (default 600)")
-    p.add_argument("--memory-limit", type=float, default=8, help="GiB of address space per notebook (default 8)")
-    p.set_defaults(command_fn=grade_command)
-
-
 def grade_command(args) -> int:
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
