@@ -25,6 +25,7 @@
 - ``probe``         inside a trained net: activations, top patches, occlusion, saliency, Grad-CAM, embeddings
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
+- ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
 - ``runtime``       the device rule, fast mode, seeds, where files go
 
 Only the light core is imported here; ``from vgg_edu import train`` (and the others) imports on demand.

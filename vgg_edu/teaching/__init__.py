@@ -8,4 +8,5 @@
 - ``execute``   one notebook run by nbclient in its folder (the grader's child process)
 - ``answers``   what ``exercises.check`` saves for the grader when ``$VGG_EDU_ANSWERS`` is set
 - ``recheck``   the saved answers checked again in a process of the grader's own
+- ``cli``       the two commands' parsers, light enough for ``python -m vgg_edu``'s start
 """

@@ -5,7 +5,8 @@ folder ``$VGG_EDU_ANSWERS`` as ``<exercise>.<n>.pkl`` (cloudpickle, so a functio
 travels by value), with what the kernel's check said beside it. The grader does not trust that verdict: it loads the
 answers in a fresh process and checks them again with its own copy of the package (``recheck``). Printing "Correct!"
 or replacing ``check`` in the kernel therefore earns nothing; the only way to a point is a right answer. An answer
-that cannot be pickled (it holds an open file, a generator ...) keeps the kernel's verdict, marked as such.
+that cannot be pickled (it holds an open file, a generator ...) keeps the kernel's verdict, marked for the teacher
+and not counted.
 """
 
 from __future__ import annotations

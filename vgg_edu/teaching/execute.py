@@ -1,10 +1,11 @@
-"""Run one submitted notebook, top to bottom, in the current folder: ``python -m vgg_edu.teaching.execute NB``.
+"""Run one submitted notebook, top to bottom, in the current folder:
+``python -m vgg_edu.teaching.execute NB --result DIR``.
 
 The grader starts this in a fresh folder of the submission's own, under its time and memory limits, with
 ``VGG_EDU_FAST=1`` and ``VGG_EDU_ANSWERS`` set; the kernel (nbclient's, a child of this process) inherits all of it.
 A cell that raises does not stop the run (later exercises still count, as in nbgrader's autograde). What happened
-goes to ``run.json``: ``finished`` or ``kernel died``, and the cells that raised; the executed notebook is saved as
-``executed.ipynb`` for the teacher to read.
+goes to ``DIR/run.json`` (outside the notebook's folder, which the notebook may delete): ``finished`` or ``kernel
+died``, and the cells that raised; the executed notebook is saved as ``DIR/executed.ipynb`` for the teacher.
 """
 
 from __future__ import annotations
@@ -28,17 +29,20 @@ def cell_errors(nb) -> list[str]:
     return errors
 
 
-def _note_cell(cell, cell_index: int) -> None:
-    """Leave the running cell's number in ``running.json``, so a notebook killed at its time limit says where."""
-    if cell.cell_type == "code":
-        Path("running.json").write_text(json.dumps({"cell": cell_index + 1, "source": cell.source[:120]}))
+def _cell_noter(result: Path):
+    def note(cell, cell_index: int) -> None:
+        """Leave the running cell's number in ``running.json``: a notebook killed at its time limit says where."""
+        if cell.cell_type == "code":
+            (result / "running.json").write_text(json.dumps({"cell": cell_index + 1, "source": cell.source[:120]}))
+
+    return note
 
 
-def run(path: Path, cell_timeout: int) -> dict:
+def run(path: Path, cell_timeout: int, result: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": "."}},
-        on_cell_start=_note_cell,
+        on_cell_start=_cell_noter(result),
     )  # fmt: skip
     status = "finished"
     try:
@@ -47,7 +51,7 @@ def run(path: Path, cell_timeout: int) -> dict:
         status = "kernel died"
     except CellTimeoutError:
         status = "cell time limit"
-    nbformat.write(nb, "executed.ipynb")
+    nbformat.write(nb, result / "executed.ipynb")
     return {"status": status, "errors": cell_errors(nb)}
 
 
@@ -55,9 +59,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vgg_edu.teaching.execute")
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--cell-timeout", type=int, default=600)
+    parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = run(args.notebook, args.cell_timeout)
-    Path("run.json").write_text(json.dumps(result))
+    result = run(args.notebook.resolve(), args.cell_timeout, args.result.resolve())
+    (args.result / "run.json").write_text(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ which exercises pass.
 ``SUBMISSIONS/`` holds one folder per student (``alice/01_receptive_fields.ipynb``), or one notebook per student
 (``alice.ipynb``). Every submission is read into memory first, then run alone, one after the other, each in a fresh
 private folder (``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time limit for the whole notebook, a memory
-limit and a file-size limit. The answers its ``exercises.check`` calls received are checked again by the teacher's
+limit and a file-size limit, importing the students' copy of the package (``redact``: what they ran, and no
+solution to print). The answers its ``exercises.check`` calls received are checked again by the teacher's
 own package in a separate process (``recheck``): a point is an answer the students' ``check`` calls Correct. A
 submission that is not a notebook, raises, loops, crashes its kernel or deletes files is recorded as such; it cannot
 touch the next one's folder, which does not exist yet, nor the copy of the package that checks it.
@@ -24,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .. import exercises
-from . import gradebook, sandbox
+from . import gradebook, redact, sandbox
 
 SKIPPED = re.compile(r"^(\.|__MACOSX$|.*~$)")  # hidden files, .ipynb_checkpoints, macOS zip debris, backups
 
@@ -92,15 +93,15 @@ def _status(code: int | None, run: dict | None, limits: Limits) -> str:
     if code is None:
         return f"time limit ({limits.seconds:g} s)"
     if run is None:
-        return "crashed (no result; memory limit?)"
+        return "no result (killed, out of memory, or its files deleted)"
     if run["status"] != "finished":
         return run["status"]
     return f"errors in {len(run['errors'])} cells" if run["errors"] else "ok"
 
 
-def _unfinished(code: int | None, log: str, work: Path) -> list[str]:
+def _unfinished(code: int | None, log: str, result: Path) -> list[str]:
     """What is known of a run that left no result: the cell it was running at its time limit, or its last words."""
-    running = gradebook.read_json(work / "running.json")
+    running = gradebook.read_json(result / "running.json")
     if code is None and isinstance(running, dict) and "cell" in running:
         return [f"stopped in cell {running['cell']}: {str(running.get('source', ''))[:120]!r}"]
     return [log.strip().splitlines()[-1][:200]] if log.strip() else []
@@ -116,21 +117,23 @@ def run_submission(sub: Submission, snapshot: dict[str, bytes], limits: Limits, 
     try:
         (folder / "work").mkdir()
         (folder / "answers").mkdir()
+        (folder / "result").mkdir()
         (folder / "work" / sub.name).write_bytes(sub.data)
-        lib = sandbox.write_package(snapshot, folder / "lib")
+        lib = sandbox.write_package(redact.student_package(snapshot), folder / "lib")  # as the students have it
         start = time.perf_counter()
         args = ["-m", "vgg_edu.teaching.execute", sub.name, "--cell-timeout", str(limits.cell_seconds)]
+        args += ["--result", str(folder / "result")]
         code, log = sandbox.run_limited(
             args, cwd=folder / "work", env=_kernel_env(folder, lib), seconds=limits.seconds, memory_gb=limits.memory_gb
         )
         row["seconds"] = time.perf_counter() - start
-        run = gradebook.read_json(folder / "work" / "run.json")
+        run = gradebook.read_json(folder / "result" / "run.json")
         row["status"], row["errors"] = _status(code, run, limits), (run or {}).get("errors", [])
         if run is None:
-            row["errors"] = _unfinished(code, log, folder / "work")
+            row["errors"] = _unfinished(code, log, folder / "result")
         row["verdicts"] = gradebook.recheck(folder / "answers", snapshot, folder)
-        if keep is not None and (folder / "work" / "executed.ipynb").is_file():
-            gradebook.keep_executed(folder / "work" / "executed.ipynb", keep, sub)
+        if keep is not None and (folder / "result" / "executed.ipynb").is_file():
+            gradebook.keep_executed(folder / "result" / "executed.ipynb", keep, sub)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return row
@@ -148,8 +151,7 @@ def grade(root: Path, out_csv: Path, limits: Limits = Limits(), progress=print) 
         row = run_submission(sub, snapshot, limits, keep)
         row["exercises"] = sub.exercise_ids
         rows.append(row)
-        score = sum(v["verdict"].startswith("pass") for v in row["verdicts"].values())
-        progress(f"{row['status']}, {score}/{len(gradebook.graded_ids(row))} in {row['seconds']:.0f} s")
+        progress(f"{row['status']}, {gradebook.score(row)}/{len(gradebook.graded_ids(row))} in {row['seconds']:.0f} s")
     gradebook.write_csv(rows, out_csv)
     gradebook.write_markdown(rows, out_csv.with_suffix(".md"), limits)
     return rows

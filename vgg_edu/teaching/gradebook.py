@@ -1,7 +1,9 @@
 """The grader's bookkeeping: the answers checked again, the CSV and the markdown report a teacher reads.
 
 A verdict per exercise is ``pass``, ``fail`` (answered, not right), ``blank`` (``check`` never received an answer)
-or ``pass (kernel)`` (right by the kernel's own check, but the answer could not be saved to be checked again).
+or ``pass (kernel)``: the kernel's own check said Correct, but the answer could not be saved to be checked again.
+That one is not counted in the score (the kernel's word can be forged): the report marks it for the teacher to check
+by hand in the executed notebook.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from . import sandbox
 
-MARKS = {"pass": "✓", "pass (kernel)": "✓*", "fail": "✗", "blank": "·"}
+MARKS = {"pass": "✓", "pass (kernel)": "✓?", "fail": "✗", "blank": "·"}
 
 
 def read_json(path: Path):
@@ -68,7 +70,7 @@ def verdict(row: dict, exercise_id: str) -> str:
 
 
 def score(row: dict) -> int:
-    return sum(verdict(row, i).startswith("pass") for i in graded_ids(row))
+    return sum(verdict(row, i) == "pass" for i in graded_ids(row))
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -103,7 +105,8 @@ def write_markdown(rows: list[dict], path: Path, limits) -> None:
         "",
         f"{len(rows)} submissions graded on {when}, each in fast mode in a folder of its own, under "
         f"{limits.seconds:g} s and {limits.memory_gb:g} GiB. ✓ passes the course's `check`, ✗ answered but not "
-        "right, · not answered, ✓* right by the student's kernel (the answer could not be saved to check again).",
+        "right, · not answered, ✓? Correct in the student's kernel but the answer could not be saved to check again: "
+        "not counted, check it by hand in the executed notebook (`<csv name>_notebooks/`).",
     ]
     for notebook in sorted({row["notebook"] for row in rows if graded_ids(row)}):
         lines += ["", f"## {notebook}", "", *_table([r for r in rows if r["notebook"] == notebook])]

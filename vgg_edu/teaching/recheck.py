@@ -5,7 +5,7 @@ The grader starts this after the student's kernel is gone, in an empty folder, w
 package first on the path: nothing the notebook did to its ``check``, its copy of the package or its output reaches
 the verdict. Each answer is loaded (cloudpickle) and given to the same ``exercises.check`` the students use, under a
 per-answer alarm. The result maps each exercise to ``pass``, ``fail``, or ``pass (kernel)`` where an answer could
-not be saved and the kernel's own check said Correct.
+not be saved and the kernel's own check said Correct (the gradebook does not count it: the teacher checks it).
 """
 
 from __future__ import annotations
