@@ -249,3 +249,13 @@ def test_the_student_version_of_a_real_notebook_runs_top_to_bottom_unanswered(tm
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=path.parent, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys):
+    from vgg_edu.__main__ import main
+
+    assert main(["grade", str(tmp_path / "nowhere")]) == 1
+    assert main(["grade", str(tmp_path), "--time-limit", "0"]) == 1
+    assert main(["assign", str(tmp_path), "--notebooks", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
