@@ -59,7 +59,7 @@ browser:
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[notebooks,tests,d2l]"
+	$(BIN)/python -m pip install -q -e ".[notebooks,tests,teachers,d2l]"
 	# d2l 1.0.3 pins numpy/pandas versions that break on Python 3.12: install it without its pins.
 	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
 	touch $@

@@ -20,6 +20,7 @@
 - ``probe``         inside a trained net: activations, top patches, occlusion, saliency, Grad-CAM, embeddings
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
+- ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
 - ``runtime``       the device rule, fast mode, seeds, where files go
 
 The light core below is imported on first use (``vgg_edu.VGG``), so that ``python -m vgg_edu --help`` starts

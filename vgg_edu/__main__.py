@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="say where Fashion-MNIST is (or what a folder of images holds); exit 1 if not")
     d.add_argument("--data", help="look only in this folder (Fashion-MNIST's files, or images in class subfolders)")
     _train_parser(sub)
+    from .teaching.cli import add_parsers  # assign and grade, for teachers (light: parsers only)
+
+    add_parsers(sub)
     p = sub.add_parser("predict", help="classify image files with a trained checkpoint, by its class names")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...), resized as the model was trained")
     p.add_argument("--checkpoint", required=True, help="a checkpoint written by `python -m vgg_edu train`")
@@ -411,6 +414,8 @@ def predict_command(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("assign", "grade"):
+        return args.run(args)
     from .data.fashion_mnist import DataError
     from .training import distributed
     from .training.checkpoint import CheckpointError

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
+import os
 import pkgutil
 import traceback
 from collections.abc import Callable
@@ -113,6 +114,10 @@ class Exercise:
 
 EXERCISES: dict[str, Exercise] = {}
 
+ANSWERS_ENV = "VGG_EDU_ANSWERS"
+"""The folder where ``check`` saves every answer it is given, for the grader to check again in a process of its
+own (``vgg_edu.teaching``); unset, as everywhere but in grading, nothing is saved."""
+
 
 def exercise(exercise_id: str, question: str, hint: str, solution: str):
     """Decorator that registers a check function as exercise ``exercise_id``."""
@@ -142,15 +147,19 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
     if answer is ... or answer is None:
         print(f"[{exercise_id}] Not answered yet. {ex.question}\n  Hint: {ex.hint}")
         return False
+    given = normalise(_one_number_held(answer))
     try:
-        verdict = ex.check(normalise(_one_number_held(answer)))
+        verdict = ex.check(given)
         verdict = verdict if verdict is None or isinstance(verdict, str) else bool(verdict)
     except AnswerError as err:
         verdict = str(err)
     except Exception as err:  # the student's code may fail in any way; report it, do not crash
         last = traceback.format_exception_only(type(err), err)[-1].strip()
-        print(f"[{exercise_id}] Not yet: your answer raised {last}\n  Hint: {ex.hint}")
-        return False
+        verdict = f"Your answer raised {last}"
+    if os.environ.get(ANSWERS_ENV):  # set by ``python -m vgg_edu grade`` only
+        from ..teaching.answers import record
+
+        record(exercise_id, given, verdict is True)
     if verdict is True:
         print(f"[{exercise_id}] Correct!")
         return True

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 
 def describe(fig: Figure) -> str:
-    """"<suptitle>. Panel 1: <title> (x: <xlabel>; y: <ylabel>). ..." from the figure's own text."""
+    """ "<suptitle>. Panel 1: <title> (x: <xlabel>; y: <ylabel>). ..." from the figure's own text."""
     parts = []
     if fig._suptitle is not None and fig._suptitle.get_text():
         parts.append(" ".join(fig._suptitle.get_text().split()))
