@@ -26,6 +26,7 @@
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
 - ``runtime``       the device rule, fast mode, seeds, where files go
+- ``claims``        prose checked by its run: a claim fails a full run when the result no longer says it
 
 Only the light core is imported here; ``from vgg_edu import train`` (and the others) imports on demand.
 """
