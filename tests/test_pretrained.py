@@ -119,14 +119,3 @@ def test_a_failed_download_says_how_to_get_the_weights(tmp_path, monkeypatch):
 def test_alexnets_published_metrics():
     row = pretrained.published_metrics(["alexnet"]).set_index("model").loc["alexnet"]
     assert row["params"] == 61_100_840 and row["GMACs"] == pytest.approx(0.714, abs=1e-3)  # REFERENCE.md
-
-
-def test_on_colab_reads_whether_colab_is_imported(monkeypatch):
-    import sys
-
-    from vgg_edu import runtime
-
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert runtime.on_colab() is False
-    monkeypatch.setitem(sys.modules, "google.colab", object())
-    assert runtime.on_colab() is True

@@ -202,9 +202,9 @@ def _check_written_block(answer, instead: str):
     "vgg_features(conv_arch, in_channels) should chain one VGG block per (number of convs, output channels) pair "
     "of conv_arch, the first taking in_channels. It runs on a one-stage conv_arch, but fails on VGG-11's. Find the "
     "bug and fix it.",
-    hint="Try it on conv_arch = ((1, 64), (1, 128)) and read the error: how many channels does the second block "
-    "receive, and how many does it expect? d2l's version of section 4 never has to ask, because lazy layers "
-    "read their input's channels.",
+    hint="Build it with conv_arch = ((1, 64), (1, 128)) and in_channels = 1, run it on torch.zeros(1, 1, 32, 32) and "
+    "read the error: how many channels does the second block receive, and how many does it expect? d2l's version of "
+    "section 4 never has to ask, because lazy layers read their input's channels.",
     solution=BUGS["02.2"].replace("out_channels))\n", "out_channels))\n        in_channels = out_channels\n"),
 )
 def _check_02_2(answer):

@@ -65,13 +65,15 @@ def _plot_losses(ax, losses: dict, legend: bool = True):
         smooth = np.convolve(curve, np.ones(k) / k, mode="valid")
         ax.plot(range(k, len(curve) + 1), smooth, label=name)
     ax.set(title=f"training loss ({k}-step moving average)", xlabel="SGD step", ylabel="cross-entropy loss")
-    if legend:
+    if legend and len(losses) > 3:  # many curves: beside the axes, where it hides none of them
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    elif legend:
         ax.legend(fontsize=8)
 
 
 def plot_losses(losses: dict, title: str):
     """Training-loss curves (one per name, smoothed by a moving average of a twentieth of the run) on one axis."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(9 if len(losses) > 3 else 6, 3.6))  # room for a legend beside the axes
     _plot_losses(ax, losses)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
