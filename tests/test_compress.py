@@ -1,4 +1,4 @@
-"""vgg_edu.compress (prune, quantize, distill): pruning against an independent construction (the same network
+"""vgg_edu.compression (prune, quantize, distill): pruning against an independent construction (the same network
 with the removed channels forced to zero), MACs against the conv formula, the distillation loss against a hand
 computation, int8 models against float, the GAP head against published counts, refusals of bad input."""
 

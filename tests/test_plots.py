@@ -98,6 +98,32 @@ def test_receptive_field_squares(layers, kernel, pool, expected):
         assert f"{c['stack_params']:,}" in ax.get_title() and f"{c['single_params']:,}" in ax.get_title()
 
 
+def test_the_widget_title_says_what_a_stack_of_1x1_convs_costs():
+    """1x1 convs never widen the field: the single conv that sees as much is one 1x1 conv, and three hold 3x its
+    weights; the title says so instead of a negative saving."""
+    title = plots.plot_receptive_field(3, 1).axes[0].get_title()
+    assert "saves" not in title and "-" not in title.split("\n")[1] and "3.0x as many" in title
+    assert "saves 45%" in plots.plot_receptive_field(3, 3).axes[0].get_title()  # 27 C^2 against 49 C^2
+
+
+def test_the_widget_legend_shows_the_colours_drawn_on_the_grid():
+    ax = plots.plot_receptive_field(3, 3).axes[0]
+    squares_drawn = {p.get_label(): p.get_facecolor() for p in ax.patches}
+    legend = ax.get_legend()
+    for handle, text in zip(legend.legend_handles, legend.get_texts()):
+        assert handle.get_facecolor() == squares_drawn[text.get_text()]
+        assert handle.get_facecolor()[3] == 1  # opaque: overlapping squares do not blend into other colours
+
+
+def test_the_bn_placement_legend_covers_no_panel():
+    stats = pd.DataFrame({"conv": [2, 3], "name": ["conv2_1", "conv3_1"], "mean": [0.5, 0.0], "zeros": [0.5, 0.0]})
+    fig = plots.plot_bn_placement({"before": stats, "after": stats}, {"before": [2.0] * 40, "after": [2.0] * 40})
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    fig.canvas.draw()
+    legend_box = fig.legends[0].get_window_extent()
+    assert all(not legend_box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+
+
 def test_vgg16_stage_squares_over_an_image():
     with torch.device("meta"):
         stages = analysis.stage_table(analysis.layer_table(models.vgg16()))

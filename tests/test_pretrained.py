@@ -104,3 +104,18 @@ def test_photo_input_keeps_the_whole_image_at_the_test_scale():
     assert abs(x.mean().item()) < 3 and x.dtype == torch.float32
     with pytest.raises(ValueError, match="shorter side"):
         pretrained.photo_input(image, 200)
+
+
+def test_a_failed_download_says_how_to_get_the_weights(tmp_path, monkeypatch):
+    def offline(url, progress=True):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(pretrained.PretrainedWeightsNotFound, match="could not download.*no network.*path="):
+        pretrained.load_pretrained("vgg16", download=True)
+
+
+def test_alexnets_published_metrics():
+    row = pretrained.published_metrics(["alexnet"]).set_index("model").loc["alexnet"]
+    assert row["params"] == 61_100_840 and row["GMACs"] == pytest.approx(0.714, abs=1e-3)  # REFERENCE.md

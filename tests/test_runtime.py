@@ -147,3 +147,10 @@ def test_kept_memory_is_reused_without_faulting_pages_in_again():
 
 def test_keep_freed_memory_leaves_other_devices_alone():
     assert runtime.keep_freed_memory("meta") is False
+
+
+def test_on_colab_reads_whether_colab_is_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert runtime.on_colab() is False
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert runtime.on_colab() is True

@@ -22,6 +22,7 @@
 - ``exercises``     the self-checking exercises, one module per notebook
 - ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
 - ``runtime``       the device rule, fast mode, seeds, where files go
+- ``claims``        prose checked by its run: a claim fails a full run when the result no longer says it
 
 The light core below is imported on first use (``vgg_edu.VGG``), so that ``python -m vgg_edu --help`` starts
 without PyTorch; ``from vgg_edu.training.loop import fit`` (and the others) import their own modules.

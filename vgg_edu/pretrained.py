@@ -48,8 +48,9 @@ def load_pretrained(
     """Build ``name`` (vgg11/13/16/19, or with ``_bn``) and load torchvision's ImageNet weights into it, by key.
 
     Looks at ``path`` if given, else in torchvision's cache (``torch.hub.get_dir()/checkpoints``). With
-    ``download=True`` (needs internet) it fetches missing weights into that cache. Otherwise a missing file raises
-    ``PretrainedWeightsNotFound`` saying where it looked and how to get the file. Returned in eval mode, on
+    ``download=True`` (needs internet; notebooks pass ``runtime.on_colab()``) it fetches missing weights into that
+    cache. A missing file, or a download that fails, raises ``PretrainedWeightsNotFound`` saying where it looked and
+    how to get the file. Returned in eval mode, on
     ``device`` (default: the CPU, where it is built).
     """
     name = name.lower()
@@ -60,8 +61,14 @@ def load_pretrained(
     candidates = [Path(path)] if path is not None else [cache]
     found = next((p for p in candidates if p.is_file()), None)
     if found is None and download and path is None:
-        torch.hub.load_state_dict_from_url(weights.url, progress=True)
-        found = cache
+        try:
+            torch.hub.load_state_dict_from_url(weights.url, progress=True)
+            found = cache
+        except OSError as err:  # no network (URLError is an OSError), a full disk, a refused connection
+            raise PretrainedWeightsNotFound(
+                f"could not download the ImageNet weights for {name} from {weights.url} ({err}). Download the file "
+                f"on a machine with internet into {cache.parent}, or pass path=... ."
+            ) from err
     if found is None:
         raise PretrainedWeightsNotFound(
             f"no ImageNet weights for {name}{'_bn' if batch_norm else ''}: looked for "
@@ -145,11 +152,11 @@ def published_metrics(names=("vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "re
     for name in names:
         base = name.removesuffix("_bn")
         enum = f"{base.upper()}{'_BN' if name.endswith('_bn') else ''}_Weights"
-        enum = enum.replace("RESNET", "ResNet") if base.startswith("resnet") else enum
+        enum = enum.replace("RESNET", "ResNet").replace("ALEXNET", "AlexNet")
         if not hasattr(models, enum):
             raise ValueError(
                 f"names: torchvision has no ImageNet weights called {name!r}; try 'vgg16', 'vgg16_bn', "
-                "'resnet18' or 'resnet50'"
+                "'alexnet', 'resnet18' or 'resnet50'"
             )
         meta = getattr(models, enum).IMAGENET1K_V1.meta
         metrics = meta["_metrics"]["ImageNet-1K"]

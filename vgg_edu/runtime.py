@@ -17,6 +17,7 @@ import ctypes
 import os
 import platform
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -159,6 +160,11 @@ def release_freed_memory() -> None:
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def on_colab() -> bool:
+    """True inside Google Colab, where the course may download (torchvision's ImageNet weights, for one)."""
+    return "google.colab" in sys.modules
 
 
 def fast_mode() -> bool:

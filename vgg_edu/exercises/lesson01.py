@@ -55,8 +55,8 @@ def _check_01_2(answer):
 
 @exercise(
     "01.3",
-    "Write a stack, as a list of (kernel, stride) pairs, of 3x3 convs (stride 1) and 2x2 max-pools (stride 2), "
-    "ending with a pool, whose receptive field is exactly 22 pixels.",
+    "Write a stack, as a list of (kernel, stride) pairs, of exactly three 3x3 convs (stride 1) and as many 2x2 "
+    "max-pools (stride 2) as you need, ending with a pool, whose receptive field is exactly 22 pixels.",
     hint="receptive.receptive_field(your_list)[-1][0] gives the field of any stack you try. Each layer adds "
     "(kernel - 1) x jump, and each pool doubles the jump: a conv adds more the more pools come before it.",
     solution="answer = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)]   # 3, 4 | 8, 10 | 18, 22",
@@ -69,6 +69,8 @@ def _check_01_3(answer):
         return "use only (3, 1) convs and (2, 2) pools."
     if layers[-1] != (2, 2):
         return "end the stack with a (2, 2) pool."
+    if layers.count((3, 1)) != 3:
+        return f"use exactly three convs, not {layers.count((3, 1))}: where the pools sit must do the rest."
     rf = _field(layers)
     return rf == 22 or f"your stack sees {rf} pixels; {'add' if rf < 22 else 'remove'} layers."
 
@@ -76,8 +78,9 @@ def _check_01_3(answer):
 @exercise(
     "01.4",
     "What is the receptive field of VGG-11 (config A) at its third max-pool (pool3), in input pixels?",
-    hint="analysis.stage_table(analysis.layer_table(models.vgg11())) lists every pool; or apply the recurrence to "
-    "config A's layers up to pool3 (models.CONFIGS['A']: a number is a 3x3 conv, 'M' a pool).",
+    hint="Write config A's layers up to its third pool as (kernel, stride) pairs (models.CONFIGS['A'] or the "
+    "paper's Table 1: a number is a 3x3 conv, 'M' a 2x2 pool) and apply the recurrence of section 1, layer by "
+    "layer, as in exercise 01.1.",
     solution='with torch.device("meta"):   # shapes only\n'
     "    vgg11 = models.vgg11()\n"
     'answer = analysis.stage_table(analysis.layer_table(vgg11)).set_index("stage").loc["pool3", "rf"]   # 3, 4 | 8 '

@@ -4,7 +4,7 @@ Exercise 02.1 asks the student to write ``vgg_block`` (the cell starts from ``ST
 package's. Each snippet in ``BUGS`` (02.2 to 02.7) is broken the way the blog code this course grew from was. The
 notebook puts it, as it is, in the code cell that checks it: the student fixes it in place and runs the cell. Every
 snippet runs without an error as written (so the notebook runs top to bottom in CI); the bug shows when the check
-builds and runs the answer. Names the snippets use: torch, nn (from torch import nn).
+builds and runs the answer. Names the snippets use: torch, nn (from torch import nn), models (vgg_edu.models).
 
 The checks test behaviour against an independent construction: the student's own conv weights run through
 ``torch.nn.functional`` (conv2d with padding 1, relu, max_pool2d) must give the block's output; a model's forward must
@@ -15,21 +15,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from . import AnswerError, exercise, normalise
 
 BUGS = {
     "02.2": """\
-def vgg_block(num_convs, in_channels, out_channels):
-    layers = []
-    for _ in range(vgg_block):
-        layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
-        layers.append(nn.ReLU())
-        in_channels = out_channels
-    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-    return nn.Sequential(*layers)
+# the convolutional part of a VGG from d2l's conv_arch: one block per (number of convs, output channels) pair
+def vgg_features(conv_arch, in_channels):
+    blocks = []
+    for num_convs, out_channels in conv_arch:
+        blocks.append(models.vgg_block(num_convs, in_channels, out_channels))
+    return nn.Sequential(*blocks)
 
-answer = vgg_block""",
+answer = vgg_features""",
     "02.3": """\
 # the first block of VGG-16: two 3x3 convs with 64 channels, then a 2x2 max-pool
 block1 = nn.Sequential(
@@ -99,12 +98,18 @@ def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channel
     """True, or what differs between ``block`` and a VGG block of ``num_convs`` 3x3 convs + ReLUs and a 2x2 pool.
     ``call`` names the block in the messages (for a student's function: the call that built it)."""
     block = _as_module(block, "block")
+    if any(isinstance(m, LazyModuleMixin) for m in block.modules()):  # lazy layers learn their sizes from an input
+        try:
+            with torch.no_grad():
+                block(torch.zeros(1, in_channels, size, size))
+        except RuntimeError as err:
+            return f"{call} fails on an input of {in_channels} channels: {str(err).splitlines()[0]}"
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     if any(isinstance(m, nn.BatchNorm2d) for m in block.modules()):
         return f"{call} has a BatchNorm layer; VGG's block has none (section 2 adds it): only convs, ReLUs and a pool."
     if len(convs) != num_convs:
         return f"{call} has {len(convs)} convs, not {num_convs}."
-    if any(c.kernel_size != (3, 3) or c.padding != (1, 1) or c.stride != (1, 1) for c in convs):
+    if any(c.kernel_size != (3, 3) or c.padding not in ((1, 1), "same") or c.stride != (1, 1) for c in convs):
         return "every conv should be 3x3 with stride 1 and padding 1, so that H and W are kept."
     if convs[0].in_channels != in_channels:
         return f"in {call} the first conv takes {convs[0].in_channels} channels, not the ones the block receives."
@@ -144,6 +149,18 @@ def _is_the_package_block(fn) -> bool:
     )
 
 
+SOLUTION_02_1 = """\
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    for _ in range(num_convs):
+        layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
+        layers.append(nn.ReLU())
+        in_channels = out_channels
+    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+answer = vgg_block"""
+
 STUB = """\
 def vgg_block(num_convs, in_channels, out_channels):
     layers = []
@@ -160,7 +177,7 @@ answer = vgg_block"""
     "all in one nn.Sequential.",
     hint="Collect the layers in a Python list and unpack it: nn.Sequential(*layers). nn.Conv2d, nn.ReLU and "
     "nn.MaxPool2d take kernel_size, padding and stride; a conv takes as many channels as the layer before it gives.",
-    solution=BUGS["02.2"].replace("range(vgg_block)", "range(num_convs)"),
+    solution=SOLUTION_02_1,
 )
 def _check_02_1(answer):
     return _check_written_block(answer, "write the layers yourself")
@@ -182,13 +199,43 @@ def _check_written_block(answer, instead: str):
 
 @exercise(
     "02.2",
-    "This vgg_block should build num_convs 3x3 convs, each followed by a ReLU, and then a 2x2 max-pool. "
-    "Find the bug and fix it.",
-    hint="Read the error: what is range() given? The loop should run once per conv the block asks for.",
-    solution=BUGS["02.2"].replace("range(vgg_block)", "range(num_convs)"),
+    "vgg_features(conv_arch, in_channels) should chain one VGG block per (number of convs, output channels) pair "
+    "of conv_arch, the first taking in_channels. It runs on a one-stage conv_arch, but fails on VGG-11's. Find the "
+    "bug and fix it.",
+    hint="Build it with conv_arch = ((1, 64), (1, 128)) and in_channels = 1, run it on torch.zeros(1, 1, 32, 32) and "
+    "read the error: how many channels does the second block receive, and how many does it expect? d2l's version of "
+    "section 4 never has to ask, because lazy layers read their input's channels.",
+    solution=BUGS["02.2"].replace("out_channels))\n", "out_channels))\n        in_channels = out_channels\n"),
 )
 def _check_02_2(answer):
-    return _check_written_block(answer, "fix the snippet's own loop")
+    if not callable(answer) or isinstance(answer, nn.Module):
+        return "answer should be your vgg_features function itself (answer = vgg_features, no brackets)."
+    for conv_arch, in_channels, size in [(((1, 4), (2, 6)), 3, 8), (((2, 5), (1, 5), (1, 7)), 2, 16)]:
+        verdict = _behaves_like_vgg_stages(answer(conv_arch, in_channels), conv_arch, in_channels, size)
+        if verdict is not True:
+            return verdict
+    return True
+
+
+def _behaves_like_vgg_stages(features, conv_arch, in_channels: int, size: int):
+    """True, or what differs between ``features`` and VGG blocks chained as ``conv_arch`` says, from ``in_channels``:
+    its convs, taken in order, run stage by stage through ``_vgg_block_by_hand``, must give its output."""
+    features = _as_module(features, "stack of blocks")
+    convs = [m for m in features.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) != sum(n for n, _ in conv_arch):
+        return f"conv_arch {conv_arch} asks for {sum(n for n, _ in conv_arch)} convs; yours has {len(convs)}."
+    widths = [c for n, c in conv_arch for _ in range(n)]
+    if [c.in_channels for c in convs] != [in_channels] + widths[:-1] or [c.out_channels for c in convs] != widths:
+        return "the convs' channels do not chain: each block takes what the one before it gives."
+    torch.manual_seed(0)
+    x = torch.randn(2, in_channels, size, size)
+    with torch.no_grad():
+        got, expected, first = features(x.clone()), x, 0
+        for num_convs, _ in conv_arch:
+            expected, first = _vgg_block_by_hand(convs[first : first + num_convs], expected), first + num_convs
+    if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-5):
+        return "the output differs from VGG blocks chained by hand with your convs' weights: one block per pair."
+    return True
 
 
 @exercise(
@@ -277,16 +324,28 @@ def _check_02_6(answer):
     solution=BUGS["02.7"].replace("return torch.softmax(self.classifier(x), dim=1)", "return self.classifier(x)"),
 )
 def _check_02_7(answer):
+    """Right: raw scores, or any per-row shift of them (log_softmax), which give nn.CrossEntropyLoss the same loss;
+    wrong: probabilities, wherever the softmax sits (in forward or moved into the classifier)."""
     model = _as_module(answer, "Net class or model")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears or not all(hasattr(model, name) for name in ("features", "classifier")):
+        return "keep the model's features and classifier (a Linear layer): fix the forward, not the layers."
+    scores = {}
+    hook = linears[-1].register_forward_hook(lambda module, inputs, output: scores.update(z=output))
     torch.manual_seed(0)
-    x = torch.randn(4, 1, 28, 28)
-    verdict = _matches_its_own_layers(model, x)
-    if verdict is not None:
-        return verdict
-    with torch.no_grad():
-        out = model(x)
+    try:
+        with torch.no_grad():
+            out = model(torch.randn(4, 1, 28, 28))
+    finally:
+        hook.remove()
+    if not isinstance(out, torch.Tensor) or out.shape != scores["z"].shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return f"the output should have shape N x classes, {tuple(scores['z'].shape)} here; got {shape}."
     if not out.any():
         return "the output is all zeros: return what the classifier computes."
     if (out >= 0).all() and torch.allclose(out.sum(1), out.sum(1)[0].expand(4), atol=1e-4):
         return "every row sums to the same number: the outputs are still (scaled) probabilities."
+    shift = out - scores["z"]  # 0 for raw scores; -logsumexp per row for log_softmax: the same cross-entropy
+    if torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-4):
+        return True
     return "the forward should return the classifier's raw scores (logits), unchanged."

@@ -69,7 +69,7 @@ def _check_07_1(head):
 @exercise(
     "07.2",
     "Prune 50% of the filters of every conv of the classroom VGG-11 (channels 16, 32, 64, 64, 128, 128, 128, 128, "
-    "on 32 x 32 inputs) with compress.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
+    "on 32 x 32 inputs) with prune.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
     "padding 1) do afterwards?",
     hint="A conv does H_out * W_out * C_out * C_in * 3 * 3 MACs. Which map size does stage 3 work on at 32 px, and "
     "which of C_in and C_out did the pruning change?",

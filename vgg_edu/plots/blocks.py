@@ -48,28 +48,32 @@ def plot_bn_placement(stats: dict, losses: dict | None = None, title: str | None
     axes[0].set(title="mean of each conv's input", xlabel="conv receiving the input", ylabel="mean value")
     axes[1].set(title="fraction of exact zeros in it", xlabel="conv receiving the input", ylim=(-0.05, 1.05))
     axes[1].set_ylabel("fraction of values that are 0")
-    axes[0].legend(fontsize=8)
     if losses:
-        _plot_losses(axes[2], losses)
+        _plot_losses(axes[2], losses, legend=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # one legend for all panels, below them: inside a panel it would cover points (BN after ReLU at conv3_2)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(stats), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
-def _plot_losses(ax, losses: dict):
+def _plot_losses(ax, losses: dict, legend: bool = True):
     for name, curve in losses.items():
         curve = np.asarray(curve)
         k = max(1, len(curve) // 20)
         smooth = np.convolve(curve, np.ones(k) / k, mode="valid")
         ax.plot(range(k, len(curve) + 1), smooth, label=name)
     ax.set(title=f"training loss ({k}-step moving average)", xlabel="SGD step", ylabel="cross-entropy loss")
-    ax.legend(fontsize=8)
+    if legend and len(losses) > 3:  # many curves: beside the axes, where it hides none of them
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    elif legend:
+        ax.legend(fontsize=8)
 
 
 def plot_losses(losses: dict, title: str):
     """Training-loss curves (one per name, smoothed by a moving average of a twentieth of the run) on one axis."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(9 if len(losses) > 3 else 6, 3.6))  # room for a legend beside the axes
     _plot_losses(ax, losses)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -26,33 +26,19 @@ def plot_receptive_field(layers: int = 3, kernel: int = 3, stride: int = 1, pool
     ax.tick_params(labelbottom=False, labelleft=False, length=0)
     ax.set(xlabel="input column (one grid square = one pixel)", ylabel="input row (pixels)")
     colours = matplotlib.colormaps["viridis"]
-    for i, (r, _) in reversed(list(enumerate(fields))):
-        k, _ = stack[i]
+    for i, (r, _) in reversed(list(enumerate(fields))):  # largest first: each smaller square covers its middle
         name = "pool" if (pool and i % 2 == 1) else f"conv{(i // 2 if pool else i) + 1}"
-        colour = colours(1 - (i + 1) / len(stack))
-        ax.add_patch(
-            Rectangle(
-                ((size - r) / 2, (size - r) / 2),
-                r,
-                r,
-                facecolor=colour,
-                alpha=0.35,
-                edgecolor=colour,
-                lw=1.5,
-                label=f"after {name}: {r} x {r}",
-            )
-        )
+        edge = np.array(colours(1 - (i + 1) / len(stack)))
+        fill = 0.35 * edge + 0.65 * np.ones(4)  # a light, opaque tint: the legend's patch is the colour on the grid
+        square = ((size - r) / 2, (size - r) / 2)
+        ax.add_patch(Rectangle(square, r, r, facecolor=fill, edgecolor=edge, lw=1.5, label=f"after {name}: {r} x {r}"))
     ax.add_patch(
         Rectangle(((size - 1) / 2, (size - 1) / 2), 1, 1, color="crimson", label="the input pixel at the centre")
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.set_axisbelow(False)  # the pixel grid over the squares
     if stride == 1 and not pool:
-        c = stack_vs_single(layers, kernel, channels)
-        text = (
-            f"{layers} x ({kernel}x{kernel} conv) sees {rf}x{rf}: {c['stack_params']:,} weights, {layers} ReLUs\n"
-            f"one {rf}x{rf} conv: {c['single_params']:,} weights, 1 ReLU  "
-            f"(the stack saves {c['saving']:.0%}; C = {channels})"
-        )
+        text = _stack_title(layers, kernel, channels, rf)
     else:
         text = (
             f"receptive field {rf} x {rf} px, effective stride {fields[-1][1]}; "
@@ -60,6 +46,21 @@ def plot_receptive_field(layers: int = 3, kernel: int = 3, stride: int = 1, pool
         )
     ax.set_title(text, fontsize=9)
     return fig
+
+
+def _stack_title(layers: int, kernel: int, channels: int, rf: int) -> str:
+    """The widget's title for a stride-1 stack: its weights against the one conv that sees as much, as a saving or
+    as a cost (1x1 convs never widen the field: the single conv is then one 1x1 conv, and the stack costs more)."""
+    c = stack_vs_single(layers, kernel, channels)
+    head = f"{layers} x ({kernel}x{kernel} conv) sees {rf}x{rf}: {c['stack_params']:,} weights, {layers} ReLUs\n"
+    single = f"one {rf}x{rf} conv: {c['single_params']:,} weights, 1 ReLU"
+    if c["saving"] > 0:
+        verdict = f"the stack saves {c['saving']:.0%}"
+    elif c["saving"] < 0:
+        verdict = f"the stack holds {c['stack_params'] / c['single_params']:.1f}x as many"
+    else:
+        verdict = "the same weights"
+    return f"{head}{single}  ({verdict}; C = {channels})"
 
 
 def plot_vgg_receptive_fields(stages, image=None, size: int = 224):

@@ -1,0 +1,223 @@
+"""Notebook 02's exercises (VGG blocks): known-wrong answers, the right forms a check must also accept (padding
+"same", lazy layers, log-softmax), and what only these checks do: refuse the package's block, the stub, a block
+whose only fault is in its values."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from vgg_edu import d2l_reference, exercises, models
+from vgg_edu.exercises import lesson02
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_vgg_blocks.ipynb"
+
+
+def _vgg_block(num_convs, in_channels, out_channels, *, relu=True, pool=True, conv=nn.Conv2d, **conv_options):
+    """A VGG block with one thing changed: no ReLUs, no pool, another conv class or other conv options."""
+    layers = []
+    for _ in range(num_convs):
+        layers.append(conv(out_channels, kernel_size=3, **conv_options) if conv is nn.LazyConv2d
+                      else conv(in_channels, out_channels, kernel_size=3, **conv_options))  # fmt: skip
+        layers += [nn.ReLU()] if relu else []
+        in_channels = out_channels
+    return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
+
+
+def _vgg_block_without_relus(num_convs, in_channels, out_channels):
+    return _vgg_block(num_convs, in_channels, out_channels, relu=False, padding=1)
+
+
+def _vgg_block_without_pool(num_convs, in_channels, out_channels):
+    convs = _vgg_block(num_convs, in_channels, out_channels, relu=False, pool=False, padding=1)
+    return nn.Sequential(*convs, nn.ReLU())
+
+
+def _vgg_block_valid_padding(num_convs, in_channels, out_channels):
+    return _vgg_block(num_convs, in_channels, out_channels, padding="valid")
+
+
+def _vgg_block_same_padding(num_convs, in_channels, out_channels):
+    return _vgg_block(num_convs, in_channels, out_channels, padding="same")
+
+
+def _vgg_block_lazy(num_convs, in_channels, out_channels):  # d2l's block: the convs read their input's channels
+    return _vgg_block(num_convs, in_channels, out_channels, conv=nn.LazyConv2d, padding=1)
+
+
+def _vgg_block_lazy_without_relus(num_convs, in_channels, out_channels):
+    return _vgg_block(num_convs, in_channels, out_channels, conv=nn.LazyConv2d, relu=False, padding=1)
+
+
+def _package_block_wrapped(num_convs, in_channels, out_channels):
+    return models.vgg_block(num_convs, in_channels, out_channels)
+
+
+def _features_channels_updated_first(conv_arch, in_channels):  # the fix put before the append
+    blocks = []
+    for num_convs, out_channels in conv_arch:
+        in_channels = out_channels
+        blocks.append(models.vgg_block(num_convs, in_channels, out_channels))
+    return nn.Sequential(*blocks)
+
+
+def _features_one_block(conv_arch, in_channels):  # every conv in one block: one pool only
+    widths = [c for n, c in conv_arch for _ in range(n)]
+    layers = [m for c_in, c_out in zip([in_channels] + widths, widths) for m in (nn.Conv2d(c_in, c_out, 3, padding=1),
+                                                                             nn.ReLU())]  # fmt: skip
+    return nn.Sequential(*layers, nn.MaxPool2d(2))
+
+
+def _features_without_pools(conv_arch, in_channels):
+    blocks = []
+    for num_convs, out_channels in conv_arch:
+        blocks.append(nn.Sequential(*list(models.vgg_block(num_convs, in_channels, out_channels))[:-1]))
+        in_channels = out_channels
+    return nn.Sequential(*blocks)
+
+
+class _Zeros(nn.Module):
+    def __init__(self, classifier=None):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = classifier or nn.Linear(8 * 14 * 14, 10)
+
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 10)
+
+
+class _Logits(_Zeros):
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class _DoubledSoftmax(_Zeros):
+    def forward(self, x):
+        return torch.softmax(self.classifier(torch.flatten(self.features(x), 1)), dim=1) * 2
+
+
+class _DoubledLogits(_Zeros):
+    def forward(self, x):
+        return 2 * self.classifier(torch.flatten(self.features(x), 1))
+
+
+class _LogSoftmax(_Zeros):  # the same cross-entropy as the raw scores: right
+    def forward(self, x):
+        return torch.log_softmax(self.classifier(torch.flatten(self.features(x), 1)), dim=1)
+
+
+def _softmax_in_classifier():  # the softmax moved, not removed: every row still sums to 1
+    return _Logits(nn.Sequential(nn.Linear(8 * 14 * 14, 10), nn.Softmax(dim=1)))
+
+
+def _log_softmax_in_classifier():
+    return _Logits(nn.Sequential(nn.Linear(8 * 14 * 14, 10), nn.LogSoftmax(dim=1)))
+
+
+class _TinyVGGZeros(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Linear(8 * 16 * 16, 10)
+
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 10)
+
+
+def _first_block_no_padding():
+    return nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2))
+
+
+WRONG = {
+    "02.1": [
+        models.vgg_block,
+        _package_block_wrapped,
+        _vgg_block_without_relus,
+        _vgg_block_without_pool,
+        _vgg_block_valid_padding,
+        _vgg_block_lazy_without_relus,
+    ],  # fmt: skip
+    # 02.1's answers given to 02.2 (a block where a stack of blocks is asked), and fixes that are not one
+    "02.2": [
+        models.vgg_block,
+        _package_block_wrapped,
+        _vgg_block_without_relus,
+        _vgg_block_without_pool,
+        _features_channels_updated_first,
+        _features_one_block,
+        _features_without_pools,
+    ],  # fmt: skip
+    "02.3": [_vgg_block_without_relus(2, 3, 64), _first_block_no_padding(), models.vgg_block(2, 3, 32)],
+    "02.4": [_vgg_block_without_relus(3, 512, 512), models.vgg_block(2, 512, 512)],
+    "02.5": [_TinyVGGZeros, 42],
+    "02.6": [[(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], [(2, 64)] * 5, [(3, 64), (1, 128)] + [(2, 256)] * 3],
+    "02.7": [_Zeros, _DoubledSoftmax, _softmax_in_classifier(), _DoubledLogits],
+}
+
+RIGHT = {
+    "02.1": [_vgg_block_same_padding, _vgg_block_lazy],
+    "02.3": [_vgg_block_same_padding(2, 3, 64), _vgg_block_lazy(2, 3, 64)],
+    "02.7": [_Logits, _LogSoftmax, _log_softmax_in_classifier()],
+}
+
+
+def _run(code: str):
+    namespace = {"torch": torch, "nn": nn, "math": math, "models": models}
+    exec(code, namespace)
+    return namespace["answer"]
+
+
+@pytest.mark.parametrize("exercise_id", ["02.1"])
+def test_the_package_block_is_not_accepted_as_the_students(exercise_id, capsys):
+    for fake in (models.vgg_block, _package_block_wrapped, d2l_reference.vgg_block,
+                 lambda n, i, o: models.vgg_block(n, i, o)):  # fmt: skip
+        assert exercises.check(exercise_id, fake) is False
+        assert "package" in capsys.readouterr().out
+
+
+def test_the_vgg_block_stub_runs_and_is_rejected(capsys):
+    assert exercises.check("02.1", _run(lesson02.STUB)) is False  # the notebook runs with the stub unanswered
+    assert "0 convs" in capsys.readouterr().out
+
+
+def test_a_block_without_relus_fails_by_its_outputs_alone(capsys):
+    assert exercises.check("02.3", _vgg_block_without_relus(2, 3, 64)) is False
+    assert "negative" in capsys.readouterr().out  # the convs, kernels and pool are right: only the values tell
+
+
+def test_valid_padding_is_refused_for_its_padding_and_same_padding_accepted(capsys):
+    assert exercises.check("02.1", _vgg_block_valid_padding) is False
+    assert "padding 1" in capsys.readouterr().out
+    assert exercises.check("02.1", _vgg_block_same_padding) is True
+
+
+def test_a_lazy_block_is_checked_by_what_it_computes(capsys):
+    assert exercises.check("02.1", _vgg_block_lazy) is True
+    assert exercises.check("02.1", _vgg_block_lazy_without_relus) is False
+    assert "negative" in capsys.readouterr().out
+
+
+def test_the_softmax_moved_into_the_classifier_is_still_probabilities(capsys):
+    assert exercises.check("02.7", _softmax_in_classifier()) is False
+    assert "probabilities" in capsys.readouterr().out
+
+
+def test_the_stack_of_blocks_fix_is_not_the_block_exercises_solution():
+    """02.2 fixes a different function from the vgg_block 02.1 asks for (and section 1 prints): its solution is not
+    02.1's, and the line it adds is not in 02.1's solution."""
+    solution_02_1, solution_02_2 = (exercises.EXERCISES[i].solution for i in ("02.1", "02.2"))
+    assert "def vgg_features" in solution_02_2 and "def vgg_features" not in solution_02_1
+    added = set(solution_02_2.splitlines()) - set(lesson02.BUGS["02.2"].splitlines())
+    assert added == {"        in_channels = out_channels"}
+    assert "models.vgg_block" in solution_02_2
+
+
+def test_the_block_exercise_comes_before_the_package_block_is_shown():
+    cells = [(c["cell_type"], "".join(c["source"])) for c in json.loads(NOTEBOOK.read_text())["cells"]]
+    k = next(i for i, (kind, s) in enumerate(cells) if kind == "code" and 'ex.check("02.1"' in s)
+    assert lesson02.STUB in cells[k][1]
+    before = "\n".join(source for _, source in cells[: k - 1])
+    assert "make_layers" not in before and "vgg_block(" not in before

@@ -1,0 +1,54 @@
+"""claims: a sentence of the prose checked by its run fails a full run and only warns in fast mode."""
+
+import pytest
+
+from vgg_edu import claims
+
+
+@pytest.fixture
+def full_mode(monkeypatch):
+    monkeypatch.delenv("VGG_EDU_FAST", raising=False)
+
+
+@pytest.fixture
+def fast_mode(monkeypatch):
+    monkeypatch.setenv("VGG_EDU_FAST", "1")
+
+
+def test_a_claim_that_holds_says_so_in_full_mode(full_mode, capsys):
+    assert claims.claim(0.9 > 0.8, "the second run is higher", evidence="0.9 against 0.8") is True
+    assert capsys.readouterr().out == "Claim holds: the second run is higher (0.9 against 0.8)\n"
+
+
+def test_a_claim_that_fails_stops_a_full_run_with_the_sentence_and_the_evidence(full_mode):
+    with pytest.raises(claims.ClaimFailed, match=r"the second run is higher.*0\.7 against 0\.8") as failure:
+        claims.claim(0.7 > 0.8, "the second run is higher", evidence="0.7 against 0.8")
+    assert isinstance(failure.value, AssertionError)
+
+
+def test_fast_mode_never_raises_and_warns_only_when_the_claim_fails(fast_mode, capsys, recwarn):
+    assert claims.claim(True, "holds") is True
+    assert "Not checked in fast mode" in capsys.readouterr().out and not recwarn.list
+    with pytest.warns(claims.ClaimNotChecked, match="does not hold"):
+        assert claims.claim(False, "does not hold here") is False
+
+
+def test_numpy_and_torch_verdicts_count(full_mode):
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    assert claims.claim(np.bool_(True), "numpy") is True
+    assert claims.claim(torch.tensor(True), "torch") is True
+    with pytest.raises(claims.ClaimFailed):
+        claims.claim(np.float64(1.0) > 2, "numpy false")
+
+
+def test_spread_gives_mean_standard_deviation_and_range():
+    assert claims.spread([0.5, 0.7, 0.6]) == "0.600 ± 0.100 (0.500-0.700, 3 seeds)"
+    assert claims.spread([0.25]) == "0.250 (1 seed)"
+
+
+def test_first_step_below_reads_the_moving_mean_not_one_step():
+    curve = [2.3] * 50 + [1.0] + [2.3] * 49 + [1.0] * 40  # one lucky step at 51, then learning from step 101
+    assert claims.first_step_below(curve, 2.2, window=20) == 102
+    assert claims.first_step_below([2.3] * 30, 2.2) is None
+    assert claims.first_step_below([1.0] * 20, 2.2) == 20
