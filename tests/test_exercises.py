@@ -5,7 +5,7 @@ and is refused; and the notebooks ask each exercise once, as a markdown question
 checks it, with no answer in the sources above it.
 
 Each lesson's known-wrong answers (``WRONG``), other right forms (``RIGHT``) and its own tests sit beside its
-lesson in ``tests/exercises/test_lessonNN.py``. The registry's mechanics (``check``, ``normalise``, ``as_count``)
+lesson in ``tests/exercises/test_lessonNN.py``. The registry's mechanics (``check``, ``normalize``, ``as_count``)
 are tested at the end of this file."""
 
 import difflib
@@ -61,7 +61,7 @@ def _secrets(exercise_id: str) -> list[str]:
     """Ways the right answer could be spelt in a message: a number's digits, with and without thousands separators
     (and to 2 and 3 decimals, or as a percentage, for a fraction); a sequence as written; for code, the lines of the
     solution that are not in the snippet to fix; and what the lesson adds in its ``SECRETS``."""
-    answer = exercises.normalise(_solution(exercise_id))
+    answer = exercises.normalize(_solution(exercise_id))
     extra = SECRETS.get(exercise_id, [])
     if isinstance(answer, float) and not answer.is_integer():
         return [f"{answer:.3f}", f"{answer:.2f}", f"{100 * answer:.1f}", *extra]
@@ -114,7 +114,7 @@ def test_the_question_and_hint_do_not_give_the_answer(exercise_id, capsys):
     assert not [s for s in _secrets(exercise_id) if s in out], out
 
 
-NUMERIC = [i for i in IDS if isinstance(exercises.normalise(_solution(i)), (int, float))]
+NUMERIC = [i for i in IDS if isinstance(exercises.normalize(_solution(i)), (int, float))]
 
 
 def test_the_numeric_exercises_are_the_expected_ones():
@@ -124,7 +124,7 @@ def test_the_numeric_exercises_are_the_expected_ones():
 
 @pytest.mark.parametrize("exercise_id", NUMERIC)
 def test_numpy_tensor_and_pandas_forms_of_the_answer_pass(exercise_id, capsys):
-    value = exercises.normalise(_solution(exercise_id))
+    value = exercises.normalize(_solution(exercise_id))
     forms = [
         np.float64(value),
         np.array(value),
@@ -143,7 +143,7 @@ def test_numpy_tensor_and_pandas_forms_of_the_answer_pass(exercise_id, capsys):
 
 @pytest.mark.parametrize("exercise_id", NUMERIC)
 def test_text_and_fractional_counts_fail_with_a_message_that_says_why(exercise_id, capsys):
-    value = exercises.normalise(_solution(exercise_id))
+    value = exercises.normalize(_solution(exercise_id))
     verdict, out = _check(exercise_id, str(value), capsys)
     assert verdict is False and "a number is expected" in out
     assert not [s for s in _secrets(exercise_id) if s in out]
@@ -205,7 +205,7 @@ def test_no_answer_is_written_in_the_sources_above_its_exercise():
     are ordinary code elsewhere on the page), nor what its lesson lists in ``NOT_ABOVE``."""
     for path, cells, k, exercise_id in _exercise_cells():
         above = "\n".join(source for _, source in cells[:k])
-        answer = exercises.normalise(_solution(exercise_id))
+        answer = exercises.normalize(_solution(exercise_id))
         if isinstance(answer, int) and answer >= 1000:
             assert str(answer) not in above and f"{answer:,}" not in above, (path.name, exercise_id)
         if not isinstance(answer, (int, float, list, tuple)) and exercise_id not in lesson02.BUGS:
@@ -268,7 +268,7 @@ def test_exercise_check_never_raises(capsys):
     ],
 )
 def test_normalise_gives_plain_python(value, expected):
-    got = exercises.normalise(value)
+    got = exercises.normalize(value)
     assert got == expected and type(got) is type(expected)
 
 

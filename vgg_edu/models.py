@@ -256,7 +256,7 @@ class VGG(nn.Module):
             kind = x.dtype if torch.is_tensor(x) else type(x).__name__
             raise ValueError(
                 f"VGG expects float inputs; got {kind}. Turn uint8 pixels into inputs first "
-                "(vgg_edu.data.to_input(images), or x.float() / 255 and normalise)."
+                "(vgg_edu.data.inputs.to_input(images), or x.float() / 255 and normalize)."
             )
         weight = next(self.parameters())
         if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):

@@ -10,7 +10,7 @@ In a notebook::
 
 An exercise is an id, a question, a check (a function of the answer that returns True, or returns/raises with a
 message), a hint and a solution. This module is the registry; each notebook's exercises live in ``lessonNN.py``.
-``normalise`` turns whatever a notebook computed (numpy scalars, 0-d tensors, pandas values) into plain Python
+``normalize`` turns whatever a notebook computed (numpy scalars, 0-d tensors, pandas values) into plain Python
 numbers before any check compares; ``as_number``, ``as_count`` and ``as_numbers`` refuse text and fractional counts
 with a message that says what is expected, never what the answer is.
 """
@@ -33,7 +33,7 @@ class AnswerError(ValueError):
     the message as the reason, like a check's own string verdict."""
 
 
-def normalise(value: Any) -> Any:
+def normalize(value: Any) -> Any:
     """A notebook's answer as plain Python: numpy scalars, 0-d arrays and tensors, pandas values of size 1 become
     ``int`` or ``float`` (``bool`` for boolean ones); arrays, tensors and Series with dimensions become (nested)
     lists of them; lists and tuples are normalised element by element. Anything else (text, functions, modules)
@@ -43,7 +43,7 @@ def normalise(value: Any) -> Any:
     if value is None or type(value) in (bool, int, float):
         return value
     if isinstance(value, (list, tuple)):  # torch.Size and named tuples become plain tuples
-        items = [normalise(v) for v in value]
+        items = [normalize(v) for v in value]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, numbers.Integral):  # numpy integers
         return int(value)
@@ -51,11 +51,11 @@ def normalise(value: Any) -> Any:
         return float(value)
     module = type(value).__module__.split(".")[0]
     if module == "pandas" and getattr(value, "size", 0) == 1 and hasattr(value, "to_numpy"):
-        return normalise(value.to_numpy().reshape(()).item())  # a one-row Series or a 1 x 1 DataFrame
+        return normalize(value.to_numpy().reshape(()).item())  # a one-row Series or a 1 x 1 DataFrame
     if module in ("numpy", "torch", "pandas") and hasattr(value, "tolist"):
         if hasattr(value, "detach"):
             value = value.detach().cpu()
-        return normalise(value.tolist() if getattr(value, "ndim", 1) else value.item())
+        return normalize(value.tolist() if getattr(value, "ndim", 1) else value.item())
     return value
 
 
@@ -71,7 +71,7 @@ def _one_number_held(answer: Any) -> Any:
 def as_number(answer: Any) -> int | float:
     """One number, whatever type the notebook produced it in (an array or tensor holding one number included);
     text, booleans and sequences raise ``AnswerError``."""
-    value = normalise(_one_number_held(answer))
+    value = normalize(_one_number_held(answer))
     if isinstance(value, str):
         raise AnswerError("a number is expected, not text: remove the quotes.")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -97,7 +97,7 @@ def as_count(answer: Any) -> int:
 
 def as_numbers(answer: Any) -> tuple:
     """A sequence of numbers (a list, tuple, array or tensor of them), as a tuple of ``int`` and ``float``."""
-    value = normalise(answer)
+    value = normalize(answer)
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise AnswerError("a sequence of numbers is expected, such as (1, 2, 3).")
     return tuple(as_number(v) for v in value)
@@ -138,7 +138,7 @@ def _get(exercise_id: str) -> Exercise:
 def check(exercise_id: str, answer: Any = ...) -> bool:
     """Check ``answer`` for exercise ``exercise_id``; print a verdict and return True or False. Never raises.
 
-    The answer is first ``normalise``d (numpy, torch and pandas numbers become Python numbers). A check returns True
+    The answer is first ``normalize``d (numpy, torch and pandas numbers become Python numbers). A check returns True
     (or numpy's or torch's true) for a correct answer; False, None or a string (the reason) for a wrong one. An
     ``AnswerError`` is a reason too; any other exception inside it counts as wrong and its message is shown, so a
     broken answer cannot stop the notebook.
@@ -147,7 +147,7 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
     if answer is ... or answer is None:
         print(f"[{exercise_id}] Not answered yet. {ex.question}\n  Hint: {ex.hint}")
         return False
-    given = normalise(_one_number_held(answer))
+    given = normalize(_one_number_held(answer))
     try:
         verdict = ex.check(given)
         verdict = verdict if verdict is None or isinstance(verdict, str) else bool(verdict)

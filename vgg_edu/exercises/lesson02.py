@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
-from . import AnswerError, exercise, normalise
+from . import AnswerError, exercise, normalize
 
 BUGS = {
     "02.2": """\
@@ -302,7 +302,7 @@ _VGG13_ARCH = [(2, 64), (2, 128), (2, 256), (2, 512), (2, 512)]
     solution="conv_arch_vgg13 = " + str(_VGG13_ARCH) + "\n\nanswer = conv_arch_vgg13",
 )
 def _check_02_6(answer):
-    arch = normalise(answer)
+    arch = normalize(answer)
     if not isinstance(arch, (list, tuple)) or not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in arch):
         return "answer should be a list of (number of convs, channels) pairs, one per stage."
     arch = [tuple(s) for s in arch]
