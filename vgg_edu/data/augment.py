@@ -3,7 +3,7 @@ the paper's scale jitter adapted to small images (Fashion-MNIST at the network's
 averaging.
 
 Each transform takes the batch and the random draws for it, so that the draws can come from the run's seeded
-generator: ``for_epoch`` draws every image's shift and zoom for an epoch up front (as ``data.batches`` draws its
+generator: ``for_epoch`` draws every image's shift and zoom for an epoch up front (as ``inputs.batches`` draws its
 flips), and a batch takes its slice of them. A run stopped mid-epoch and resumed therefore sees the same augmented
 images, bit for bit. Batches are normalised float tensors (N, C, H, W); the background that fills what a shift
 uncovers is the value a black pixel takes after normalising, ``(0 - mean) / std`` = -0.81 for Fashion-MNIST
@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from .inputs import to_input
 
 STREAM = 0x5EED_0000_0000
-"""Added to a run's seed for augmentation's generator, so its draws do not repeat those of ``data.batches``."""
+"""Added to a run's seed for augmentation's generator, so its draws do not repeat those of ``inputs.batches``."""
 
 
 def background(mean=(0.2860,), std=(0.3530,)) -> torch.Tensor:
     """The normalised value of a black pixel per channel, shape (1, C, 1, 1): ``(0 - mean) / std``, by the same
-    ``data.to_input`` that normalises the images."""
+    ``inputs.to_input`` that normalises the images."""
     return to_input(torch.zeros(1, len(mean), 1, 1, dtype=torch.uint8), mean=mean, std=std)
 
 

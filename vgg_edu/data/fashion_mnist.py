@@ -231,7 +231,8 @@ def load_fashion_mnist(root=None, *, download: bool = True) -> FashionMNIST:
         raise FileNotFoundError(
             f"Fashion-MNIST is not on this machine. Looked in:\n  {looked}\n({reason}). To get it:\n"
             "  - Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist  (or `make data`)\n"
-            "  - with internet: vgg_edu.data.load_fashion_mnist(download=True) (torchvision downloads it to ./data)\n"
+            "  - with internet: vgg_edu.data.fashion_mnist.load_fashion_mnist(download=True) (torchvision downloads "
+            "it to ./data)\n"
             "  - or copy the four *-ubyte(.gz) files from https://github.com/zalandoresearch/fashion-mnist into a "
             "folder and set VGG_EDU_DATA=/that/folder or pass root=..."
         )

@@ -129,7 +129,7 @@ def accuracy_gap(
 
 def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32, device=None) -> pd.DataFrame:
     """Milliseconds per image of three parts of training at ``size`` px: d2l's PIL resize (torchvision ``Resize``
-    and ``ToTensor`` on each image), this package's batched ``F.interpolate`` (``data.to_input``), and one training
+    and ``ToTensor`` on each image), this package's batched ``F.interpolate`` (``inputs.to_input``), and one training
     step (forward, backward, SGD) of d2l's VGG-11/4 in channels-last layout, on ``batch_size`` images, with freed
     memory kept on the CPU as ``fit`` keeps it (``runtime.keep_freed_memory``)."""
     from PIL import Image

@@ -9,7 +9,7 @@ exponential moving average (as fastai's ``lr_find``; pandas' ``ewm(alpha=1 - bet
 
 The test stops when the smoothed loss exceeds ``stop_factor`` times its minimum (it has diverged). A good peak
 learning rate is below the divergence: near the steepest fall of the loss, or about a tenth of the rate at its
-minimum. Training goes through ``train.fit`` (a callback sets the rate before every step) on a copy of the model.
+minimum. Training goes through ``fit`` (a callback sets the rate before every step) on a copy of the model.
 """
 
 from __future__ import annotations
