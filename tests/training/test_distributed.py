@@ -29,13 +29,21 @@ TINY = "--epochs 2 --batch-size 16 --width-divisor 16 --hidden 16 --head gap --b
 TINY += " --resize 32 --val-size 8 --quiet --threads 1"
 
 
-def torchrun(*args, cwd) -> subprocess.CompletedProcess:
+def torchrun(*args, cwd, timeout=180) -> subprocess.CompletedProcess:
     """``torchrun --standalone``: its own rendezvous store takes a port the system picks (port 0) and keeps it open
-    while the workers join it, so no other program can take the port between choosing it and using it."""
+    while the workers join it, so no other program can take the port between choosing it and using it. At most
+    ``timeout`` seconds, then torchrun and its workers (one process group) are killed and the test fails."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += ["-m", "vgg_edu", *map(str, args)]
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=180)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True, cwd=cwd, env=env, start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the workers too, not torchrun alone
+            raise
+    return subprocess.CompletedProcess(command, p.returncode, out, err)
 
 
 def spawn_two(fn, *args, timeout=300) -> None:
