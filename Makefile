@@ -1,6 +1,7 @@
-# Two commands do all the set-up on a fresh machine (Linux or macOS, Python 3.10-3.12):
+# Three commands do all the set-up on a fresh machine (Linux or macOS, Python 3.10-3.12):
 #   make course   run every notebook on real Fashion-MNIST and render them to HTML in build/
 #   make test     unit tests + every notebook under nbmake in fast mode (what CI runs)
+#   make check    the everyday loop: ruff and the unit tests, without the browser test and the notebooks
 # and one optional:
 #   make lab      open JupyterLab on the notebooks
 #   make check    ruff and the unit tests, without the browser test and the notebooks (the everyday loop)
@@ -31,10 +32,11 @@ test: install data browser
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
+# The everyday loop: what `make test` checks, less the browser test and the notebooks (a few minutes).
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
-	$(BIN)/python -m pytest tests -m "not browser" --ignore=tests/test_browser.py -p no:cacheprovider
+	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests -m "not browser" --ignore=tests/test_browser.py -p no:cacheprovider
 
 lab: install data
 	$(BIN)/jupyter lab notebooks

@@ -58,6 +58,21 @@ def small_model(seed=0, **kw):
     return build_model("classroom", seed=seed, **{"width_divisor": 16, "hidden": 32, "head": "gap"} | kw)
 
 
+def with_statistics(model, seed=0):
+    """Give every BatchNorm non-trivial affine parameters and running statistics, as a trained network has."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            elif isinstance(m, torch.nn.Linear):  # torchvision's normal(0, 0.01) makes outputs too small to compare
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) / m.in_features**0.5)
+    return model.eval()
+
+
 @pytest.fixture
 def one_thread():
     """Tiny models run faster on one thread (and much faster when other processes share the CPU)."""
@@ -65,6 +80,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def close_figures():
+    """Close every figure a plotting test opened (``pytestmark = pytest.mark.usefixtures("close_figures")``)."""
+    yield
+    import matplotlib.pyplot as plt  # only the plotting tests pull in matplotlib
+
+    plt.close("all")
 
 
 @pytest.fixture

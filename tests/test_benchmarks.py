@@ -20,7 +20,7 @@ def _run(script, *args):
         pytest.skip("Fashion-MNIST is not on this machine (make data)")
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True, text=True, cwd=ROOT, env=os.environ | {"OMP_NUM_THREADS": "1"}, check=False,
+        capture_output=True, text=True, cwd=ROOT, env=os.environ | {"OMP_NUM_THREADS": "1"}, check=False, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout

@@ -231,7 +231,9 @@ def test_ctrl_c_saves_and_exits_130(fm, capsys, monkeypatch):
 
 
 def test_python_dash_m_runs():
-    result = subprocess.run([sys.executable, "-m", "vgg_edu", "train", "--help"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "vgg_edu", "train", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "--width-divisor" in result.stdout and "--init-from" in result.stdout
 
 

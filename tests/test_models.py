@@ -124,7 +124,7 @@ def test_import_does_not_pull_d2l_or_jupyter():
         "bad = [m for m in ('d2l', 'jupyter', 'IPython', 'ipywidgets', 'notebook') if m in sys.modules]; "
         "print(bad); sys.exit(bool(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -82,7 +82,7 @@ def test_the_sample_photo_loads_without_matplotlib():
     code = (
         "import sys; from vgg_edu import pretrained; print(pretrained.sample_image().size, 'matplotlib' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "(512, 600) False", out.stderr
 
 

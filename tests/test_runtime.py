@@ -138,7 +138,9 @@ def test_kept_memory_is_reused_without_faulting_pages_in_again():
     the last three of twelve allocations fault 3 x 48,828 pages in, or none."""
     runs = {}
     for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, timeout=120
+        )
         kept, faults = out.stdout.split()
         runs[mode] = (kept, int(faults))
     assert runs["default"][0] == "False" and runs["default"][1] > 3 * 48_000

@@ -10,7 +10,7 @@ from torch import nn
 from vgg_edu import pretrained, transfer
 from vgg_edu.training.loop import fit
 
-from conftest import small_model, tiny_data
+from conftest import requires_cuda, small_model, tiny_data
 
 
 def test_split_classes_keeps_and_relabels_those_classes():
@@ -151,3 +151,11 @@ def test_imagenet_vgg16_says_when_the_weights_are_missing(monkeypatch, tmp_path)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(pretrained.PretrainedWeightsNotFound, match="download=True"):
         transfer.imagenet_vgg16(tiny_data())
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_prepare_keeps_a_model_on_cuda():
+    model = small_model(width_divisor=8).cuda()
+    classes = transfer.split_classes(tiny_data(n_train=64, n_test=16, n_val=16), range(3))
+    assert transfer.prepare(model, classes, "from scratch").features[0].weight.is_cuda

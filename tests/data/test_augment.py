@@ -140,9 +140,3 @@ def test_an_augmented_run_stopped_and_resumed_is_the_run_never_stopped(tmp_path)
             **run | dict(translate=1),
             quiet=True,
         )
-
-
-@pytest.mark.parametrize("bad", [dict(translate=-1), dict(translate=0.5), dict(max_zoom=0.9)])
-def test_impossible_augmentation_is_refused_before_training(bad):
-    with pytest.raises(ValueError, match="translate|max_zoom"):
-        fit(small_model(), tiny_data(), epochs=1, quiet=True, **bad)

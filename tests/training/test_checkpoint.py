@@ -3,6 +3,7 @@ real SIGINT at several points), and nothing a user made is overwritten or misrea
 
 import os
 import signal
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -97,12 +98,26 @@ class BetweenEpochs(Callback):
             send_sigint()
 
 
-@pytest.mark.parametrize("where", ["after forward", "after backward", "after step", "between epochs"])
-def test_an_interrupted_run_resumes_exactly(tmp_path, where):
-    ds = tiny_data(n_val=16)
-    straight = small_model()
-    full = fit(straight, ds, **RUN, quiet=True)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The run of ``RUN`` never stopped, trained once for the module (on one thread, as the tests that compare
+    with it bit for bit are): its data, its final weights, its history and its finished checkpoint."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("VGG_EDU_ARTIFACTS", str(tmp_path_factory.mktemp("artifacts")))
+            data, model = tiny_data(n_val=16), small_model()
+            path = tmp_path_factory.mktemp("straight") / "run.pt"
+            history = fit(model, data, checkpoint=path, **RUN, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    return SimpleNamespace(data=data, weights=model.state_dict(), history=history, checkpoint=path)
 
+
+@pytest.mark.parametrize("where", ["after forward", "after backward", "after step", "between epochs"])
+def test_an_interrupted_run_resumes_exactly(tmp_path, where, straight):
+    ds = straight.data
     model, path, callbacks, handles = small_model(), tmp_path / "run.pt", [], []
     trigger = AtStep(5)  # mid-epoch 2 of 3 x 3 steps
     if where == "after forward":
@@ -124,40 +139,44 @@ def test_an_interrupted_run_resumes_exactly(tmp_path, where):
 
     resumed_model = small_model(seed=99)  # other start weights: the checkpoint must win
     resumed = fit(resumed_model, ds, checkpoint=path, resume=True, **RUN, quiet=True)
-    for (name, a), b in zip(straight.state_dict().items(), resumed_model.state_dict().values()):
+    for (name, a), b in zip(straight.weights.items(), resumed_model.state_dict().values()):
         assert torch.equal(a, b), name  # weights and buffers (BatchNorm's num_batches_tracked too), bit for bit
-    assert without_timing(resumed.epochs) == without_timing(full.epochs)
-    assert [s["loss"] for s in resumed.steps] == [s["loss"] for s in full.steps]
+    assert without_timing(resumed.epochs) == without_timing(straight.history.epochs)
+    assert [s["loss"] for s in resumed.steps] == [s["loss"] for s in straight.history.steps]
 
 
-def test_a_short_run_continued_is_the_long_run(tmp_path):
-    ds = tiny_data(n_val=16)
-    straight = small_model()
-    full = fit(straight, ds, **RUN, quiet=True)
-    path = tmp_path / "run.pt"
+def test_a_short_run_continued_is_the_long_run(tmp_path, straight):
+    ds, path = straight.data, tmp_path / "run.pt"
     fit(small_model(), ds, max_steps=4, checkpoint=path, **RUN, quiet=True)
     model = small_model()
     resumed = fit(model, ds, checkpoint=path, resume=True, **RUN, quiet=True)
-    assert resumed.final["step"] == 9 and resumed.final["train_loss"] == full.final["train_loss"]
-    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), model.state_dict().values()))
+    assert resumed.final["step"] == 9 and resumed.final["train_loss"] == straight.history.final["train_loss"]
+    assert all(torch.equal(a, b) for a, b in zip(straight.weights.values(), model.state_dict().values()))
 
 
 @pytest.mark.parametrize(
     "change",
     [dict(lr=0.1), dict(epochs=4), dict(batch_size=16), dict(seed=4), dict(schedule="cosine"), dict(flip=False)],
 )
-def test_resuming_with_other_options_is_refused_by_name(tmp_path, change):
-    ds = tiny_data()
-    path = tmp_path / "run.pt"
-    fit(small_model(), ds, checkpoint=path, **RUN, quiet=True)
+def test_resuming_with_other_options_is_refused_by_name(tmp_path, change, straight):
+    ds, path = straight.data, tmp_path / "run.pt"
+    path.write_bytes(straight.checkpoint.read_bytes())  # the module's finished run, copied: each test may spoil its own
     before = path.read_bytes()
     with pytest.raises(RunMismatch, match=rf"{next(iter(change))}: saved .*, now"):
         fit(small_model(), ds, checkpoint=path, resume=True, **RUN | change, quiet=True)
     with pytest.raises(RunMismatch, match="inputs"):
         fit(small_model(input_size=64), ds, checkpoint=path, resume=True, **RUN, quiet=True)
     with pytest.raises(RunMismatch, match="data"):
-        fit(small_model(), tiny_data(seed=1), checkpoint=path, resume=True, **RUN, quiet=True)
+        fit(small_model(), tiny_data(n_val=16, seed=1), checkpoint=path, resume=True, **RUN, quiet=True)
     assert path.read_bytes() == before
+
+
+def test_resuming_with_other_settings_of_how_to_run_is_accepted(tmp_path, straight):
+    path = tmp_path / "run.pt"
+    path.write_bytes(straight.checkpoint.read_bytes())
+    how = dict(max_steps=20, amp=False, channels_last=False, eval_every=0, log_every=1)
+    done = fit(small_model(), straight.data, checkpoint=path, resume=True, **RUN | how, quiet=True)
+    assert done.final["step"] == 9  # the saved run, finished: nothing more to train
 
 
 def test_a_finished_checkpoint_is_never_overwritten_unless_asked(tmp_path):

@@ -4,12 +4,13 @@ same global batch; Ctrl-C on one process stops all after the same step, and the 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from vgg_edu.__main__ import main
@@ -28,17 +29,42 @@ TINY = "--epochs 2 --batch-size 16 --width-divisor 16 --hidden 16 --head gap --b
 TINY += " --resize 32 --val-size 8 --quiet --threads 1"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def torchrun(*args, cwd) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
-    command += ["--master_port", str(free_port()), "-m", "vgg_edu", *map(str, args)]
+def torchrun(*args, cwd, timeout=180) -> subprocess.CompletedProcess:
+    """``torchrun --standalone``: its own rendezvous store takes a port the system picks (port 0) and keeps it open
+    while the workers join it, so no other program can take the port between choosing it and using it. At most
+    ``timeout`` seconds, then torchrun and its workers (one process group) are killed and the test fails."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += ["-m", "vgg_edu", *map(str, args)]
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=180)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True, cwd=cwd, env=env, start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the workers too, not torchrun alone
+            raise
+    return subprocess.CompletedProcess(command, p.returncode, out, err)
+
+
+def spawn_two(fn, *args, timeout=300) -> None:
+    """Run ``fn(rank, port, *args)`` in two processes that join one process group, for at most ``timeout`` seconds
+    (then both are killed and the test fails).
+
+    The rendezvous store is served from this process, on a port the system picks, and stays open until both have
+    finished: the processes join it as clients (``TORCHELASTIC_USE_AGENT_STORE``, as torchrun's workers join their
+    agent's store), so the port cannot be lost between choosing it and using it."""
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
+    context = mp.start_processes(fn, args=(store.port, *args), nprocs=2, join=False, start_method="spawn")
+    deadline = time.monotonic() + timeout
+    try:
+        while not context.join(timeout=max(0.0, deadline - time.monotonic())):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{fn.__name__}: the two processes did not finish within {timeout} s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+        del store
 
 
 def test_two_processes_train_the_weights_of_one_on_the_same_global_batch(tmp_path, capsys):
@@ -87,7 +113,7 @@ class LocalImages(Callback):
 def interrupt_and_resume(rank: int, port: int, folder: str) -> None:
     """One of two processes: a straight run, then the same run interrupted on rank 1 and resumed."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TORCHELASTIC_USE_AGENT_STORE="True")
     torch.set_num_threads(1)
     distributed.init(torch.device("cpu"))
     ds, path = tiny_data(n_val=16), os.path.join(folder, "run.pt")
@@ -109,7 +135,7 @@ def interrupt_and_resume(rank: int, port: int, folder: str) -> None:
 
 
 def test_ctrl_c_on_one_process_stops_both_and_the_run_resumes_exactly(tmp_path):
-    mp.spawn(interrupt_and_resume, args=(free_port(), str(tmp_path)), nprocs=2)
+    spawn_two(interrupt_and_resume, str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["local_images"] for r in ranks] == [16, 16]  # each process trains on half of each batch of 32
     assert [r["stopped"] for r in ranks] == [True, True]  # rank 0 got no signal, yet stopped with rank 1

@@ -1,11 +1,14 @@
-"""What notebook 06 added to train.py: Adam, the paper's step schedule and the post's plateau schedule with
-patience 3, against hand computations and torch's own schedulers."""
+"""The update rules and the schedules: Adam, the paper's step schedule, the plateau schedules with patience 1 and 3, the
+curves' formulas, against hand computations and torch's own schedulers."""
+
+import math
 
 import pytest
 import torch
 
+from vgg_edu.training.config import OPTIMIZERS, SCHEDULES
 from vgg_edu.training.loop import fit
-from vgg_edu.training.optim import make_optimizer, make_scheduler
+from vgg_edu.training.optim import make_optimizer, make_scheduler, schedule_curve
 
 from conftest import small_model, tiny_data
 
@@ -14,6 +17,15 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _opt(lr=1.0):
     return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def test_every_choice_the_config_offers_is_built():
+    built = {name: type(make_optimizer(small_model(), name, 0.1, 0.9, 5e-4)) for name in OPTIMIZERS}
+    assert built == {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    for name in SCHEDULES:
+        opt = _opt(0.1)
+        make_scheduler(opt, name, 10)
+        assert opt.param_groups[0]["lr"] > 0, name
 
 
 def test_adam_is_torchs_adam_with_coupled_weight_decay():
@@ -62,3 +74,25 @@ def test_fit_runs_the_new_schedules_and_plateau3_needs_validation():
     assert h.final["lr"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="validation"):
         fit(small_model(), tiny_data(), epochs=1, schedule="plateau3", quiet=True)
+
+
+def test_plateau_schedule_follows_validation_accuracy():
+    ds = tiny_data(n_val=20)
+    frozen = small_model(batch_norm=False)  # lr 1e-6, no BatchNorm: validation accuracy stays put
+    h = fit(frozen, ds, epochs=4, batch_size=32, lr=1e-6, schedule="plateau", quiet=True)
+    assert len({r["val_acc"] for r in h.epochs}) == 1
+    assert [r["lr"] for r in h.epochs] == pytest.approx([1e-6, 1e-6, 1e-6, 1e-7])  # patience 1, then / 10
+
+
+def test_schedule_curves_follow_their_formulas():
+    total, peak = 40, 0.1
+    one = schedule_curve("onecycle", total, peak)
+    warm = round(0.25 * total)
+    assert one[0] == pytest.approx(peak / 25) and one[warm] == pytest.approx(peak) and max(one) == one[warm]
+    t = 30
+    assert one[t] == pytest.approx(peak * (1 + math.cos(math.pi * (t - warm) / (total - warm))) / 2)
+    assert schedule_curve("constant", 5, 0.3) == pytest.approx([0.3] * 5)
+    cosine = schedule_curve("cosine", total, peak)
+    assert cosine[20] == pytest.approx(peak / 2) and len(cosine) == total
+    with pytest.raises(ValueError, match="validation accuracy"):
+        schedule_curve("plateau", 10)

@@ -1,0 +1,73 @@
+"""int8 quantization: fusion groups, static and dynamic int8 against float, refusals, latency."""
+
+import pytest
+import torch
+from torch import nn
+
+from vgg_edu.compression import quantize
+from vgg_edu.compression.quantize import file_size, latency_ms, quantize_dynamic_head, quantize_static
+from vgg_edu.training.evaluation import evaluate
+from vgg_edu.training.loop import fit
+
+from conftest import requires_cuda, small_model, tiny_data, with_statistics
+
+
+def test_fusion_groups_pair_each_conv_with_its_bn_and_relu():
+    model = small_model()
+    groups = quantize.fusion_groups(model.features)
+    assert groups[:2] == [["features.0", "features.1", "features.2"], ["features.4", "features.5", "features.6"]]
+    assert len(groups) == 8
+    plain = small_model(batch_norm=False)
+    assert quantize.fusion_groups(plain.features)[0] == ["features.0", "features.1"]
+
+
+def test_static_int8_agrees_with_float(one_thread):
+    ds = tiny_data(n_train=256, n_test=64)
+    model = small_model(width_divisor=8)
+    fit(model, ds, epochs=2, batch_size=32, quiet=True)
+    model.eval()
+    int8 = quantize_static(model, ds.train_images)
+    x = model.input_spec(ds.test_images)
+    with torch.no_grad():
+        ref, got = model(x), int8(x)
+    assert got.dtype == torch.float32 and got.shape == ref.shape
+    assert (got - ref).abs().max() < 0.1 * ref.abs().max()
+    assert (got.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
+    assert sum(isinstance(m, torch.ao.nn.quantized.Conv2d) for m in int8.modules()) == 8
+    assert file_size(int8) < 0.4 * file_size(model)
+    assert evaluate(int8, ds, "test") == pytest.approx(evaluate(model, ds, "test"), abs=0.1)
+
+
+def test_dynamic_int8_head_agrees_with_float():
+    model = small_model(head="fc", hidden=64).eval()
+    q = quantize_dynamic_head(model)
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        ref, got = model(x), q(x)
+    assert torch.allclose(got, ref, atol=0.05 * ref.abs().max().item())
+    assert sum("quantized.dynamic" in type(m).__module__ for m in q.modules()) == 3
+    assert isinstance(model.classifier[0], nn.Linear)  # the original is untouched
+
+
+def test_quantize_static_refuses_what_it_cannot_quantize():
+    with pytest.raises(TypeError, match="takes a VGG"):
+        quantize_static(nn.Linear(3, 3), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_static(small_model(), torch.zeros(0, 28, 28, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="calibration should be a tensor"):
+        quantize_static(small_model(), [torch.zeros(28, 28, dtype=torch.uint8)])
+    with pytest.raises(ValueError, match=r"float model inputs \(N, C, H, W\)"):
+        quantize_static(small_model(), torch.zeros(4, 28, 28))
+
+
+def test_latency_is_a_positive_time():
+    assert latency_ms(small_model(), (1, 32, 32), 2, repeats=2) > 0
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_a_model_on_cuda_is_quantized_for_the_cpu_and_stays_on_cuda():
+    ds = tiny_data(n_train=64, n_test=16, n_val=16)
+    model = with_statistics(small_model(width_divisor=8)).cuda()
+    int8 = quantize_static(model, ds.train_images)  # quantized models run on the CPU
+    assert int8(torch.randn(4, 1, 32, 32)).shape == (4, 10) and next(model.parameters()).is_cuda

@@ -1,0 +1,24 @@
+"""Notebook 00's figure: VGG-16's stack with the paper's names."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from vgg_edu import analysis, models, plots  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("close_figures")
+
+
+def test_vgg16_stack_draws_every_conv_pool_and_fc_with_the_papers_names():
+    with torch.device("meta"):
+        table = analysis.layer_table(models.vgg16())
+    ax = plots.plot_vgg_stack(table).axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(boxes) == 13 + 5 + 3
+    assert [b.get_height() for b in boxes[:3]] == [224, 224, 112]  # conv1_1, conv1_2, pool1: H of the output
+    texts = {t.get_text() for t in ax.texts}
+    assert {"conv1_1", "conv5_3", "pool5", "fc6", "fc8", "224x224x64", "7x7x512"} <= texts

@@ -1,0 +1,58 @@
+"""Notebook 04's figures: history, confusion, misclassified images, schedules, accuracy against time."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from vgg_edu import plots  # noqa: E402
+from vgg_edu.training.evaluation import evaluate
+from vgg_edu.training.loop import fit
+from vgg_edu.training.optim import schedule_curve
+
+from conftest import small_model, tiny_data  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("close_figures")
+
+
+def test_training_figures_draw(one_thread):
+    ds = tiny_data(n_val=24)
+    model = small_model()
+    h = fit(model, ds, epochs=2, batch_size=32, lr=0.01, quiet=True)
+    ev = evaluate(model, ds, "test", details=True)
+    loss_ax, acc_ax = plots.plot_history(h).axes
+    assert [line.get_label() for line in acc_ax.lines] == ["train", "validation"]
+    assert acc_ax.lines[1].get_ydata().tolist() == [r["val_acc"] for r in h.epochs]
+    assert len(plots.plot_confusion(ev.confusion()).axes) == 2  # the matrix and its colour bar
+    wrong = int((ev.predictions != ev.labels).sum())
+    fig = plots.plot_misclassified(ds.test_images, ev, k=8)
+    assert sum(1 for ax in fig.axes if ax.images) == min(8, wrong)
+    fig = plots.plot_time_vs_accuracy({"a": h})
+    assert fig.axes[0].lines[0].get_ydata().tolist() == [r["val_acc"] for r in h.epochs]
+    assert len(plots.plot_samples(ds, per_class=2).axes) == 20
+    assert plots.plot_resized(64, 0, ds).axes[1].images[0].get_array().shape == (64, 64)
+
+
+def test_schedule_plot_draws_each_curve_with_an_epoch_axis():
+    curves = {name: schedule_curve(name, 40, 0.1) for name in ("constant", "onecycle")}
+    fig = plots.plot_schedules(curves, title="two schedules", steps_per_epoch=10)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["constant", "onecycle"]
+    assert list(ax.lines[1].get_ydata()) == pytest.approx(curves["onecycle"])
+    assert (
+        ax.get_xlabel() == "optimizer step" and ax.get_ylabel() == "learning rate" and ax.get_title() == "two schedules"
+    )
+    assert any(a.get_xlabel() == "epoch" for a in fig.axes[0].child_axes)
+    plt.close(fig)
+
+
+def test_accuracy_curves_draw_validation_and_test_per_run():
+    rows = [dict(wall_s=10.0 * i, val_acc=0.8 + 0.01 * i, test_acc=0.79 + 0.01 * i) for i in range(1, 4)]
+    fig = plots.plot_accuracy_curves({"a": rows}, targets=(0.92,))
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines[:2]] == ["a: validation", "a: test"]
+    assert list(ax.lines[1].get_ydata()) == pytest.approx([0.80, 0.81, 0.82])
+    assert list(ax.lines[0].get_xdata()) == [10.0, 20.0, 30.0] and "wall time (s)" in ax.get_xlabel()
+    plt.close(fig)

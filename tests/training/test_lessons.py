@@ -1,0 +1,71 @@
+"""Notebook 04's helpers: short runs, ablations that keep a diverged run, the accuracy gap measured four ways, the
+pipeline's costs, where the lesson's checkpoint goes."""
+
+import math
+
+import pytest
+import torch
+
+from vgg_edu.data.fashion_mnist import FashionMNIST
+from vgg_edu.models import VGG
+from vgg_edu.training.config import FitConfig
+from vgg_edu.training.evaluation import evaluate, predict
+from vgg_edu.training.lessons import ablation, accuracy_gap, lesson_checkpoint, pipeline_costs, summarize, train_steps
+from vgg_edu.training.loop import fit
+
+from conftest import small_model, tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_train_steps_lowers_the_loss_on_separable_data():
+    images = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(64) % 2
+    images[labels == 1, :14] = 255  # class 1: top half bright
+    ds = FashionMNIST(images, labels, images[:0], labels[:0])
+    model = VGG([4, "M"], in_channels=1, num_classes=2, head="gap", dropout=0.0)
+    losses = train_steps(model, ds, steps=30, batch_size=16, lr=0.05)  # no input_spec: 28 px as stored
+    assert len(losses) == 30 and sum(losses[-5:]) / 5 < 0.5 * losses[0]
+    assert not model.training
+
+
+def test_an_ablation_keeps_a_diverged_run_and_marks_it():
+    ds = tiny_data(n_val=20)
+    kw = dict(epochs=1, batch_size=32, width_divisor=16, log_every=1)
+    runs = ablation(ds, {"recipe": {}, "huge lr": {"lr": 1e6, "batch_norm": False}}, **kw)
+    table = summarize(runs)
+    assert list(table.index) == ["recipe", "huge lr"]
+    assert table.loc["huge lr", "diverged"] and math.isnan(table.loc["huge lr", "val_acc"])
+    assert not table.loc["recipe", "diverged"] and table.loc["recipe", "val_acc"] == runs["recipe"].final["val_acc"]
+    assert table.loc["recipe", "steps"] == 3
+
+
+def test_accuracy_gap_measures_the_same_images_four_ways():
+    ds = tiny_data(n_val=20)
+    model = small_model()
+    history = fit(model, ds, epochs=1, batch_size=32, flip=True, translate=2, quiet=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gap = accuracy_gap(model, ds, history, FitConfig(flip=True, translate=2), n=64)["accuracy"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm's statistics kept
+    val_hits = (predict(model, ds.val_images).argmax(1) == ds.val_labels).sum()  # an independent count
+    assert gap.iloc[0] == history.final["train_acc"] and gap.iloc[-1] == int(val_hits) / len(ds.val_labels)
+    as_val = FashionMNIST(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels).hold_out(0)
+    as_val.val_images, as_val.val_labels = ds.train_images[:64], ds.train_labels[:64]
+    assert gap.iloc[3] == evaluate(model, as_val, "val")  # eval mode, as stored: evaluate's own count
+    assert ((gap >= 0) & (gap <= 1)).all() and len(gap) == 5
+
+
+def test_pipeline_costs_time_three_parts_per_image():
+    costs = pipeline_costs(tiny_data(), size=32, batch_size=4)
+    assert costs.shape == (3, 1) and (costs.iloc[:, 0] > 0).all()
+    assert "training step" in costs.index and costs.columns[0] == "ms per image at 32 px"
+
+
+def test_lesson_checkpoint_keeps_fast_runs_apart_from_the_real_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("VGG_EDU_ARTIFACTS", str(tmp_path))
+    monkeypatch.setenv("VGG_EDU_FAST", "1")
+    fast = lesson_checkpoint()
+    monkeypatch.setenv("VGG_EDU_FAST", "0")
+    full = lesson_checkpoint()
+    # the file notebooks 05-07 load (the README's artifacts/vgg11_fashion_mnist.pt), and another one in fast mode
+    assert full == tmp_path / "vgg11_fashion_mnist.pt" and fast.parent == tmp_path and fast != full

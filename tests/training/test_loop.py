@@ -1,0 +1,132 @@
+"""fit's loop: the loss goes down, runs repeat, stops, divergence, options refused before training, memory layouts and
+mixed precision train the same network."""
+
+import math
+
+import pytest
+import torch
+
+from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.loop import TrainingDiverged, fit
+from vgg_edu.training.recipes import build_model
+
+from conftest import requires_cuda, small_model, tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_fit_lowers_the_loss_on_a_small_batch():
+    ds = tiny_data(n_train=32)
+    history = fit(small_model(), ds, epochs=25, batch_size=32, lr=0.05, momentum=0.9, eval_every=0, quiet=True)
+    assert len(history) == 25 and history.final["step"] == 25
+    assert history.epochs[0]["train_loss"] == pytest.approx(math.log(10), rel=0.05)  # chance: -log(1/10)
+    assert history.final["train_loss"] < 0.3 * history.epochs[0]["train_loss"]
+    assert history.final["train_acc"] > 0.8
+
+
+def test_max_steps_stops_early_and_evaluates():
+    ds = tiny_data()
+    ds = tiny_data(n_val=20)
+    history = fit(small_model(), ds, epochs=5, batch_size=32, lr=0.01, max_steps=4, quiet=True)
+    assert history.final["step"] == 4 and history.final["val_acc"] is not None
+    assert [round(r["epoch"], 3) for r in history.epochs] == [1.0, 1.333]
+
+
+def test_runs_repeat_with_the_same_seed():
+    ds = tiny_data()
+    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, flip=True, eval_every=0, quiet=True)
+    a, b = small_model(), small_model()
+    fit(a, ds, seed=1, **kw)
+    fit(b, ds, seed=1, **kw)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_nan_loss_stops_with_advice():
+    ds = tiny_data()
+    model = small_model()
+    with torch.no_grad():
+        model.classifier[-1].weight[0, 0] = float("nan")
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        fit(model, ds, epochs=1, batch_size=32, lr=0.01, quiet=True)
+
+
+def test_huge_learning_rate_diverges_with_advice():
+    ds = tiny_data()
+    model = build_model("d2l", width_divisor=16, hidden=32, input_size=32)
+    with pytest.raises(TrainingDiverged, match="step"):
+        fit(model, ds, epochs=5, batch_size=32, lr=1e6, log_every=1, quiet=True)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=-5), "batch_size"),
+        (dict(max_steps=0), "max_steps"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(lr=-1.0), "lr"),
+        (dict(epochs=2.5), "epochs"),
+        (dict(momentum=1.5), "momentum"),
+        (dict(eval_every=-1), "eval_every"),
+        (dict(translate=-1), "translate"),
+        (dict(translate=0.5), "translate"),
+        (dict(max_zoom=0.9), "max_zoom"),
+    ],
+)
+def test_impossible_options_are_refused_before_training(bad, message):
+    model = small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=message):
+        fit(model, tiny_data(), quiet=True, **bad)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_loss_fn_replaces_cross_entropy():
+    calls = []
+
+    def loss_fn(logits, labels, inputs):
+        calls.append(inputs.shape)
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    a, b = small_model(), small_model()
+    fit(a, tiny_data(), epochs=1, batch_size=32, loss_fn=loss_fn, quiet=True)
+    fit(b, tiny_data(), epochs=1, batch_size=32, quiet=True)
+    assert calls == [(32, 1, 32, 32)] * 3
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_channels_last_and_contiguous_layouts_train_the_same_network():
+    ds = tiny_data()
+    kw = dict(epochs=1, batch_size=32, lr=0.05, momentum=0.9, flip=True, translate=2, eval_every=0, quiet=True)
+    nhwc, nchw = small_model(), small_model()
+    fit(nhwc, ds, channels_last=True, **kw)
+    fit(nchw, ds, channels_last=False, **kw)
+    assert nhwc.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(nhwc.parameters(), nchw.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_mixed_precision_path_runs_on_the_cpu_in_bf16():
+    ds = tiny_data()
+    seen = []
+
+    class Spy(Callback):
+        def on_step(self, run, loss):
+            seen.append((run.scaler.is_enabled(), run.amp))
+
+    model = small_model()
+    history = fit(model, ds, epochs=1, batch_size=32, amp=True, callbacks=[Spy()], quiet=True)
+    assert math.isfinite(history.final["train_loss"]) and history.config["amp"] is True
+    assert seen == [(False, True)] * 3  # bf16 needs no loss scaling: the GradScaler is for CUDA's float16
+    assert fit(small_model(), ds, epochs=1, batch_size=32, quiet=True).config["amp"] is False  # CPU default
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_the_cuda_path_trains_with_amp_and_channels_last():
+    ds = tiny_data(n_val=20)
+    model = small_model()
+    history = fit(model, ds, epochs=1, batch_size=32, translate=2, flip_tta=True, quiet=True, device="cuda")
+    assert history.config["amp"] is True and history.final["val_acc"] is not None
+    assert next(model.parameters()).is_cuda

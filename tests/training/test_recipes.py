@@ -1,0 +1,30 @@
+"""Recipes: d2l's is the book's, presets cannot be changed, unknown recipes and fields are refused."""
+
+import pytest
+import torch
+
+from vgg_edu.training.recipes import RECIPES, build_model, fit_config, recipe
+
+
+def test_d2l_recipe_is_the_books():
+    r = RECIPES["d2l"]
+    assert r.model["input_size"] == 224 and r.fit.batch_size == 128
+    assert r.fit.lr == 0.05 and r.fit.epochs == 10 and r.fit.momentum == 0.0
+    assert r.model["init"] == "xavier"
+    with torch.device("meta"):
+        model = build_model("d2l")
+    convs = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [16, 32, 64, 64, 128, 128, 128, 128]  # VGG-11 with 64..512 divided by 4
+    assert model.classifier[0].in_features == 128 * 7 * 7 and model.classifier[0].out_features == 4096
+    assert model.input_spec.size == 224
+
+
+def test_recipe_options_are_checked():
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipe("gpu-magic")
+    with pytest.raises(TypeError, match="no field"):
+        fit_config("classroom", epoch=3)
+    assert fit_config("classroom", epochs=1).epochs == 1
+    assert RECIPES["classroom"].fit.epochs == 12  # the preset was not changed
+    with pytest.raises(TypeError):
+        RECIPES["classroom"].model["epochs"] = 1
