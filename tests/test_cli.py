@@ -11,12 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
+from vgg_edu import runtime
 from vgg_edu.__main__ import main
 from vgg_edu.data import fashion_mnist
 from vgg_edu.data.fashion_mnist import load_fashion_mnist
 from vgg_edu.data.inputs import CLASSES
 from vgg_edu.training import checkpoint, loop
 from vgg_edu.training.callbacks import Callback
+from vgg_edu.training.checkpoint import Lock
 from vgg_edu.training.loop import fit
 
 from conftest import write_idx
@@ -190,7 +192,7 @@ def test_paths_that_would_lose_work_are_refused(fm, capsys, monkeypatch):
         (["--checkpoint", fm.parent], "is a folder"),
         (["--checkpoint", ck, "--resume"], "no checkpoint at"),
         (["--checkpoint", ck, "--metrics", fm], "is a folder"),
-        (["--data", fm.parent / "missing"], "Fashion-MNIST is not on this machine"),
+        (["--data", fm.parent / "missing"], "missing does not exist"),
     ):
         code, _, err = run(capsys, "train", "--data", fm, *SMALL, *map(str, args))
         assert code == 1 and message in err and "Traceback" not in err, (args, err)
@@ -320,3 +322,81 @@ def test_predict_names_the_classes_and_explains_bad_files(fm, capsys):
     ):
         code, _, err = run(capsys, "predict", "--checkpoint", args[0], args[1])
         assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+class _SigtermAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, run, loss):
+        if run.step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_the_cli_exits_143_on_sigterm_after_saving(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write_idx(tmp_path / "fm", n_train=48, n_test=16)
+    ck = tmp_path / "m.pt"
+    from vgg_edu.training import loop
+
+    real_fit = loop.fit
+    monkeypatch.setattr(
+        loop,
+        "fit",
+        lambda *a, callbacks=(), **kw: real_fit(*a, callbacks=[*callbacks, _SigtermAt(2)], **kw),
+    )
+    args = ["train", "--data", str(tmp_path / "fm"), "--epochs", "1", "--batch-size", "16", "--width-divisor", "16",
+            "--val-size", "8", "--threads", "1", "--quiet", "--checkpoint", str(ck)]  # fmt: skip
+    assert main(args) == 143
+    assert "--resume" in capsys.readouterr().err and checkpoint.load(ck)["training"]["position"]["step"] == 2
+
+
+def test_a_second_process_is_refused_while_a_run_holds_the_checkpoint(tmp_path):
+    """Another process (the CLI) asking for a checkpoint that a run holds gets one line and exit 1, before any work;
+    once the run is over the same command trains."""
+    write_idx(tmp_path / "fm", n_train=48, n_test=16)
+    args = ["train", "--data", str(tmp_path / "fm"), "--epochs", "1", "--batch-size", "16", "--width-divisor", "16",
+            "--val-size", "8", "--threads", "1", "--quiet", "--checkpoint", str(tmp_path / "same.pt")]  # fmt: skip
+    code = f"import sys\nfrom vgg_edu.__main__ import main\nsys.exit(main({args!r}))"
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+
+    def cli():
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    with Lock(tmp_path / "same.pt"):  # this process's run holds it
+        refused = cli()
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "another run is writing" in refused.stderr and f"process {os.getpid()}" in refused.stderr
+    assert not (tmp_path / "same.pt").exists()
+    assert cli().returncode == 0 and checkpoint.load(tmp_path / "same.pt")["training"]["finished"]
+
+
+def _cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_a_missing_data_folder_is_an_error_never_a_download_target(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _cli("train", "--data", tmp_path / "photos" / "goood", "--checkpoint", tmp_path / "m.pt") == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "download" not in err and not (tmp_path / "photos").exists()
+    (tmp_path / "empty").mkdir()
+    assert _cli("data", "--data", tmp_path / "empty") == 1
+    err = capsys.readouterr().err
+    assert "holds neither" in err and "apt-get" not in err
+
+
+def test_a_run_on_your_images_never_writes_the_lessons_model(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    for cls in ("cat", "dog"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(12):
+            Image.new("L", (40, 40), 60 + 120 * (cls == "dog") + i).save(tmp_path / "photos" / cls / f"{i}.png")
+    args = ["train", "--data", tmp_path / "photos", "--epochs", "1", "--batch-size", "8", "--width-divisor", "16",
+            "--threads", "1", "--quiet"]  # fmt: skip
+    assert _cli(*args) == 0, capsys.readouterr().err
+    made = sorted(p.name for p in runtime.artifacts_dir().glob("*.pt"))
+    assert made == ["vgg11_photos.pt"]

@@ -156,3 +156,23 @@ def test_on_colab_reads_whether_colab_is_imported(monkeypatch):
     assert runtime.on_colab() is False
     monkeypatch.setitem(sys.modules, "google.colab", object())
     assert runtime.on_colab() is True
+
+
+def test_a_read_only_course_folder_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("VGG_EDU_ARTIFACTS")
+    monkeypatch.setattr(runtime, "repo_root", lambda: tmp_path / "course")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    real = runtime._writable_folder
+
+    def read_only(path):
+        if str(path).startswith(str(tmp_path / "course")):
+            raise PermissionError(30, "Read-only file system")
+        return real(path)
+
+    monkeypatch.setattr(runtime, "_writable_folder", read_only)
+    folder = runtime.artifacts_dir()
+    assert folder == tmp_path / "home" / ".cache" / "vgg_edu" / "artifacts" and folder.is_dir()
+    assert "VGG_EDU_ARTIFACTS" in capsys.readouterr().out
+    monkeypatch.setenv("VGG_EDU_ARTIFACTS", str(tmp_path / "course" / "asked"))
+    with pytest.raises(PermissionError, match="VGG_EDU_ARTIFACTS"):
+        runtime.artifacts_dir()

@@ -12,7 +12,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from vgg_edu.data.inputs import CLASSES, InputSpec, to_input
 from vgg_edu.training import checkpoint
 from vgg_edu.training.callbacks import Callback
-from vgg_edu.training.checkpoint import RunMismatch
+from vgg_edu.training.checkpoint import CheckpointBusy, Lock, RunMismatch
 from vgg_edu.training.evaluation import evaluate, predict
 from vgg_edu.training.loop import fit
 
@@ -229,3 +229,30 @@ def test_check_writable_tries_for_real_and_changes_nothing(tmp_path, monkeypatch
     monkeypatch.setattr(checkpoint.tempfile, "mkstemp", read_only)
     with pytest.raises(PermissionError, match="Read-only file system"):
         checkpoint.check_writable(tmp_path / "other.pt")
+
+
+def test_a_checkpoint_has_one_writer_at_a_time(tmp_path):
+    path = tmp_path / "run.pt"
+    with Lock(path):
+        with pytest.raises(CheckpointBusy, match=f"process {os.getpid()}"):
+            fit(small_model(), tiny_data(), epochs=1, batch_size=32, checkpoint=path, quiet=True)
+        assert not path.exists()
+    fit(small_model(), tiny_data(), epochs=1, batch_size=32, checkpoint=path, quiet=True)  # free again
+    assert path.exists() and not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_full_disk_is_one_clear_error_and_the_old_checkpoint_stays(tmp_path, monkeypatch):
+    path = tmp_path / "run.pt"
+    checkpoint.save(path, {"hparams": {}, "model": {}})
+    before = path.read_bytes()
+
+    def full(*args, **kwargs):
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos") from None
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError, match="the disk is full; the previous checkpoint there is intact"):
+        checkpoint.save(path, {"hparams": {}, "model": {}})
+    assert path.read_bytes() == before and checkpoint.temporary_files(path) == []

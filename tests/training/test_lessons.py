@@ -10,7 +10,15 @@ from vgg_edu.data.fashion_mnist import FashionMNIST
 from vgg_edu.models import VGG
 from vgg_edu.training.config import FitConfig
 from vgg_edu.training.evaluation import evaluate, predict
-from vgg_edu.training.lessons import ablation, accuracy_gap, lesson_checkpoint, pipeline_costs, summarize, train_steps
+from vgg_edu.training.lessons import (
+    ablation,
+    accuracy_gap,
+    lesson_checkpoint,
+    lesson_model,
+    pipeline_costs,
+    summarize,
+    train_steps,
+)
 from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data
@@ -69,3 +77,19 @@ def test_lesson_checkpoint_keeps_fast_runs_apart_from_the_real_model(monkeypatch
     full = lesson_checkpoint()
     # the file notebooks 05-07 load (the README's artifacts/vgg11_fashion_mnist.pt), and another one in fast mode
     assert full == tmp_path / "vgg11_fashion_mnist.pt" and fast.parent == tmp_path and fast != full
+
+
+def test_notebook_05_refuses_a_model_of_other_data(tmp_path, capsys, monkeypatch):
+    data = tiny_data(n_val=16)
+    other = small_model()
+    other.classifier[-1] = torch.nn.Linear(other.classifier[-1].in_features, 2)
+    two = tiny_data()
+    two.train_labels %= 2
+    two.classes = ("cat", "dog")
+    path = tmp_path / "vgg11_fashion_mnist.pt"
+    fit(other, two, epochs=1, batch_size=32, checkpoint=path, quiet=True)
+    monkeypatch.delenv("VGG_EDU_FAST", raising=False)
+    model = lesson_model(data, path=path)
+    out = capsys.readouterr().out
+    assert "holds a model of other data (2 classes: cat, dog" in out and "run notebook 04" in out
+    assert model.classifier[-1].out_features == 10

@@ -2,12 +2,15 @@
 mixed precision train the same network."""
 
 import math
+import os
+import signal
 
 import pytest
 import torch
 
+from vgg_edu.training import checkpoint
 from vgg_edu.training.callbacks import Callback
-from vgg_edu.training.loop import TrainingDiverged, fit
+from vgg_edu.training.loop import Terminated, TrainingDiverged, fit
 from vgg_edu.training.recipes import build_model
 
 from conftest import requires_cuda, small_model, tiny_data
@@ -130,3 +133,77 @@ def test_the_cuda_path_trains_with_amp_and_channels_last():
     history = fit(model, ds, epochs=1, batch_size=32, translate=2, flip_tta=True, quiet=True, device="cuda")
     assert history.config["amp"] is True and history.final["val_acc"] is not None
     assert next(model.parameters()).is_cuda
+
+
+TIMING = ("wall_s", "epoch_s", "examples_per_s")
+
+
+def _rows(history):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history.epochs]
+
+
+class _SignalAt(Callback):
+    def __init__(self, step, signum=signal.SIGINT):
+        self.step, self.signum = step, signum
+
+    def on_step(self, run, loss):
+        if run.step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    """The reference run: 2 epochs of 3 steps, validated each epoch."""
+    return fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, quiet=True)
+
+
+@pytest.mark.parametrize("stop_at", [1, 3, 4, 6])  # mid-epoch, an epoch's last step, the run's last step
+def test_a_resumed_history_equals_the_uninterrupted_one_wherever_it_stopped(tmp_path, uninterrupted, stop_at):
+    path = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, checkpoint=path, quiet=True,
+            callbacks=[_SignalAt(stop_at)])  # fmt: skip
+    resumed = fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, checkpoint=path, resume=True,
+                  quiet=True)  # fmt: skip
+    assert _rows(resumed) == _rows(uninterrupted)
+    assert [s["loss"] for s in resumed.steps] == [s["loss"] for s in uninterrupted.steps]
+
+
+def test_sigterm_saves_like_ctrl_c_and_says_so(tmp_path):
+    path = tmp_path / "run.pt"
+    with pytest.raises(Terminated):
+        fit(small_model(), tiny_data(), epochs=2, batch_size=32, checkpoint=path, quiet=True,
+            callbacks=[_SignalAt(2, signal.SIGTERM)])  # fmt: skip
+    assert checkpoint.load(path)["training"]["position"]["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # fit gave the handler back
+
+
+def test_a_replaced_head_is_what_the_checkpoint_records(tmp_path):
+    data = tiny_data()
+    data.train_labels %= 5
+    data.test_labels %= 5
+    data.classes = tuple("abcde")
+    model = small_model()
+    model.classifier[-1] = torch.nn.Linear(model.classifier[-1].in_features, 5)
+    fit(model, data, epochs=1, batch_size=32, checkpoint=tmp_path / "five.pt", quiet=True)
+    loaded = checkpoint.load_model(tmp_path / "five.pt")  # rebuilt from what was recorded: the 5-class head
+    assert loaded.hparams["num_classes"] == 5 and tuple(loaded.input_spec.classes) == tuple("abcde")
+    x = torch.zeros(2, 1, 32, 32)
+    assert torch.allclose(loaded(x), model.eval()(x), atol=1e-6)
+
+
+def test_a_model_with_too_few_outputs_is_refused_before_training():
+    model = small_model()
+    model.classifier[-1] = torch.nn.Linear(model.classifier[-1].in_features, 5)
+    before = model.features[0].weight.clone()
+    with pytest.raises(ValueError, match="scores 5 classes"):
+        fit(model, tiny_data(), epochs=1, quiet=True)
+    assert torch.equal(before, model.features[0].weight)
+
+
+def test_resume_refuses_a_max_steps_the_run_has_passed(tmp_path):
+    path = tmp_path / "run.pt"
+    fit(small_model(), tiny_data(), epochs=2, batch_size=32, max_steps=4, checkpoint=path, quiet=True)
+    with pytest.raises(ValueError, match="already at step 4"):
+        fit(small_model(), tiny_data(), epochs=2, batch_size=32, max_steps=2, checkpoint=path, resume=True,
+            quiet=True)  # fmt: skip
