@@ -1,0 +1,42 @@
+"""Every figure a notebook shows carries its titles and axis labels as alt text (plots.alt_text)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+from vgg_edu.plots import alt_text  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("close_figures")
+
+
+def test_a_figure_is_described_by_its_own_words():
+    fig, (a, b) = plt.subplots(1, 2)
+    fig.suptitle("VGG-16, stage by stage")
+    a.set(title="receptive field", xlabel="stage", ylabel="side (px)")
+    b.set(title="jump")
+    assert alt_text.describe(fig) == (
+        "VGG-16, stage by stage. Panel 1: receptive field (x: stage; y: side (px)). Panel 2: jump"
+    )
+    assert alt_text.describe(plt.figure()) == "A figure without titles or axis labels."
+
+
+def test_outside_a_kernel_nothing_is_registered():
+    assert alt_text.register() is False
+
+
+def test_a_notebooks_figure_output_carries_its_alt_text():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\nfrom vgg_edu import plots\n"
+            "fig, ax = plt.subplots()\nax.set(title='loss', xlabel='step')"
+        )
+    ]
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and images[0]["metadata"]["image/png"]["alt"] == "loss (x: step)"
