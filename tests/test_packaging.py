@@ -193,3 +193,12 @@ def test_pre_commit_runs_the_ruff_the_tests_extra_installs():
     hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     rev = next(repo["rev"] for repo in hooks["repos"] if "ruff" in repo["repo"])
     assert rev == f"v{pinned}"
+
+
+def test_the_version_is_written_once_in_pyproject():
+    import vgg_edu
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert vgg_edu.__version__ == project["version"]
+    written = [p for p in PACKAGE.rglob("*.py") if re.search(r"X, p.read_text())]
+    assert not written  # read from the installed metadata, not copied by hand
