@@ -83,6 +83,7 @@ class Lock:
             return self
         if not distributed.is_main():
             return self
+        check_writable(self.path)  # a clear PermissionError first, for a folder that takes no files
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         while self.fd is None:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
