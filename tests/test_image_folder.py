@@ -343,3 +343,13 @@ def test_hidden_and_system_entries_are_neither_classes_nor_images(tmp_path):
     only_hidden = tmp_path / "notebooks"
     (only_hidden / ".ipynb_checkpoints").mkdir(parents=True)
     assert not image_folder.is_image_folder(only_hidden) and image_folder.is_image_folder(root)
+
+
+def test_an_unreadable_file_decoded_in_a_worker_process_gets_the_same_one_line(tmp_path):
+    root = write_folder(tmp_path / "photos", per_class=10)
+    (root / "cats" / "09.png").write_bytes(b"\x89PNG not really")  # past the 16 decoded before the workers start
+    for workers in (0, 2):
+        with pytest.raises(DataError) as err:
+            image_folder.load_image_folder(root, 16, workers=workers)
+        assert str(err.value).startswith(f"{root / 'cats' / '09.png'}: cannot read it as an image")
+        assert "Traceback" not in str(err.value) and "worker" not in str(err.value)

@@ -148,7 +148,10 @@ class _Files(Dataset):
         return len(self.samples)
 
     def __getitem__(self, i):
-        return read_image(self.samples[i][0], self.size)
+        try:
+            return read_image(self.samples[i][0], self.size)
+        except DataError as err:  # handed back as a value: raised in a worker, it would come wrapped in a traceback
+            return err
 
 
 class _Walk:
@@ -220,7 +223,11 @@ def _decode(samples: list, size: int, workers: int | None, folder: Path) -> tupl
         workers = min(8, os.cpu_count() or 1) if rest > 2.0 and (os.cpu_count() or 1) > 1 else 0
     loader = DataLoader(_Files(samples[len(head) :], size), batch_size=None, num_workers=workers)
     bar = tqdm(loader, desc=f"decoding {folder}", total=len(loader), leave=False, disable=len(loader) < 1000)
-    return _stack(head + list(bar), [label for _, label in samples])
+    images = head + list(bar)
+    problem = next((img for img in images if isinstance(img, DataError)), None)
+    if problem is not None:
+        raise problem
+    return _stack(images, [label for _, label in samples])
 
 
 def _stack(images: list, labels: list) -> tuple[torch.Tensor, torch.Tensor]:
