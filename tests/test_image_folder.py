@@ -353,3 +353,23 @@ def test_an_unreadable_file_decoded_in_a_worker_process_gets_the_same_one_line(t
             image_folder.load_image_folder(root, 16, workers=workers)
         assert str(err.value).startswith(f"{root / 'cats' / '09.png'}: cannot read it as an image")
         assert "Traceback" not in str(err.value) and "worker" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "white", "black"),
+    [
+        (lambda r: np.int32(r * 65535), 65535, 0),  # 32-bit integers that fit 16 bits: 16-bit white
+        (lambda r: np.int32(r * 1_000_000), 1_000_000, 0),  # beyond 16 bits: the image's own maximum is white
+        (lambda r: np.float32(2 * r - 1), 1.0, -1.0),  # floats outside [0, 255]: from their minimum to their maximum
+    ],
+)
+def test_images_without_a_defined_white_are_scaled_by_their_own_range(tmp_path, pixels, white, black):
+    ramp = _gradient()[0]
+    values = pixels(ramp)
+    Image.fromarray(values).save(tmp_path / "wide.tif")
+    with Image.open(tmp_path / "wide.tif") as image:
+        assert image.mode in ("I", "F")
+    x = image_folder.read_image(tmp_path / "wide.tif", 32)[0].int()
+    expected = np.rint((values.astype(np.float64) - black) / (white - black) * 255).astype(np.uint8)
+    Image.fromarray(expected).save(tmp_path / "reference.png")  # 8 bits by hand, then resized as read_image does
+    assert (x - image_folder.read_image(tmp_path / "reference.png", 32)[0].int()).abs().max() <= 1
