@@ -400,3 +400,23 @@ def test_a_run_on_your_images_never_writes_the_lessons_model(tmp_path, monkeypat
     assert _cli(*args) == 0, capsys.readouterr().err
     made = sorted(p.name for p in runtime.artifacts_dir().glob("*.pt"))
     assert made == ["vgg11_photos.pt"]
+
+
+def test_predict_answers_every_readable_file_and_names_each_bad_one(fm, capsys):
+    ck = fm.parent / "m.pt"
+    assert run(capsys, "train", "--data", fm, *SMALL, "--checkpoint", ck)[0] == 0
+    good = [fm.parent / "a.png", fm.parent / "b.png"]
+    for i, path in enumerate(good):
+        Image.new("L", (28, 28), 60 + 100 * i).save(path)
+    broken, folder = fm.parent / "broken.png", fm.parent / "shoes"
+    broken.write_bytes(b"\x89PNG half a file")
+    folder.mkdir()
+    code, out, err = run(capsys, "predict", "--checkpoint", ck, good[0], broken, folder, good[1])
+    lines = out.splitlines()
+    assert code == 1 and [line.split(": ")[0] for line in lines] == list(map(str, good))
+    alone = [run(capsys, "predict", "--checkpoint", ck, path)[1] for path in good]
+    assert lines == [a.strip() for a in alone]  # the same answers as each file on its own
+    problems = err.splitlines()
+    assert len(problems) == 2 and "Traceback" not in err
+    assert f"{broken}: cannot read it as an image" in problems[0]
+    assert f"{folder} is a folder, not an image file" in problems[1] and "Remove or replace" not in problems[1]

@@ -320,3 +320,41 @@ def test_extract_refuses_float64_input_as_capture_does():
     for fn in (P.capture, P.extract):
         with pytest.raises(ValueError, match="float64"):
             fn(model, x, ["features.0"])
+
+
+def test_uint8_images_in_their_stored_shape_are_one_channel_images(model):
+    pixels = torch.randint(0, 256, (4, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    got = P.capture(model, pixels, "relu1_1")["relu1_1"]  # as data.train_images[:4] holds them: (N, H, W)
+    assert got.shape == (4, 4, 32, 32) and torch.equal(got, P.capture(model, to_input(pixels), "relu1_1")["relu1_1"])
+    assert P.saliency(model, pixels).shape == (4, 32, 32) and P.grad_cam(model, pixels).shape == (4, 32, 32)
+    assert P.capture(model, pixels[:1], "relu1_1")["relu1_1"].shape == (4, 32, 32)  # (1, H, W): one image
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_saliency_and_grad_cam_work_inside_no_grad(model, x, mode):
+    expected = P.saliency(model, x, target=3), P.grad_cam(model, x, target=3)
+    with mode():
+        got = P.saliency(model, x, target=3), P.grad_cam(model, x, target=3)
+        assert not torch.is_grad_enabled()  # and the caller's mode is left as it was
+    assert all(torch.equal(a, b) for a, b in zip(got, expected)) and got[0].abs().max() > 0
+
+
+@pytest.mark.parametrize("probe", ["capture", "extract", "channel_stats", "top_k", "occlusion", "saliency", "grad_cam"])
+def test_an_empty_batch_gets_one_clear_error(model, probe):
+    args = {"capture": ("relu1_1",), "extract": ("relu1_1",), "top_k": ("relu1_1", 0)}.get(probe, ())
+    for empty in (torch.zeros(0, 1, 32, 32), torch.zeros(0, 32, 32, dtype=torch.uint8)):
+        with pytest.raises(ValueError, match=r"no images to probe: x has shape \(0, "):
+            getattr(P, probe)(model, empty, *args)
+
+
+def test_a_target_may_be_a_class_name(model, x):
+    by_index = P.saliency(model, x, target=8), P.grad_cam(model, x, target=8), P.occlusion(model, x[:1], target=8)
+    by_name = P.saliency(model, x, target="Bag"), P.grad_cam(model, x, target="bag"), P.occlusion(model, x[:1], "Bag")
+    assert all(torch.equal(a, b) for a, b in zip(by_index, by_name))  # Fashion-MNIST's names, case aside
+    per_image = P.saliency(model, x, target=["Bag", "Coat", "Bag", "Sandal"])
+    assert torch.equal(per_image, P.saliency(model, x, target=[8, 4, 8, 5]))
+    with pytest.raises(ValueError, match="'Cat' is not a class of this model; its classes are T-shirt/top, Trouser"):
+        P.saliency(model, x, target="Cat")
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 3))  # 3 outputs: Fashion-MNIST's names do not apply
+    with pytest.raises(ValueError, match="3 outputs have no class names .* pass the class index, 0 to 2"):
+        P.saliency(net, x, target="Bag")

@@ -391,9 +391,11 @@ def data_command(args) -> int:
 
 
 def predict_command(args) -> int:
-    """Each image's most likely classes, by the checkpoint's model, named by the class names it was trained with."""
+    """Each image's most likely classes, by the checkpoint's model, named by the class names it was trained with.
+    A file that cannot be read gets one line on stderr; the others are still answered, and the exit status is 1."""
     import torch
 
+    from .data.fashion_mnist import DataError
     from .data.image_folder import read_image
     from .data.inputs import spec_of
     from .training.checkpoint import load_model
@@ -402,14 +404,20 @@ def predict_command(args) -> int:
     model = load_model(args.checkpoint)
     spec = spec_of(model)
     size = spec.size or 28
-    images = torch.stack([read_image(path, size, channels=len(spec.mean)) for path in args.images])
-    probabilities = predict(model, images).softmax(1)
+    paths, images = [], []
+    for path in args.images:
+        try:
+            images.append(read_image(path, size, channels=len(spec.mean)))
+            paths.append(path)
+        except DataError as err:
+            print("error: " + " ".join(str(err).split()), file=sys.stderr)
+    probabilities = predict(model, torch.stack(images)).softmax(1) if images else []
     k = min(args.top, len(spec.classes))
-    for path, p in zip(args.images, probabilities):
+    for path, p in zip(paths, probabilities):
         best = p.topk(k)
         ranked = ", ".join(f"{spec.classes[i]} {float(v):.1%}" for v, i in zip(best.values, best.indices))
         print(f"{path}: {ranked}")
-    return 0
+    return 0 if len(paths) == len(args.images) else 1
 
 
 def main(argv=None) -> int:

@@ -258,8 +258,8 @@ class VGG(nn.Module):
                 f"VGG expects float inputs; got {kind}. Turn uint8 pixels into inputs first "
                 "(vgg_edu.data.inputs.to_input(images), or x.float() / 255 and normalize)."
             )
-        weight = next(self.parameters())
-        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        weight = next(self.parameters(), None)  # None: an int8 copy (compression.quantize), which checks its own
+        if weight is not None and x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
             raise ValueError(
                 f"this VGG's weights are {weight.dtype} but the input is {x.dtype}: convert the "
                 f"input with x.to({weight.dtype}) (or the model with model.to({x.dtype}))."

@@ -1,9 +1,12 @@
 """Probe a trained network: what each layer computes, what excites a channel, where the network looks.
 
 Every function follows ``runtime``'s device rule (``device=None``: where the model's parameters are; a given device
-moves the model there) and takes one image (C, H, W) or a batch (N, C, H, W): uint8 pixels are made inputs by the
-model's input contract (``model.input_spec``, from its checkpoint), float inputs are used as they are. A single
-image gives results without the batch dimension. Layers are named by module name ("features.3") or by the paper's
+moves the model there) and takes one image (C, H, W) or a batch (N, C, H, W) of at least one image: uint8 pixels
+are made inputs by the model's input contract (``model.input_spec``, from its checkpoint), float inputs are used as
+they are. uint8 images as Fashion-MNIST stores them, (N, H, W), are N one-channel images for a one-channel model
+(as ``data.to_input`` reads them). A single image gives results without the batch dimension. A target class is an
+index or a class name of the model's contract ("Bag"); saliency and Grad-CAM compute their gradients even inside
+``torch.no_grad()``. Layers are named by module name ("features.3") or by the paper's
 names ("conv2_1", "relu2_1", "pool2", "fc6"); ``models.layer_names`` lists both. Figures: ``plots.feature_maps``.
 
 The methods, with their formulas (c is the target class, y_c its logit, A_k the k-th channel of a layer):
@@ -59,12 +62,17 @@ def relu_layers(model: nn.Module) -> list[str]:
 
 def _as_batch(x: torch.Tensor, model: nn.Module | None = None) -> tuple[torch.Tensor, bool]:
     """(N, C, H, W) float batch and whether ``x`` was a single image. uint8 pixels become inputs through the
-    model's input contract (``model.input_spec``; Fashion-MNIST's statistics at the stored size without one)."""
+    model's input contract (``model.input_spec``; Fashion-MNIST's statistics at the stored size without one); for
+    a one-channel model, uint8 (N, H, W) with N > 1 are N images, as stored."""
     if not torch.is_tensor(x) or x.dim() not in (3, 4):
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f"expected one image (C, H, W) or a batch (N, C, H, W); got {shape}")
-    single = x.dim() == 3
+    grey_model = len(spec_of(model).mean) == 1
+    stored = x.dtype == torch.uint8 and x.dim() == 3 and grey_model and x.shape[0] != 1
+    single = x.dim() == 3 and not stored
     batch = x.unsqueeze(0) if single else x
+    if not len(batch):
+        raise ValueError(f"no images to probe: x has shape {tuple(x.shape)}; pass at least one image")
     if batch.dtype == torch.uint8:
         return spec_of(model)(batch), single
     if not batch.is_floating_point():
@@ -83,10 +91,13 @@ def pixel_input(model: nn.Module, pixel: int = 0):
     return float(value[0]) if len(value) == 1 else tuple(float(v) for v in value)
 
 
-def _targets(target, logits: torch.Tensor) -> torch.Tensor:
-    """Class index per image: the prediction when ``target`` is None, else an int or one int per image."""
+def _targets(target, logits: torch.Tensor, classes=None) -> torch.Tensor:
+    """Class index per image: the prediction when ``target`` is None, else an int or a class name (of ``classes``),
+    or one per image."""
     if target is None:
         return logits.argmax(1)
+    if isinstance(target, str) or (isinstance(target, (list, tuple)) and any(isinstance(t, str) for t in target)):
+        target = [_class_index(t, classes, logits.shape[1]) for t in ([target] if isinstance(target, str) else target)]
     t = torch.as_tensor(target, device=logits.device).reshape(-1)
     if t.is_floating_point() and not torch.equal(t, t.round()):
         raise ValueError(f"target is a class index, a whole number; got {target}")
@@ -96,6 +107,21 @@ def _targets(target, logits: torch.Tensor) -> torch.Tensor:
     if t.min() < 0 or t.max() >= logits.shape[1]:
         raise ValueError(f"target class {target} is out of range: this model has classes 0 to {logits.shape[1] - 1}")
     return t.expand(len(logits)) if t.numel() == 1 else t
+
+
+def _class_index(name, classes, n_outputs: int) -> int:
+    """The index of class ``name`` (case aside) among ``classes``, the model's contract's class names."""
+    if not isinstance(name, str):
+        raise ValueError(f"target: give class indices or class names, not a mix; got {name!r} among names")
+    if classes is None or len(classes) != n_outputs:
+        raise ValueError(
+            f"target {name!r}: this model's {n_outputs} outputs have no class names (its input contract names "
+            f"{len(classes or ())} classes); pass the class index, 0 to {n_outputs - 1}"
+        )
+    folded = [c.casefold() for c in classes]
+    if name.casefold() not in folded:
+        raise ValueError(f"target {name!r} is not a class of this model; its classes are {', '.join(classes)}")
+    return folded.index(name.casefold())
 
 
 @contextlib.contextmanager
@@ -357,7 +383,7 @@ def occlusion(
             c = (
                 probs.argmax(1)[0]
                 if target is None
-                else _targets(target, torch.empty(n, probs.shape[1], device=device))[b]
+                else _targets(target, torch.empty(n, probs.shape[1], device=device), spec_of(model).classes)[b]
             )
             p0 = probs[0, c]
             total, count = torch.zeros(h, w, device=device), torch.zeros(h, w, device=device)
@@ -378,13 +404,22 @@ def saliency(model: nn.Module, x: torch.Tensor, target=None, *, device=None) -> 
     """Saliency map, (H, W) per image: max over input channels of |d y_c / d x|, y_c the logit of class c."""
     device = runtime.place(model, device)
     x, single = _as_batch(x, model)
-    x = x.detach().to(device).requires_grad_(True)
-    with runtime.evaluating(model):
-        logits = model(x)
-        c = _targets(target, logits)
-        (grad,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), x)
+    with _gradients():
+        x = x.detach().to(device).clone().requires_grad_(True)
+        with runtime.evaluating(model):
+            logits = model(x)
+            c = _targets(target, logits, spec_of(model).classes)
+            (grad,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), x)
     s = grad.abs().amax(1).cpu()
     return s[0] if single else s
+
+
+def _gradients():
+    """Autograd on, even inside ``torch.no_grad()`` or ``torch.inference_mode()`` (a notebook's habit)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode(False))
+    stack.enter_context(torch.enable_grad())
+    return stack
 
 
 def default_cam_layer(model: nn.Module) -> str:
@@ -417,17 +452,18 @@ def grad_cam(
         kept["A"] = output
         return output.clone()  # later in-place layers (ReLU) change the copy, never the A we differentiate
 
-    x = x.detach().to(device).requires_grad_(True)  # so A is in the graph even if the weights are frozen
-    with runtime.evaluating(model), _hooks([(module, hook)]):
-        logits = model(x)
-    a = kept["A"]
-    if a.dim() != 4:
-        raise ValueError(
-            f"Grad-CAM needs a layer with spatial maps (N x C x H x W); {layer} gives shape "
-            f"{tuple(a.shape)}. Pick a conv, ReLU or pool of features (default: the last ReLU)."
-        )
-    c = _targets(target, logits)
-    (grads,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), a)
+    with _gradients():
+        x = x.detach().to(device).clone().requires_grad_(True)  # so A is in the graph even if weights are frozen
+        with runtime.evaluating(model), _hooks([(module, hook)]):
+            logits = model(x)
+        a = kept["A"]
+        if a.dim() != 4:
+            raise ValueError(
+                f"Grad-CAM needs a layer with spatial maps (N x C x H x W); {layer} gives shape "
+                f"{tuple(a.shape)}. Pick a conv, ReLU or pool of features (default: the last ReLU)."
+            )
+        c = _targets(target, logits, spec_of(model).classes)
+        (grads,) = torch.autograd.grad(logits.gather(1, c[:, None]).sum(), a)
     alpha = grads.mean((2, 3), keepdim=True)
     cam = F.relu((alpha * a).sum(1)).detach()
     if upsample:

@@ -71,3 +71,61 @@ def test_a_model_on_cuda_is_quantized_for_the_cpu_and_stays_on_cuda():
     model = with_statistics(small_model(width_divisor=8)).cuda()
     int8 = quantize_static(model, ds.train_images)  # quantized models run on the CPU
     assert int8(torch.randn(4, 1, 32, 32)).shape == (4, 10) and next(model.parameters()).is_cuda
+
+
+# Quantization refuses what would silently go wrong (issue 25) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("calibration", "kw", "message"),
+    [
+        ("pixels", dict(max_batches=0), "max_batches must be a positive whole number; got 0 .* quietly loses"),
+        ("pixels", dict(batch_size=0), "batch_size must be a positive whole number"),
+        ("nan", {}, "calibration inputs hold NaN or infinite values"),
+        ("colour", {}, "calibration images do not fit this model: this VGG was built for 1-channel images but got 3"),
+        ("small", {}, r"calibration images do not fit this model: input 28x28 px is too small"),
+    ],
+)
+def test_quantize_static_refuses_calibration_that_would_go_wrong(calibration, kw, message):
+    model = small_model().eval()
+    data = {
+        "pixels": torch.zeros(8, 28, 28, dtype=torch.uint8),
+        "nan": torch.full((8, 1, 32, 32), float("nan")),
+        "colour": torch.zeros(8, 3, 28, 28, dtype=torch.uint8),  # RGB photos for a grey model
+        "small": torch.zeros(8, 1, 28, 28),  # float inputs are used as given: not resized
+    }[calibration]
+    with pytest.raises(ValueError, match=message):
+        quantize_static(model, data, **kw)
+
+
+def test_a_model_on_the_meta_device_is_refused_clearly():
+    with torch.device("meta"):
+        model = small_model()
+    for quantize_it in (lambda m: quantize_static(m, torch.zeros(8, 28, 28, dtype=torch.uint8)), quantize_dynamic_head):
+        with pytest.raises(ValueError, match="on the meta device .* model.to_empty"):
+            quantize_it(model)
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic"])
+def test_the_int8_model_checks_its_inputs_as_the_float_model_does(kind, one_thread):
+    model = small_model().eval()
+    int8 = quantize_static(model, torch.zeros(8, 28, 28, dtype=torch.uint8)) if kind == "static" else None
+    int8 = int8 if int8 is not None else quantize_dynamic_head(small_model(head="fc").eval())
+    for bad, message in (
+        (torch.zeros(2, 1, 28, 28), r"input 28x28 px is too small: .* --resize 32"),
+        (torch.zeros(2, 1, 32, 32, dtype=torch.float64), r"the input is torch.float64: convert the input with x.to"),
+        (torch.zeros(2, 3, 32, 32), "built for 1-channel images but got 3 channels"),
+        (torch.zeros(1, 32, 32), "Add a batch dimension with x.unsqueeze"),
+        (torch.zeros(2, 1, 32, 32, dtype=torch.uint8), "Turn uint8 pixels into inputs first"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            model(bad)
+        with pytest.raises(ValueError, match=message):
+            int8(bad)
+    assert int8(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("kw", [dict(repeats=0), dict(repeats=-1), dict(batch_size=0)])
+def test_latency_needs_at_least_one_timed_pass(kw):
+    with pytest.raises(ValueError, match=f"{next(iter(kw))} must be a positive whole number"):
+        latency_ms(small_model(), (1, 32, 32), **kw)

@@ -140,3 +140,21 @@ def test_an_augmented_run_stopped_and_resumed_is_the_run_never_stopped(tmp_path)
             **run | dict(translate=1),
             quiet=True,
         )
+
+
+def test_a_shift_as_large_as_the_image_is_refused():
+    x = torch.rand(2, 1, 8, 8)
+    assert augment.translate(x, torch.tensor([[7, 0], [0, -7]])).shape == x.shape  # one column still in view
+    with pytest.raises(ValueError, match=r"translate=8 px can shift a 8 x 8 px image entirely out of view"):
+        augment.translate(x, torch.tensor([[8, 0], [0, 0]]))
+    shift = augment.for_epoch(2, seed=0, translate_px=40)  # the setting is checked, whatever this batch draws
+    with pytest.raises(ValueError, match="translate=40 px"):
+        shift(torch.rand(2, 1, 32, 32), 0)
+
+
+def test_fit_refuses_a_translation_larger_than_its_inputs_before_a_step():
+    model = small_model()  # 32 px inputs
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="translate=33 px can shift a 32 x 32 px image"):
+        fit(model, tiny_data(), epochs=1, translate=33, quiet=True)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

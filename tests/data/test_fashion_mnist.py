@@ -1,6 +1,7 @@
 """Fashion-MNIST: the IDX reader against the bytes written, where the files are looked for, every way a file can be
 wrong, the validation split and subsets."""
 
+import re
 import struct
 from pathlib import Path
 
@@ -158,3 +159,14 @@ def test_the_real_fashion_mnist():
     assert torch.bincount(ds.train_labels).tolist() == [6000] * 10  # balanced classes
     pixels = ds.train_images.float() / 255
     assert abs(float(pixels.mean()) - MEAN) < 5e-4 and abs(float(pixels.std()) - STD) < 5e-4
+
+
+@pytest.mark.parametrize("n_val", [0.1, 2.5, "3"])
+def test_hold_out_takes_a_count_and_says_how_to_turn_a_fraction_into_one(tmp_path, n_val):
+    write_idx(tmp_path, n_train=30, n_test=5)
+    ds = load_fashion_mnist(tmp_path, download=False)
+    message = "not a fraction; for 10% of the training images pass round(0.1 * len(data.train_labels)) = 3"
+    with pytest.raises(ValueError, match=re.escape(message) if n_val == 0.1 else "a whole number") as err:
+        ds.hold_out(n_val)
+    assert "n_val is a number of images" in str(err.value)
+    assert len(ds.hold_out(np.int64(3)).val_labels) == 3  # numpy's whole numbers are counts too

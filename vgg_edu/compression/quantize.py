@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import itertools
 import statistics
 import time
 import warnings
@@ -33,6 +34,7 @@ from torch import nn
 
 from .. import runtime
 from ..data.inputs import InputSpec, batches, spec_of, with_spec
+from ..models import VGG
 
 
 @contextlib.contextmanager
@@ -54,7 +56,8 @@ def backend() -> str:
 
 class QuantizableVGG(nn.Module):
     """A VGG's layers between a ``QuantStub`` (float -> int8) and a ``DeQuantStub`` (int8 -> float), the form
-    eager-mode quantization needs. Takes and returns float tensors, so ``evaluate`` and ``predict`` work."""
+    eager-mode quantization needs. Takes and returns float32 tensors, so ``evaluate`` and ``predict`` work, and
+    checks its inputs as the float VGG does (``VGG.check_input``: dtype, shape, channels, size)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -63,9 +66,21 @@ class QuantizableVGG(nn.Module):
         self.avgpool = copy.deepcopy(model.avgpool)
         self.classifier = copy.deepcopy(model.classifier)
         self.dequant = torch.ao.quantization.DeQuantStub()
+        self.in_channels, self.min_size = getattr(model, "in_channels", None), getattr(model, "min_size", 1)
         with_spec(self, spec_of(model))
 
+    def check_input(self, x: torch.Tensor) -> None:
+        """The float VGG's checks, and float32 only: the ``QuantStub`` turns float32 into int8."""
+        if torch.is_tensor(x) and x.is_floating_point() and x.dtype != torch.float32:
+            raise ValueError(
+                f"this int8 VGG takes torch.float32 inputs but the input is {x.dtype}: convert the input with "
+                "x.to(torch.float32)."
+            )
+        if self.in_channels is not None:
+            VGG.check_input(self, x)  # its messages: uses only in_channels and min_size here
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         x = self.features(self.quant(x))
         x = torch.flatten(self.avgpool(x), 1)
         return self.dequant(self.classifier(x))
@@ -120,6 +135,7 @@ def quantize_static(
             f"calibration should be uint8 images (N, H, W) as stored, or float model inputs (N, C, H, W); got "
             f"{calibration.dtype} of shape {tuple(calibration.shape)}"
         )
+    _check_calibration(model, calibration, batch_size, max_batches)
     engine = backend()
     torch.backends.quantized.engine = engine
     q = QuantizableVGG(model).cpu().eval()
@@ -128,14 +144,40 @@ def quantize_static(
         q.qconfig = torch.ao.quantization.get_default_qconfig(engine)
         torch.ao.quantization.prepare(q, inplace=True)
         for x in _calibration_batches(calibration, spec_of(model), batch_size, max_batches):
-            q(x)
+            try:
+                q(x)
+            except ValueError as err:  # the model's input checks: channels, size
+                raise ValueError(f"calibration images do not fit this model: {err}") from None
         torch.ao.quantization.convert(q, inplace=True)
     return q
+
+
+def _check_calibration(model: nn.Module, calibration: torch.Tensor, batch_size: int, max_batches: int) -> None:
+    """Clear errors for what would give an uncalibrated or broken int8 model, or a raw error from torch."""
+    for name, value in (("batch_size", batch_size), ("max_batches", max_batches)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"{name} must be a positive whole number; got {value!r} (without calibration batches the int8 "
+                "model's activation ranges are never measured, and it quietly loses accuracy)"
+            )
+    _check_not_meta(model)
+    used = calibration[: batch_size * max_batches]
+    if used.is_floating_point() and not torch.isfinite(used).all():
+        raise ValueError("calibration inputs hold NaN or infinite values: the measured ranges would be meaningless")
+
+
+def _check_not_meta(model: nn.Module) -> None:
+    if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        raise ValueError(
+            "the model's weights are on the meta device (shapes without values): nothing to quantize. Give it "
+            "weights first: model.to_empty(device='cpu'), then model.load_state_dict(...)"
+        )
 
 
 def quantize_dynamic_head(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (CPU) whose Linear layers hold int8 weights, activations quantized on the fly (dynamic
     quantization, no calibration): what shrinks an FC head; the convs stay float."""
+    _check_not_meta(model)
     with _quiet():
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
     return with_spec(q, spec_of(model))
@@ -153,6 +195,9 @@ def file_size(model: nn.Module) -> int:
 def latency_ms(model: nn.Module, input_size=(1, 32, 32), batch_size: int = 1, *, repeats: int = 20) -> float:
     """Median wall time (ms) of one forward pass on the CPU for a batch of ``batch_size`` random inputs, after two
     warm-up passes."""
+    for name, value in (("batch_size", batch_size), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number (timed forward passes); got {value!r}")
     x = torch.randn(batch_size, *input_size)
     with runtime.evaluating(model), _quiet():
         for _ in range(2):

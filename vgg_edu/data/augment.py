@@ -10,7 +10,8 @@ uncovers is the value a black pixel takes after normalising, ``(0 - mean) / std`
 (``background``), not 0, which would paint grey borders.
 
 - translate: pad by p with the background and crop back at a random offset: image shifted by (dy, dx), each a
-  whole number of pixels in [-p, p] (the "random crop with padding" of CIFAR recipes, He et al. 2016).
+  whole number of pixels in [-p, p] (the "random crop with padding" of CIFAR recipes, He et al. 2016); p must be
+  less than the image's side (``check_shift``), or an image could leave the view entirely.
 - scale jitter (Simonyan & Zisserman, Sec. 3.1): the paper rescales each training image so that its smaller side
   S is random in [256, 512] and crops 224 x 224 from it, i.e. it zooms in by up to 2x. Here: zoom in by s drawn
   in [1, max_zoom] about a random centre that keeps the crop inside the image (bilinear).
@@ -43,6 +44,15 @@ def draw_shifts(n: int, max_shift: int, generator: torch.Generator | None = None
     return torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator)
 
 
+def check_shift(max_shift: int, height: int, width: int) -> None:
+    """A ValueError when shifts of up to ``max_shift`` px can move a ``height`` x ``width`` image out of view."""
+    if max_shift >= min(height, width):
+        raise ValueError(
+            f"translate={max_shift} px can shift a {height} x {width} px image entirely out of view: use fewer "
+            f"pixels than the image's side (a tenth of it, {max(1, min(height, width) // 10)} px, is usual)"
+        )
+
+
 def translate(x: torch.Tensor, shifts: torch.Tensor, fill=0.0) -> torch.Tensor:
     """Shift image i of ``x`` (N, C, H, W) down by ``shifts[i, 0]`` and right by ``shifts[i, 1]`` pixels; what is
     uncovered takes ``fill`` (a number, or per channel (1, C, 1, 1): use ``background``). Same shape, channels-last
@@ -53,6 +63,7 @@ def translate(x: torch.Tensor, shifts: torch.Tensor, fill=0.0) -> torch.Tensor:
     if p == 0:
         return x
     n, c, h, w = x.shape
+    check_shift(p, h, w)
     fill = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
     padded = fill.expand(n, c, h + 2 * p, w + 2 * p).clone()  # the fill value (per channel) all around
     padded[:, :, p : p + h, p : p + w] = x
@@ -97,6 +108,8 @@ def for_epoch(
     zooms = draw_zooms(n, max_zoom, g) if max_zoom != 1 else None
 
     def augment(x: torch.Tensor, begin: int) -> torch.Tensor:
+        if shifts is not None:
+            check_shift(translate_px, *x.shape[-2:])  # the setting, not only this batch's draws
         if zooms is not None:
             x = zoom(x, zooms[begin : begin + len(x)])
         if shifts is not None:

@@ -12,6 +12,7 @@ The whole data set is 55 MB and lives in memory; ``vgg_edu.data.inputs`` turns i
 from __future__ import annotations
 
 import gzip
+import numbers
 import os
 import shutil
 from dataclasses import dataclass, field, replace
@@ -149,7 +150,16 @@ class FashionMNIST:
         return getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
 
     def hold_out(self, n_val: int, seed: int = 0) -> FashionMNIST:
-        """Move ``n_val`` training images, drawn at random (seeded), to the validation split."""
+        """Move ``n_val`` training images (a count, not a fraction), drawn at random (seeded), to the validation
+        split."""
+        if isinstance(n_val, float) and 0 < n_val < 1:
+            raise ValueError(
+                f"n_val is a number of images, not a fraction; for {n_val:.0%} of the training images pass "
+                f"round({n_val} * len(data.train_labels)) = {round(n_val * len(self.train_labels))}"
+            )
+        if isinstance(n_val, bool) or not isinstance(n_val, numbers.Integral):
+            raise ValueError(f"n_val is a number of images, a whole number; got {n_val!r}")
+        n_val = int(n_val)
         if not 0 <= n_val < len(self.train_labels):
             raise ValueError(f"n_val must be between 0 and {len(self.train_labels) - 1}; got {n_val}")
         order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))

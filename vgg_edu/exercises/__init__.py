@@ -8,6 +8,10 @@ In a notebook::
     ex.hint("01.1")
     ex.solution("01.1")        # for teachers, or after trying
 
+Ids are written as the notebooks print them ("01.1"); "1.1", " 01.1 " and the number 1.1 mean the same. An id with
+no exercise gets one printed line listing the ids, from ``check`` (which returns False), ``hint`` and ``solution``
+alike: none of them raises, so a typo never stops a notebook with a traceback.
+
 An exercise is an id, a question, a check (a function of the answer that returns True, or returns/raises with a
 message), a hint and a solution. This module is the registry; each notebook's exercises live in ``lessonNN.py``.
 ``normalize`` turns whatever a notebook computed (numpy scalars, 0-d tensors, pandas values) into plain Python
@@ -129,10 +133,20 @@ def exercise(exercise_id: str, question: str, hint: str, solution: str):
     return register
 
 
-def _get(exercise_id: str) -> Exercise:
-    if exercise_id not in EXERCISES:
-        raise KeyError(f"no exercise {exercise_id!r}; the exercises are {sorted(EXERCISES)}")
-    return EXERCISES[exercise_id]
+def exercise_key(exercise_id) -> str:
+    """The registry's form of an id: "1.1", " 01.1 " and 1.1 are "01.1" (the notebook's number, two digits)."""
+    text = str(exercise_id).strip()
+    notebook, dot, number = text.partition(".")
+    return f"{int(notebook):02d}.{number}" if notebook.isdigit() and dot else text
+
+
+def _get(exercise_id) -> Exercise | None:
+    """The exercise, or None after printing that there is none (with the ids there are)."""
+    key = exercise_key(exercise_id)
+    if key not in EXERCISES:
+        print(f"no exercise {exercise_id!r}; the exercises are {', '.join(sorted(EXERCISES))}")
+        return None
+    return EXERCISES[key]
 
 
 def check(exercise_id: str, answer: Any = ...) -> bool:
@@ -144,6 +158,9 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
     broken answer cannot stop the notebook.
     """
     ex = _get(exercise_id)
+    if ex is None:
+        return False
+    exercise_id = ex.exercise_id
     if answer is ... or answer is None:
         print(f"[{exercise_id}] Not answered yet. {ex.question}\n  Hint: {ex.hint}")
         return False
@@ -169,12 +186,16 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
 
 
 def hint(exercise_id: str) -> None:
-    print(_get(exercise_id).hint)
+    ex = _get(exercise_id)
+    if ex is not None:
+        print(ex.hint)
 
 
 def solution(exercise_id: str) -> None:
     """Print the solution (teachers: ``for i in exercises.EXERCISES: exercises.solution(i)`` prints them all)."""
-    print(_get(exercise_id).solution)
+    ex = _get(exercise_id)
+    if ex is not None:
+        print(ex.solution)
 
 
 def list_exercises(prefix: str = "") -> list[str]:

@@ -304,6 +304,8 @@ def _start(
         amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
     )
     spec = _check_model(model, data, spec_of(model, data))
+    side = spec.size or data.train_images.shape[-1]
+    augment.check_shift(config.translate, side, side)  # before any step, not at the first batch
     history = History(config=record, meta=dict(meta or {}))
     run = Run(model, data, spec, config, device, amp, opt, sched, scaler, history, loss_fn)
     run.sums = _fresh_sums(device)
