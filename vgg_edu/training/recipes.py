@@ -43,9 +43,7 @@ _CLASSROOM_V1 = Recipe(
 
 RECIPES: dict[str, Recipe] = {
     "d2l": Recipe(
-        model=dict(
-            width_divisor=4, batch_norm=False, hidden=4096, dropout=0.5, head="fc", init="d2l", input_size=224
-        ),
+        model=dict(width_divisor=4, batch_norm=False, hidden=4096, dropout=0.5, head="fc", init="d2l", input_size=224),
         fit=FitConfig(epochs=10, batch_size=128, lr=0.05, amp=False),
     ),
     "classroom_v1": _CLASSROOM_V1,
