@@ -7,7 +7,7 @@ import torch
 from vgg_edu.training import loop, throughput
 from vgg_edu.training.loop import fit
 
-from conftest import small_model, tiny_data
+from conftest import requires_cuda, small_model, tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -125,3 +125,48 @@ def test_a_compiled_run_stopped_and_resumed_is_the_run_never_stopped(traced, tmp
     fit(half_plain, ds, max_steps=7, checkpoint=tmp_path / "b.pt", **RUN)  # begun plain, continued compiled
     fit(half_plain, ds, compile=True, checkpoint=tmp_path / "b.pt", resume=True, **RUN)
     assert _same_weights(whole, half_plain)  # bit for bit here; to rounding with inductor's fused kernels
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_on_cuda_no_step_synchronises_between_log_points(monkeypatch):
+    """PyTorch's own detector: every implicit wait for the GPU (``.item()``, a blocking copy) raises."""
+    epoch, log, sync = loop._train_epoch, loop._log_step, throughput.synchronize
+    logged = []
+
+    def mode(level, f):
+        def wrapped(*args):
+            torch.cuda.set_sync_debug_mode(level)
+            try:
+                return f(*args)
+            finally:
+                torch.cuda.set_sync_debug_mode("error" if level == "default" else "default")
+
+        return wrapped
+
+    monkeypatch.setattr(loop, "_train_epoch", mode("error", epoch))
+    monkeypatch.setattr(loop, "_log_step", mode("default", lambda run, loss: logged.append(run.step) or log(run, loss)))
+    monkeypatch.setattr(throughput, "synchronize", mode("default", sync))
+    try:
+        fit(small_model(), tiny_data(), log_every=5, device="cuda", translate=2, **RUN)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert logged == [1, 5, 10, 15, 20, 24]
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_on_cuda_prefetched_and_compiled_steps_train_the_same_network():
+    ds = tiny_data()
+    kw = RUN | dict(device="cuda", amp=False)
+    runs = {}
+    for name, options in {
+        "plain": dict(prefetch=False),
+        "ahead": dict(prefetch=True),
+        "graphs": dict(compile=True),
+    }.items():
+        runs[name] = small_model(dropout=0.5)
+        fit(runs[name], ds, **kw, **options)
+    for name in ("ahead", "graphs"):  # cuDNN's kernels need not be deterministic: the same to rounding
+        for a, b in zip(runs["plain"].parameters(), runs[name].parameters(), strict=True):
+            assert torch.allclose(a, b, atol=1e-4), name

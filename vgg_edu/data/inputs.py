@@ -120,7 +120,7 @@ def to_input(
 def _on_device(values: tuple, device: torch.device) -> torch.Tensor:
     """Per-channel constants as a (1, C, 1, 1) tensor on ``device``, made once: making it again for every batch
     would be a blocking copy, a wait for the GPU, at every step."""
-    return torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1).to(device)
+    return torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1).to(device, non_blocking=True)
 
 
 def batches(

@@ -219,7 +219,7 @@ def _epoch_batches(run: Run):
         seed=c.seed + run.epoch,
         translate_px=c.translate,
         max_zoom=c.max_zoom,
-        fill=augment.background(run.spec.mean, run.spec.std).to(run.device),
+        fill=augment.background(run.spec.mean, run.spec.std).to(run.device, non_blocking=True),
     )
     layout = torch.channels_last if c.channels_last else torch.contiguous_format
     for i, (x, y) in enumerate(order, start=start):
