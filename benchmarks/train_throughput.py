@@ -235,7 +235,7 @@ def main(argv=None) -> None:
             for what, t in seconds.items():
                 best[name][what] = min(best[name].get(what, math.inf), t)
             print(
-                f"round {r + 1} {name:8s} {seconds['train']:7.1f} s  {n / seconds['train']:8.1f} examples/s "
+                f"round {r + 1} {name:8s} {seconds['train']:7.2f} s  {n / seconds['train']:8.1f} examples/s "
                 "(training at steady state, data included)",
                 flush=True,
             )
