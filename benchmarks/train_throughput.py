@@ -239,13 +239,18 @@ def main(argv=None) -> None:
                 "(training at steady state, data included)",
                 flush=True,
             )
+    _report(best, args, n)
+
+
+def _report(best: dict, args, n: int) -> None:
+    """The start-up of each pipeline, the ratio at steady state and evaluation's, from the best rounds."""
     d2l_rate, ours_rate = n / best["d2l"]["train"], n / best["vgg_edu"]["train"]
     for name in ("d2l", "vgg_edu"):
         warm, step = best[name]["warmup"], best[name]["train"] / args.steps
         print(
             f"start-up {name:8s} {warm - args.warmup * step:7.2f} s  (its {args.warmup} warm-up steps took "
             f"{warm:.2f} s, {args.warmup} steady steps {args.warmup * step:.2f} s: the data iterator, the first "
-            "copies to the device, the choice of kernels; best round)",
+            "copies to the device, the choice of kernels; the best of the rounds)",
             flush=True,
         )
     print(
