@@ -4,8 +4,9 @@ A CUDA step is a queue of kernel launches: the host runs ahead of the GPU until 
 ``float(t)``, ``.cpu()``, a blocking copy), then waits for everything queued. The classroom network's step is so
 small (9.6 M multiply-accumulates per image) that the launches, not the arithmetic, set its pace. So ``fit``
 
-- keeps its running sums on the device and reads them once per logging interval and once per epoch
-  (``loop._log_step``, ``loop._end_epoch``), and waits for the GPU once per epoch, to time it (``synchronize``);
+- keeps its running sums on the device, reads the loss once per logging interval (``loop._log_step``) and the
+  sums once per epoch (``loop._end_epoch``), and waits for the GPU at the end of each epoch, to time it
+  (``synchronize``);
 - makes the next batch while this step runs (``ahead``): on CUDA on a second stream, from pinned memory
   (``FitConfig.prefetch``; None: on CUDA only, as nothing can overlap on a CPU);
 - can replay the network's forward and backward pass as CUDA graphs, one launch for all its kernels
