@@ -26,12 +26,29 @@ def _run(script, *args):
     return out.stdout
 
 
-def test_train_throughput_times_both_pipelines_in_fresh_processes():
-    out = _run("train_throughput.py", "--resize", "32", "--steps", "2", "--rounds", "1", "--eval-images", "64")
-    assert "each pipeline in a fresh process" in out.splitlines()[0]
-    assert len(re.findall(r"round 1 (d2l|vgg_edu) +[\d.]+ s +[\d.]+ examples/s", out)) == 2
-    assert re.search(r"ratio vgg_edu / d2l: \d+\.\d\dx", out)
-    assert re.search(r"evaluation of 64 test images: d2l [\d.]+, vgg_edu [\d.]+ images/s", out)
+def test_train_throughput_times_both_pipelines_at_steady_state_in_fresh_processes():
+    out = _run(
+        "train_throughput.py", "--resize", "32", "--warmup", "1", "--steps", "2", "--rounds", "1",
+        "--eval-images", "64", "--threads", "1",
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert "1 warm-up + 2 timed steps each" in lines[0] and "each pipeline in a fresh process" in lines[0]
+    rounds = re.findall(r"round 1 (d2l|vgg_edu) +([\d.]+) s +([\d.]+) examples/s \(training at steady state", out)
+    assert [name for name, _, _ in rounds] == ["d2l", "vgg_edu"]
+    for _, seconds, rate in rounds:  # 2 timed steps of 128 images
+        assert 2 * 128 / float(rate) == pytest.approx(float(seconds), abs=0.006)
+    start_up = re.findall(
+        r"start-up (d2l|vgg_edu) +(-?[\d.]+) s +\(its 1 warm-up steps took ([\d.]+) s, 1 steady steps ([\d.]+) s", out
+    )
+    assert [name for name, *_ in start_up] == ["d2l", "vgg_edu"]
+    for (_, extra, warm, steady), (_, seconds, _) in zip(start_up, rounds):  # start-up: warm-up less a steady step
+        assert float(steady) == pytest.approx(float(seconds) / 2, abs=0.006)
+        assert float(extra) == pytest.approx(float(warm) - float(steady), abs=0.011)
+    ratio = re.search(
+        r"steady state: best d2l ([\d.]+), vgg_edu ([\d.]+) examples/s; ratio vgg_edu / d2l: (\d+\.\d\d)x", out
+    )
+    assert ratio and float(ratio[3]) == pytest.approx(float(ratio[2]) / float(ratio[1]), abs=0.01)
+    assert re.search(r"evaluation of 64 test images: d2l [\d.]+, vgg_edu [\d.]+ images/s .*start-up included", out)
 
 
 def test_time_to_accuracy_reports_each_target_and_the_d2l_estimate(tmp_path):
@@ -43,3 +60,18 @@ def test_time_to_accuracy_reports_each_target_and_the_d2l_estimate(tmp_path):
     assert out.count("time to 0.9") == 2 and "not reached" in out  # 3 steps reach neither target
     assert re.search(r"d2l recipe .*: \d+ min for its 10 epochs here, extrapolated from 1 steps", out)
     assert rows.is_file()
+
+
+def test_step_overhead_times_each_variant_against_the_first():
+    out = _run(
+        "step_overhead.py", "--variants", "plain,prefetch", "--warmup", "1", "--steps", "2", "--rounds", "1",
+        "--threads", "1",
+    )  # fmt: skip
+    assert "1 warm-up + 2 timed steps, 1 rounds" in out.splitlines()[0]
+    assert len(re.findall(r"round 1 (plain|prefetch) +[\d.]+ ms a step, warm-up [\d.]+ s", out)) == 2
+    best = {
+        v: (float(ms), float(x))
+        for v, ms, x in re.findall(r"best (plain|prefetch) +([\d.]+) ms a step \(([\d.]+)x", out)
+    }
+    assert best["plain"][1] == 1.0
+    assert best["prefetch"][1] == pytest.approx(best["plain"][0] / best["prefetch"][0], abs=0.01)

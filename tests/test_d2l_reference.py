@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from vgg_edu import d2l_reference
+from vgg_edu.models import VGG
+from vgg_edu.training.recipes import build_model, recipe
 
 
 def test_d2l_vgg_has_our_parameter_count():
@@ -58,3 +60,49 @@ def test_the_helpers_match_the_real_d2l():
     assert isinstance(real, d2l.Classifier)
     for (name, a), b in zip(real.state_dict().items(), ours.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def _book_vgg(conv_arch):
+    """Edition 0.17's ``vgg`` (the d2l recipe's source), as the book prints it: fresh layers, PyTorch's init."""
+
+    def vgg_block(num_convs, in_channels, out_channels):
+        layers = []
+        for _ in range(num_convs):
+            layers.append(torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
+            layers.append(torch.nn.ReLU())
+            in_channels = out_channels
+        layers.append(torch.nn.MaxPool2d(kernel_size=2, stride=2))
+        return torch.nn.Sequential(*layers)
+
+    conv_blks, in_channels = [], 1
+    for num_convs, out_channels in conv_arch:
+        conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
+        in_channels = out_channels
+    nn = torch.nn
+    return nn.Sequential(
+        *conv_blks, nn.Flatten(),
+        nn.Linear(out_channels * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 10),
+    )  # fmt: skip
+
+
+def test_the_d2l_recipe_starts_from_the_books_initialisation():
+    """The book's network (edition 0.17's code, fresh layers) initialised by d2l's own ``init_cnn`` (what
+    ``train_ch6`` applies), from the same random state: the recipe's weights and biases, draw for draw. The biases
+    keep PyTorch's default; the "xavier" scheme, which zeroes them, is not the book's."""
+    d2l = pytest.importorskip("d2l.torch", reason="d2l is not installed (the README's set-up installs it)")
+    ours = build_model("d2l", seed=3)
+    kw = {k: v for k, v in recipe("d2l").model.items() if k not in ("init", "input_size")}
+    torch.manual_seed(3)
+    VGG("A", in_channels=1, num_classes=10, **kw)  # build_model's draws before the init: the same random state
+    book = _book_vgg([(n, c // 4) for n, c in d2l_reference.VGG11_ARCH])
+    book.apply(d2l.init_cnn)
+    pairs = list(zip(ours.parameters(), book.parameters(), strict=True))
+    assert len(pairs) == 2 * 11  # 8 convs and 3 linear layers, weight and bias each
+    for i, (a, b) in enumerate(pairs):
+        assert a.shape == b.shape and torch.equal(a, b), i
+    fc8 = ours.classifier[-1]
+    assert fc8.bias.abs().max() <= 1 / math.sqrt(fc8.in_features) and fc8.bias.abs().min() > 0  # PyTorch's default
+    zeroed = build_model("d2l", seed=3, init="xavier")
+    assert not zeroed.classifier[-1].bias.any()

@@ -7,9 +7,9 @@
 - ``d2l_reference`` the book's VGG code, to compare with
 - ``data``          Fashion-MNIST (``fashion_mnist``), the input contract (``inputs``: ``InputSpec``, ``spec_of``,
                     batches on the device), ``augment``, your own images (``image_folder``)
-- ``training``      ``config`` (``FitConfig``), ``recipes``, ``loop`` (``fit``), ``optim``, ``callbacks``,
-                    ``history``, ``evaluation``, ``checkpoint`` (the format), ``distributed`` (torchrun),
-                    ``lr_range`` (the range test), ``lessons`` (short runs for the notebooks)
+- ``training``      ``config`` (``FitConfig``), ``recipes``, ``loop`` (``fit``), ``throughput`` (a busy GPU),
+                    ``optim``, ``callbacks``, ``history``, ``evaluation``, ``checkpoint`` (the format),
+                    ``distributed`` (torchrun), ``lr_range`` (the range test), ``lessons`` (short runs)
 - ``initialization`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
 - ``memory``        training memory counted and measured; gradient checkpointing stage by stage
 - ``precision``     mixed precision: bf16 hardware, autocast step times

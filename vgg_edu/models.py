@@ -116,7 +116,7 @@ def stages(config) -> list[tuple[int, int]]:
     return result
 
 
-INIT_SCHEMES = ("torchvision", "kaiming_fan_in", "xavier")
+INIT_SCHEMES = ("torchvision", "kaiming_fan_in", "xavier", "d2l")
 """What ``init_weights`` knows (and the CLI's ``--init`` offers); notebook 06's comparison: ``initialization``."""
 
 
@@ -126,19 +126,25 @@ def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
     - "torchvision": conv kaiming_normal_(fan_out, relu); linear normal(0, 0.01); biases 0; BatchNorm 1 and 0.
     - "kaiming_fan_in": conv and linear kaiming_normal_(fan_in, relu); biases 0 (He et al. 2015).
     - "xavier": conv and linear xavier_uniform_ (Glorot & Bengio 2010), as d2l's ``init_cnn``; biases 0.
+    - "d2l": the book's own: every conv and linear layer as PyTorch makes it (``reset_parameters``: biases uniform
+      in +-1/sqrt(fan_in)), then d2l's ``init_cnn`` (xavier_uniform_ on the weights only); BatchNorm 1 and 0. The
+      same draws, in the same order, as the book's code building fresh layers and applying ``init_cnn``.
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown init scheme {scheme!r}; use one of {', '.join(map(repr, INIT_SCHEMES))}")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for m in layers if scheme == "d2l" else ():
+        m.reset_parameters()
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            if scheme == "xavier":
+            if scheme in ("xavier", "d2l"):
                 nn.init.xavier_uniform_(m.weight)
             elif scheme == "kaiming_fan_in" or isinstance(m, nn.Conv2d):
                 mode = "fan_out" if scheme == "torchvision" else "fan_in"
                 nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
             else:
                 nn.init.normal_(m.weight, 0, 0.01)
-            if m.bias is not None:
+            if m.bias is not None and scheme != "d2l":
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             nn.init.ones_(m.weight)

@@ -10,7 +10,7 @@ def test_d2l_recipe_is_the_books():
     r = RECIPES["d2l"]
     assert r.model["input_size"] == 224 and r.fit.batch_size == 128
     assert r.fit.lr == 0.05 and r.fit.epochs == 10 and r.fit.momentum == 0.0
-    assert r.model["init"] == "xavier"
+    assert r.model["init"] == "d2l" and r.fit.amp is False  # the book's init_cnn and its fp32, on every device
     with torch.device("meta"):
         model = build_model("d2l")
     convs = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv2d)]

@@ -67,7 +67,7 @@ def translate(x: torch.Tensor, shifts: torch.Tensor, fill=0.0) -> torch.Tensor:
     fill = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
     padded = fill.expand(n, c, h + 2 * p, w + 2 * p).clone()  # the fill value (per channel) all around
     padded[:, :, p : p + h, p : p + w] = x
-    shifts = shifts.to(x.device)
+    shifts = shifts.to(x.device, non_blocking=True)
     rows = (p - shifts[:, :1]) + torch.arange(h, device=x.device)  # output row r reads input row r - dy
     cols = (p - shifts[:, 1:]) + torch.arange(w, device=x.device)
     out = padded[torch.arange(n, device=x.device).view(-1, 1, 1), :, rows[:, :, None], cols[:, None, :]]  # N,H,W,C
@@ -88,7 +88,7 @@ def zoom(x: torch.Tensor, zooms: torch.Tensor) -> torch.Tensor:
     the identity."""
     if zooms.shape != (len(x), 3):
         raise ValueError(f"zooms must have shape ({len(x)}, 3), one (s, u, v) per image; got {tuple(zooms.shape)}")
-    zooms = zooms.to(device=x.device, dtype=x.dtype)
+    zooms = zooms.to(device=x.device, dtype=x.dtype, non_blocking=True)
     inv = 1 / zooms[:, 0]
     theta = torch.zeros(len(x), 2, 3, device=x.device, dtype=x.dtype)
     theta[:, 0, 0] = theta[:, 1, 1] = inv

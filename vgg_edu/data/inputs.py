@@ -10,6 +10,7 @@ it, as torchvision's weights carry their transforms. ``spec_of(model)`` is the o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -103,15 +104,23 @@ def to_input(
     if images.dim() != 4:
         raise ValueError(f"to_input expects (N, H, W) or (N, C, H, W) images; got shape {tuple(images.shape)}")
     device = torch.device(device) if device is not None else images.device
+    if device.type == "cuda" and images.device.type == "cpu":
+        images = images.pin_memory()  # copied while the host goes on, not waited for (nor is the flip mask)
     x = images.to(device, non_blocking=True).float().div_(255)
     if flip is not None:
-        flip = flip.to(device)
+        flip = flip.to(device, non_blocking=True)
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
     if resize is not None and (resize, resize) != tuple(x.shape[-2:]):
         x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False)
-    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
-    x = x.sub_(mean).div_(std)
+    x = x.sub_(_on_device(tuple(mean), device)).div_(_on_device(tuple(std), device))
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@functools.lru_cache(maxsize=64)
+def _on_device(values: tuple, device: torch.device) -> torch.Tensor:
+    """Per-channel constants as a (1, C, 1, 1) tensor on ``device``, made once: making it again for every batch
+    would be a blocking copy, a wait for the GPU, at every step."""
+    return torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1).to(device, non_blocking=True)
 
 
 def batches(

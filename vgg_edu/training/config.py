@@ -38,7 +38,9 @@ class FitConfig:
     schedule still spans ``epochs``, so a run stopped early and resumed is the run never stopped); ``amp``: mixed
     precision (None: on CUDA only; bf16 is ~10x slower on CPUs without bf16 units); ``channels_last``: NHWC;
     ``eval_every``: validate every this many epochs and at the end (0: never); ``log_every``: record the loss
-    every this many steps.
+    every this many steps (the only steps that wait for the GPU); ``prefetch``: make the next batch while this
+    step runs (None: on CUDA only); ``compile``: ``torch.compile`` the network, on CUDA as CUDA graphs (the same
+    run to rounding, as ``amp`` is: see ``training.throughput``).
 
     Invalid values are refused when the config is made, with a message naming the field. ``replace(**changes)``
     gives a changed copy.
@@ -62,6 +64,8 @@ class FitConfig:
     channels_last: bool = field(default=True, metadata=_HOW)
     eval_every: int = field(default=1, metadata=_HOW)
     log_every: int = field(default=20, metadata=_HOW)
+    prefetch: bool | None = field(default=None, metadata=_HOW)
+    compile: bool = field(default=False, metadata=_HOW)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "log_every"):
@@ -78,11 +82,13 @@ class FitConfig:
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {', '.join(map(repr, allowed))}")
-        for name in ("flip", "flip_tta", "channels_last"):
+        for name in ("flip", "flip_tta", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if self.amp is not None and not isinstance(self.amp, bool):
             raise ValueError(f"amp must be True, False or None (on CUDA only); got {self.amp!r}")
+        if self.prefetch is not None and not isinstance(self.prefetch, bool):
+            raise ValueError(f"prefetch must be True, False or None (on CUDA only); got {self.prefetch!r}")
 
     def replace(self, **changes) -> FitConfig:
         """A copy with ``changes``; unknown names are a ``TypeError`` that lists the fields."""

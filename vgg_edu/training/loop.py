@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import math
 import signal
@@ -27,7 +28,7 @@ from .. import runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, num_batches, spec_of
-from . import distributed
+from . import distributed, throughput
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
 from .checkpoint import Lock, SaveCheckpoint, check_writable, restore_run
 from .config import FitConfig
@@ -92,6 +93,23 @@ class Run:
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    @functools.cached_property
+    def amp_dtype(self) -> torch.dtype:
+        """bf16 where the device has it, else (older GPUs) float16 with the ``scaler``; asked once per run."""
+        bf16 = self.device.type != "cuda" or torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if bf16 else torch.float16
+
+    @property
+    def prefetch(self) -> bool:
+        """Make the next batch while this step runs (``config.prefetch``; None: on CUDA only)."""
+        return self.device.type == "cuda" if self.config.prefetch is None else self.config.prefetch
+
+    @functools.cached_property
+    def net(self) -> nn.Module:
+        """What a step calls: the model (under torchrun, its DDP wrapper), compiled if ``config.compile``."""
+        net = self.ddp or self.model
+        return throughput.compiled(net, self.device) if self.config.compile else net
+
     def wall(self) -> float:
         return self.wall_s + time.perf_counter() - self.started
 
@@ -120,10 +138,10 @@ def _fresh_sums(device) -> dict:
 
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Forward, loss, backward, optimizer step, schedule step: one step of mini-batch SGD. Returns the loss."""
-    model, opt, c = run.model, run.optimizer, run.config
-    amp_dtype = torch.bfloat16 if run.device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
-    with torch.autocast(run.device.type, dtype=amp_dtype, enabled=run.amp):
-        out = (run.ddp or model)(x)
+    opt, c = run.optimizer, run.config
+    throughput.step_begins(run.device, graphs=c.compile)
+    with torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.amp):
+        out = run.net(x)
         loss = run.loss_fn(out, y, x) if run.loss_fn else F.cross_entropy(out, y, label_smoothing=c.label_smoothing)
     opt.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
@@ -131,10 +149,10 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     run.scaler.update()
     if not c.schedule.startswith("plateau"):
         run.scheduler.step()
-    with torch.no_grad():
+    with torch.no_grad():  # kept on the device: read once per logging interval and per epoch, never waited for here
         run.sums["loss_sum"] += loss.detach().double() * len(y)
         run.sums["correct"] += (out.argmax(1) == y).sum()
-    run.sums["seen"] += len(y)
+    run.sums["seen"] += len(y)  # a Python count: the batch's size is known without asking the GPU
     run.step, run.batch = run.step + 1, run.batch + 1
     return loss.detach()
 
@@ -186,9 +204,10 @@ def _end_epoch(run: Run) -> dict:
     return row
 
 
-def _train_epoch(run: Run, callbacks) -> None:
-    """The rest of the current epoch (from ``run.batch``), or up to ``run.stop``."""
-    c = run.config
+def _epoch_batches(run: Run):
+    """The rest of the current epoch's batches (from ``run.batch``), made inputs and augmented, this process's
+    part of each (under torchrun)."""
+    c, start = run.config, run.batch
     order = batches(
         run.data.train_images,
         run.data.train_labels,
@@ -198,7 +217,7 @@ def _train_epoch(run: Run, callbacks) -> None:
         shuffle=True,
         flip=c.flip,
         seed=c.seed + run.epoch,
-        start=run.batch,
+        start=start,
         channels_last=c.channels_last,
     )
     shift_and_zoom = augment.for_epoch(
@@ -206,14 +225,21 @@ def _train_epoch(run: Run, callbacks) -> None:
         seed=c.seed + run.epoch,
         translate_px=c.translate,
         max_zoom=c.max_zoom,
-        fill=augment.background(run.spec.mean, run.spec.std).to(run.device),
+        fill=augment.background(run.spec.mean, run.spec.std).to(run.device, non_blocking=True),
     )
     layout = torch.channels_last if c.channels_last else torch.contiguous_format
+    for i, (x, y) in enumerate(order, start=start):
+        x = shift_and_zoom(x, i * c.batch_size).contiguous(memory_format=layout)
+        yield distributed.local_part(x, y)  # under torchrun: this process's slice of the global batch
+
+
+def _train_epoch(run: Run, callbacks) -> None:
+    """The rest of the current epoch (from ``run.batch``), or up to ``run.stop``. The GPU is waited for on logged
+    steps only (``log_every``) and once at the end, so that the epoch's time is the time its steps took."""
+    c = run.config
     run.model.train()
     t0 = time.perf_counter()
-    for i, (x, y) in enumerate(order, start=run.batch):
-        x = shift_and_zoom(x, i * c.batch_size).contiguous(memory_format=layout)
-        x, y = distributed.local_part(x, y)  # under torchrun: this process's slice of the global batch
+    for x, y in throughput.ahead(_epoch_batches(run), run.device, enabled=run.prefetch):
         loss = train_step(run, x, y)
         logged = run.step == 1 or run.step % c.log_every == 0 or run.step >= run.stop
         value = _log_step(run, loss) if logged else None
@@ -224,6 +250,7 @@ def _train_epoch(run: Run, callbacks) -> None:
                 run.stopped = True
         if run.interrupted or run.over:
             break
+    throughput.synchronize(run.device)
     run.sums["train_s"] += time.perf_counter() - t0
 
 
