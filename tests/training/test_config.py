@@ -46,6 +46,10 @@ BAD = [
     ("channels_last", 0),
     ("amp", "auto"),
     ("amp", 1),
+    ("prefetch", "yes"),
+    ("prefetch", 1),
+    ("compile", None),
+    ("compile", "reduce-overhead"),
 ]
 
 OTHER = dict(
@@ -65,7 +69,7 @@ OTHER = dict(
 )
 """A valid value other than the default for each field that defines a run."""
 
-HOW = dict(max_steps=4, amp=True, channels_last=False, eval_every=0, log_every=1)
+HOW = dict(max_steps=4, amp=True, channels_last=False, eval_every=0, log_every=1, prefetch=True, compile=True)
 """A valid value other than the default for each field of how a process carries a run out."""
 
 
