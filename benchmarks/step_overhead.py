@@ -23,29 +23,14 @@ import sys
 import time
 
 import torch
+from train_throughput import Clock, sync  # beside this file: the same clock for both benchmarks
 
 from vgg_edu import runtime
 from vgg_edu.data import fashion_mnist
 from vgg_edu.training import recipes
-from vgg_edu.training.callbacks import Callback
 from vgg_edu.training.loop import fit
 
 OPTIONS = {"prefetch": {"prefetch": True}, "noprefetch": {"prefetch": False}, "compile": {"compile": True}}
-
-
-class _Clock(Callback):
-    def __init__(self, warmup, device):
-        self.warmup, self.device, self.at = warmup, device, None
-
-    def on_step(self, run, loss):
-        if run.step == self.warmup:
-            _sync(self.device)
-            self.at = time.perf_counter()
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(args, variant: str) -> dict:
@@ -58,10 +43,10 @@ def measure(args, variant: str) -> dict:
     ds = fashion_mnist.load_fashion_mnist()
     model = recipes.build_model(args.recipe, seed=0, data=ds)
     config = recipes.fit_config(args.recipe, max_steps=args.warmup + args.steps, eval_every=0, log_every=20)
-    clock = _Clock(args.warmup, device)
+    clock = Clock(args.warmup, device)
     start = time.perf_counter()
     fit(model, ds, config, device=device, quiet=True, callbacks=[clock], **changes)
-    _sync(device)
+    sync(device)
     return {"warmup": clock.at - start, "steps": time.perf_counter() - clock.at}
 
 
