@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (Linux or macOS, Python 3.10-3.12):
 #   make course   run every notebook on real Fashion-MNIST and render them to HTML in build/
 #   make test     unit tests + every notebook under nbmake in fast mode (what CI runs)
+# `make test` also builds .venv-colab, a Colab-like environment (make colab-like), and runs every notebook there.
 # and one optional:
 #   make lab      open JupyterLab on the notebooks
 # Each creates (or reuses) the virtual environment .venv and installs what it needs.
@@ -12,7 +13,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course test lab data install browser clean
+.PHONY: course test lab data install browser colab-like clean
 
 # ClearMetadataPreprocessor drops the saved widget state, so that each widget cell of the HTML shows its static PNG
 # (a page that needs no widget JavaScript from unpkg.com, and has no controls that do nothing).
@@ -22,10 +23,10 @@ course: install data
 		--ClearMetadataPreprocessor.enabled=True --output-dir build notebooks/[0-9]*.ipynb
 	@echo "Rendered notebooks are in build/ (open build/*.html in a browser)."
 
-test: install data browser
+test: install data browser colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks
-	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
 lab: install data
 	$(BIN)/jupyter lab notebooks
@@ -46,6 +47,19 @@ browser:
 	  else \
 	    echo "No apt-get here: install Chromium and set VGG_EDU_CHROMIUM=/path/to/it, or tests/test_browser.py fails."; \
 	  fi; }
+
+# `make test` only: a virtual environment pinned like Google Colab's kernel side (tests/colab_like/requirements.txt)
+# for tests/test_colab_like.py, which installs the package into it the way the notebooks' setup cell does on Colab.
+# Colab runs Python 3.12; this machine (Debian 12) has only 3.11: COLAB_PYTHON=python3.12 where there is one.
+COLAB_VENV   ?= .venv-colab
+COLAB_PYTHON ?= $(PYTHON)
+colab-like: $(COLAB_VENV)/.installed
+
+$(COLAB_VENV)/.installed: tests/colab_like/requirements.txt Makefile
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q $(TORCH) -r tests/colab_like/requirements.txt
+	touch $@
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

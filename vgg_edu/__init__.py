@@ -26,6 +26,7 @@
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
 - ``runtime``       the device rule, fast mode, seeds, where files go
+- ``colab``         Google Colab: what the notebooks' setup cell says there (device, GPU runtime, no restart needed)
 
 Only the light core is imported here; ``from vgg_edu import train`` (and the others) imports on demand.
 """
