@@ -47,7 +47,8 @@ _LOADED = {
 }
 
 GPU_HOWTO = (
-    "This runtime has no GPU: the notebooks run on its CPU, several times slower. For a GPU: Runtime > Change "
+    "This runtime has no GPU: the notebooks run on its CPU and skip what needs one (notebook 04's run of the book's "
+    "recipe, hours on a CPU). For a GPU: Runtime > Change "
     "runtime type > Hardware accelerator: a GPU (T4 on the free tier) > Save. Colab then starts a new runtime, "
     "without what this one installed or wrote: run the notebook again from the top."
 )
