@@ -2,6 +2,7 @@
 #   make course   run every notebook on real Fashion-MNIST and render them to HTML in build/
 #   make test     unit tests + every notebook under nbmake in fast mode (what CI runs)
 #   make check    the everyday loop: ruff and the unit tests, without the browser test and the notebooks
+# `make test` also builds .venv-colab, a Colab-like environment (make colab-like), and runs every notebook there.
 # and one optional:
 #   make lab      open JupyterLab on the notebooks
 #   make check    ruff and the unit tests, without the browser test and the notebooks (the everyday loop)
@@ -15,7 +16,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course figures check test lab data install browser clean
+.PHONY: course figures check test lab data install browser colab-like clean
 
 # tools/run_course.py: one notebook at a time, a line per notebook with its time and progress inside long ones, HTML
 # with each figure's alt text and without widget state (each widget cell shows its static PNG). It writes only build/.
@@ -27,10 +28,10 @@ course: install data
 figures: install data
 	VGG_EDU_SAVE_FIGURES=1 $(BIN)/python tools/run_course.py --out build
 
-test: install data browser
+test: install data browser colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
-	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
 # The everyday loop: what `make test` checks, less the browser test and the notebooks (a few minutes).
 check: install
@@ -57,6 +58,19 @@ browser:
 	  else \
 	    echo "No apt-get here: install Chromium and set VGG_EDU_CHROMIUM=/path/to/it, or tests/test_browser.py fails."; \
 	  fi; }
+
+# `make test` only: a virtual environment pinned like Google Colab's kernel side (tests/colab_like/requirements.txt)
+# for tests/test_colab_like.py, which installs the package into it the way the notebooks' setup cell does on Colab.
+# Colab runs Python 3.12; this machine (Debian 12) has only 3.11: COLAB_PYTHON=python3.12 where there is one.
+COLAB_VENV   ?= .venv-colab
+COLAB_PYTHON ?= $(PYTHON)
+colab-like: $(COLAB_VENV)/.installed
+
+$(COLAB_VENV)/.installed: tests/colab_like/requirements.txt Makefile
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q $(TORCH) -r tests/colab_like/requirements.txt
+	touch $@
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

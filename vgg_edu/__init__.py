@@ -23,6 +23,7 @@
 - ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
 - ``runtime``       the device rule, fast mode, seeds, where files go
 - ``claims``        prose checked by its run: a claim fails a full run when the result no longer says it
+- ``colab``         Google Colab: what the notebooks' setup cell says there (device, GPU runtime, no restart needed)
 
 The light core below is imported on first use (``vgg_edu.VGG``), so that ``python -m vgg_edu --help`` starts
 without PyTorch; ``from vgg_edu.training.loop import fit`` (and the others) import their own modules.

@@ -21,7 +21,8 @@ def interactive(plot, *, limits: dict | None = None, **controls):
     layer (and moves its value inside), before the figure is redrawn.
 
     In a live kernel the output is one bundle: the widget (controls and the live figure) and, for frontends that
-    cannot show widgets (an HTML export, GitHub), the static figure as a PNG; each frontend shows one of the two. With
+    cannot show widgets (an HTML export, GitHub), the static figure as a PNG; each frontend shows one of the two.
+    The same on ipywidgets 7.7 (Google Colab's) and 8 (JupyterLab 4's). With
     no kernel or no ipywidgets the static figure is shown. An exception inside a redraw is shown with its traceback
     in the widget's output area, never swallowed. Returns the static figure (drawn with ``plot``'s defaults), for
     ``runtime.save_figure``.
@@ -52,7 +53,9 @@ def interactive(plot, *, limits: dict | None = None, **controls):
         control.style.description_width = "initial"  # the whole name ("width_divisor"), never cut to "width_divi..."
     _follow(built, limits or {})  # observers registered first: limits apply before the redraw
     widget = ipywidgets.interactive(redraw, **built)
-    bundle = widget._repr_mimebundle_()
+    if _major(ipywidgets) < 8:  # 7 draws first when the widget itself is displayed, which a raw bundle never does
+        widget.update()
+    bundle = _view_bundle(widget)
     bundle["image/png"] = _png(figure)
     display(bundle, raw=True)
     return figure
@@ -67,6 +70,18 @@ def _widget_modules():
     except ImportError:
         return None
     return (ipywidgets, display) if hasattr(get_ipython(), "kernel") else None
+
+
+def _major(ipywidgets) -> int:
+    """ipywidgets' major version: 7 (Colab's 7.7.1) and 8 differ in how ``interactive`` draws first."""
+    return int(ipywidgets.__version__.split(".")[0])
+
+
+def _view_bundle(widget) -> dict:
+    """The widget's display data, as ipywidgets 7 and 8 both write it (8 in ``_repr_mimebundle_``, 7 inside
+    ``_ipython_display_``): a view of its model, protocol version 2.0, which Colab's frontend and JupyterLab read."""
+    view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return {"text/plain": repr(widget)[:110], WIDGET_VIEW: view}
 
 
 def _follow(controls: dict, limits: dict) -> None:
