@@ -221,3 +221,17 @@ def test_the_block_exercise_comes_before_the_package_block_is_shown():
     assert lesson02.STUB in cells[k][1]
     before = "\n".join(source for _, source in cells[: k - 1])
     assert "make_layers" not in before and "vgg_block(" not in before
+
+
+@pytest.mark.parametrize("exercise_id", sorted(lesson02.BUGS))
+def test_a_snippet_run_unchanged_is_told_so_without_naming_its_bug(exercise_id, tmp_path, monkeypatch, capsys):
+    """The cell as handed out, run as it is: "Not yet", the snippet is as given, and no diagnosis of the bug."""
+    import importlib
+
+    header = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\nfrom vgg_edu import models\n\n"
+    (tmp_path / f"snippet_{exercise_id.replace('.', '_')}.py").write_text(header + lesson02.BUGS[exercise_id])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    given = importlib.import_module(f"snippet_{exercise_id.replace('.', '_')}").answer
+    assert exercises.check(exercise_id, given) is False
+    out = capsys.readouterr().out
+    assert lesson02.AS_GIVEN in out and out.count("\n") == 2  # the verdict and the hint, nothing else

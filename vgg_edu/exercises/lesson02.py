@@ -12,11 +12,14 @@ give what its own layers give when applied by hand."""
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
+from .. import models
 from . import AnswerError, exercise, normalize
 
 BUGS = {
@@ -170,6 +173,27 @@ def vgg_block(num_convs, in_channels, out_channels):
 answer = vgg_block"""
 
 
+AS_GIVEN = "this is the snippet as given: find what is wrong in it and change that line in the cell above."
+
+
+def _as_given(answer, exercise_id: str) -> bool:
+    """True when ``answer`` is the buggy snippet of ``BUGS`` run unchanged, so that the check says so instead of
+    naming the bug: a module of PyTorch's own classes is compared by its layers (``repr``), a value (a list) by
+    equality, anything written in the notebook (a function, a class, an instance of one) by its source, whitespace
+    aside. False where neither can be
+    read."""
+    plain_module = isinstance(answer, nn.Module) and type(answer).__module__.startswith("torch.")
+    if plain_module or not (callable(answer) or isinstance(answer, nn.Module)):
+        given = {"nn": nn, "torch": torch, "F": F, "models": models}
+        exec(BUGS[exercise_id], given)  # the snippet built afresh: layers compared (not weights), or values
+        return repr(answer) == repr(given["answer"]) if plain_module else answer == normalize(given["answer"])
+    try:
+        source = inspect.getsource(answer if callable(answer) else type(answer))
+    except (TypeError, OSError):
+        return False
+    return " ".join(source.split()) in " ".join(BUGS[exercise_id].split())
+
+
 @exercise(
     "02.1",
     "Write vgg_block(num_convs, in_channels, out_channels): num_convs 3x3 convolutions with padding 1, each followed "
@@ -208,6 +232,8 @@ def _check_written_block(answer, instead: str):
     solution=BUGS["02.2"].replace("out_channels))\n", "out_channels))\n        in_channels = out_channels\n"),
 )
 def _check_02_2(answer):
+    if _as_given(answer, "02.2"):
+        return AS_GIVEN
     if not callable(answer) or isinstance(answer, nn.Module):
         return "answer should be your vgg_features function itself (answer = vgg_features, no brackets)."
     for conv_arch, in_channels, size in [(((1, 4), (2, 6)), 3, 8), (((2, 5), (1, 5), (1, 7)), 2, 16)]:
@@ -249,6 +275,8 @@ def _behaves_like_vgg_stages(features, conv_arch, in_channels: int, size: int):
     ),
 )
 def _check_02_3(answer):
+    if _as_given(answer, "02.3"):
+        return AS_GIVEN
     return _behaves_like_vgg_block(answer, 2, 3, 64, size=16)
 
 
@@ -260,6 +288,8 @@ def _check_02_3(answer):
     solution=BUGS["02.4"].replace("nn.Conv2d(256, 512", "nn.Conv2d(512, 512"),
 )
 def _check_02_4(answer):
+    if _as_given(answer, "02.4"):
+        return AS_GIVEN
     return _behaves_like_vgg_block(answer, 3, 512, 512, size=4)
 
 
@@ -284,6 +314,8 @@ def _matches_its_own_layers(model, x: torch.Tensor):
     solution=BUGS["02.5"].replace("torch.classifier(x, 1)", "torch.flatten(x, 1)"),
 )
 def _check_02_5(answer):
+    if _as_given(answer, "02.5"):
+        return AS_GIVEN
     model = _as_module(answer, "TinyVGG class or model")
     torch.manual_seed(0)
     verdict = _matches_its_own_layers(model, torch.randn(2, 3, 32, 32))
@@ -302,6 +334,8 @@ _VGG13_ARCH = [(2, 64), (2, 128), (2, 256), (2, 512), (2, 512)]
     solution="conv_arch_vgg13 = " + str(_VGG13_ARCH) + "\n\nanswer = conv_arch_vgg13",
 )
 def _check_02_6(answer):
+    if _as_given(answer, "02.6"):
+        return AS_GIVEN
     arch = normalize(answer)
     if not isinstance(arch, (list, tuple)) or not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in arch):
         return "answer should be a list of (number of convs, channels) pairs, one per stage."
@@ -326,6 +360,8 @@ def _check_02_6(answer):
 def _check_02_7(answer):
     """Right: raw scores, or any per-row shift of them (log_softmax), which give nn.CrossEntropyLoss the same loss;
     wrong: probabilities, wherever the softmax sits (in forward or moved into the classifier)."""
+    if _as_given(answer, "02.7"):
+        return AS_GIVEN
     model = _as_module(answer, "Net class or model")
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears or not all(hasattr(model, name) for name in ("features", "classifier")):
