@@ -153,12 +153,19 @@ class _SignalAt(Callback):
 
 @pytest.fixture(scope="module")
 def uninterrupted():
-    """The reference run: 2 epochs of 3 steps, validated each epoch."""
-    return fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, quiet=True)
+    """The reference run: 2 epochs of 3 steps, validated each epoch, on one thread (compared bit for bit)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("stop_at", [1, 3, 4, 6])  # mid-epoch, an epoch's last step, the run's last step
-def test_a_resumed_history_equals_the_uninterrupted_one_wherever_it_stopped(tmp_path, uninterrupted, stop_at):
+def test_a_resumed_history_equals_the_uninterrupted_one_wherever_it_stopped(
+    tmp_path, uninterrupted, stop_at, one_thread
+):
     path = tmp_path / "run.pt"
     with pytest.raises(KeyboardInterrupt):
         fit(small_model(), tiny_data(n_val=16), epochs=2, batch_size=32, checkpoint=path, quiet=True,
