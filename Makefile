@@ -31,7 +31,7 @@ figures: install data
 test: install data browser colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
-	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(abspath $(COLAB_VENV))/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
 # The everyday loop: what `make test` checks, less the browser test and the notebooks (a few minutes).
 check: install

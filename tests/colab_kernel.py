@@ -17,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_IN = Path(__file__).resolve().parent / "colab_like"  # holds google/colab/__init__.py
-COLAB_PYTHON = Path(os.environ.get("VGG_EDU_COLAB_PYTHON") or REPO / ".venv-colab" / "bin" / "python")
+COLAB_PYTHON = Path(os.environ.get("VGG_EDU_COLAB_PYTHON") or REPO / ".venv-colab" / "bin" / "python").absolute()
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CELL_TIMEOUT_S = 900  # one cell in fast mode; the setup cell installs the package
 
