@@ -1,6 +1,8 @@
 """Notebook 07's measurements: MACs against the conv formula, the pruning sweep, the GAP head against torchvision's
 counts."""
 
+import torch
+
 from vgg_edu import analysis
 from vgg_edu.compression.measure import costs, head_table, pruning_sweep
 from vgg_edu.compression.prune import convs, prune_channels
@@ -30,13 +32,18 @@ def test_pruned_macs_match_the_layer_table_and_the_conv_formula():
 
 def test_pruning_sweep_reports_each_fraction(one_thread):
     ds = tiny_data(n_train=64, n_test=16, n_val=16)
-    sweep, models = pruning_sweep(small_model(), ds, FitConfig(epochs=1, batch_size=32), (0.5,))
+    model = small_model()
+    before = model.features[0].weight.clone()
+    sweep, models = pruning_sweep(model, ds, FitConfig(epochs=1, batch_size=32), (0.5,))
     assert sweep["fraction"].tolist() == [0.0, 0.5]
     # VGG-11 / 16 with a GAP head (32 inputs to 10 classes), then half of every conv's channels
     assert sweep["macs"].iloc[0] == vgg11_conv_macs([4, 8, 16, 16, 32, 32, 32, 32]) + 32 * 10
     assert sweep["macs"].iloc[1] == vgg11_conv_macs([2, 4, 8, 8, 16, 16, 16, 16]) + 16 * 10
     assert [m.out_channels for m in convs(models[0.5])] == [2, 4, 8, 8, 16, 16, 16, 16]
     assert 0 <= sweep["val_acc"].min() and sweep["val_acc"].max() <= 1
+    # the unpruned baseline is fine-tuned like the pruned network: a trained copy, the model given unchanged
+    assert sweep["finetune_s"].iloc[0] > 0 and models[0.0] is not model
+    assert not torch.equal(models[0.0].features[0].weight, before) and torch.equal(model.features[0].weight, before)
 
 
 def test_vgg16_heads_against_torchvision_counts():

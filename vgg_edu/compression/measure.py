@@ -40,13 +40,13 @@ def pruning_sweep(
 ) -> tuple[pd.DataFrame, dict]:
     """For each fraction: prune ``model`` (L1 norm), measure validation accuracy, fine-tune with ``fit`` by
     ``config``, measure again. A table (fraction, params, MACs, their share of the unpruned model's, val_acc
-    before and after fine-tuning, fine-tuning seconds; the first row is the unpruned model) and the fine-tuned
-    models by fraction."""
-    base, accuracy = costs(model), evaluate(model, data)
-    rows = [dict(fraction=0.0, **base, val_acc_pruned=accuracy, val_acc=accuracy, finetune_s=0.0)]
-    models = {0.0: model}
-    for fraction in tqdm(fractions, desc="pruning fractions"):
-        small = prune_channels(model, fraction)
+    before and after fine-tuning, fine-tuning seconds) and the fine-tuned models by fraction. The first row is the
+    unpruned model (fraction 0), fine-tuned the same way: the baseline is treated like the pruned networks, so that
+    what fine-tuning alone adds is not credited to pruning."""
+    base = costs(model)
+    rows, models = [], {}
+    for fraction in tqdm(dict.fromkeys((0.0, *fractions)), desc="pruning fractions"):
+        small = prune_channels(model, fraction)  # fraction 0: a copy of the unpruned model
         before = evaluate(small, data)
         start = time.perf_counter()
         fit(small, data, config.replace(eval_every=0), device=device, quiet=True)

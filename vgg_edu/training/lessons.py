@@ -127,11 +127,51 @@ def accuracy_gap(
     return pd.DataFrame({name: rows})
 
 
-def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32, device=None) -> pd.DataFrame:
+def median_ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) -> dict[str, float]:
+    """Median milliseconds per item (``per`` items a call) of each of ``works`` ({name: (function, threads)}),
+    timed in turns: a warm-up round, then ``repeats`` rounds of one call of each, each on its own number of torch
+    threads, so that a change in a shared machine's load hits all of them alike."""
+    device = torch.device(device if device is not None else "cpu")
+    times = {name: [] for name in works}
+    for round_ in range(repeats + 1):
+        for name, (work, threads) in works.items():
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                start = time.perf_counter()
+                work()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - start
+            finally:
+                torch.set_num_threads(before)
+            if round_:
+                times[name].append(1e3 * seconds / per)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device):
+    """One SGD step of ``model`` on ``images`` made into its input (channels-last), as a function to time."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def step():
+        loss = F.cross_entropy(model(spec_of(model)(images, device, channels_last=True)), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def pipeline_costs(
+    data: FashionMNIST, *, size: int = 224, batch_size: int = 32, device=None, repeats: int = 5
+) -> pd.DataFrame:
     """Milliseconds per image of three parts of training at ``size`` px: d2l's PIL resize (torchvision ``Resize``
-    and ``ToTensor`` on each image), this package's batched ``F.interpolate`` (``inputs.to_input``), and one training
-    step (forward, backward, SGD) of d2l's VGG-11/4 in channels-last layout, on ``batch_size`` images, with freed
-    memory kept on the CPU as ``fit`` keeps it (``runtime.keep_freed_memory``)."""
+    and ``ToTensor`` on each image) on one thread, as a DataLoader worker runs it; this package's batched
+    ``F.interpolate`` (``inputs.to_input``); and one training step (forward, backward, SGD) of d2l's VGG-11/4 in
+    channels-last layout, on ``batch_size`` images, with freed memory kept on the CPU as ``fit`` keeps it
+    (``runtime.keep_freed_memory``). The last two run on the threads the pipeline has (``torch.get_num_threads``);
+    medians of ``repeats`` rounds, timed in turns (``median_ms_in_turns``)."""
     from PIL import Image
     from torchvision import transforms
 
@@ -140,7 +180,6 @@ def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32,
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     to_tensor = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
     model = build_model("d2l", data=data).to(device, memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
 
     def pil():
         return torch.stack([to_tensor(Image.fromarray(im.numpy(), mode="L")) for im in images])
@@ -148,25 +187,32 @@ def pipeline_costs(data: FashionMNIST, *, size: int = 224, batch_size: int = 32,
     def tensor():
         return spec_of(model)(images, device, channels_last=True)
 
-    def step():
-        loss = F.cross_entropy(model(tensor()), labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    timings = {}
-    for name, work in (
-        ("PIL resize (d2l, per image)", pil),
-        ("F.interpolate (batched)", tensor),
-        ("training step", step),
-    ):
-        work()  # warm-up
-        start = time.perf_counter()
-        work()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        timings[name] = 1e3 * (time.perf_counter() - start) / len(images)
+    threads = torch.get_num_threads()
+    works = {
+        "PIL resize (d2l, per image)": (pil, 1),
+        "F.interpolate (batched)": (tensor, threads),
+        "training step": (_training_step(model, images, labels, device), threads),
+    }
+    timings = median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
     return pd.DataFrame({f"ms per image at {size} px": timings})
+
+
+def step_ms_by_size(
+    data: FashionMNIST, sizes=(32, 64, 96), *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
+    device=None,
+) -> pd.Series:  # fmt: skip
+    """Milliseconds per image of one training step of the recipe's network built for each input size in ``sizes``
+    (the same batch of ``data``'s training images), medians of ``repeats`` rounds timed in turns on the threads
+    the pipeline has: the cost of a step, apart from the evaluation and load changes that a run's wall time holds."""
+    device = runtime.get_device(device) if device is not None else torch.device("cpu")
+    runtime.keep_freed_memory(device)
+    images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
+    works = {}
+    for size in sizes:
+        model = build_model(recipe_name, data=data, input_size=size).to(device, memory_format=torch.channels_last)
+        works[size] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
+    timed = median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
+    return pd.Series(timed, name="ms per image (training step)").rename_axis("input size")
 
 
 def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
