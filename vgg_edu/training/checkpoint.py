@@ -68,8 +68,9 @@ class CheckpointBusy(OSError):
 
 class Lock:
     """A run's hold on its checkpoint: an exclusive ``flock`` on ``.NAME.lock`` beside it, taken before any work and
-    released (the file removed) when the run ends, so that two runs never write one file. Where ``fcntl`` is
-    missing (Windows) it does nothing. Under torchrun only rank 0 takes it (it alone writes)."""
+    released (the file removed) when the run ends, so that two runs never write one file; taking it first checks (by
+    trying) that the checkpoint can be written. Where ``fcntl`` is missing (Windows) there is no lock. Under torchrun
+    only rank 0 takes it (it alone writes)."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -77,13 +78,13 @@ class Lock:
         self.fd = None
 
     def __enter__(self) -> Lock:
+        check_writable(self.path)  # a clear PermissionError first, for a folder that takes no files
         try:
             import fcntl
         except ImportError:
             return self
         if not distributed.is_main():
             return self
-        check_writable(self.path)  # a clear PermissionError first, for a folder that takes no files
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         while self.fd is None:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)

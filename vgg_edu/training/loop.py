@@ -30,7 +30,7 @@ from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, num_batches, spec_of
 from . import distributed, throughput
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
-from .checkpoint import Lock, SaveCheckpoint, check_writable, restore_run
+from .checkpoint import Lock, SaveCheckpoint, restore_run
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
@@ -96,8 +96,7 @@ class Run:
     @functools.cached_property
     def amp_dtype(self) -> torch.dtype:
         """bf16 where the device has it, else (older GPUs) float16 with the ``scaler``; asked once per run."""
-        bf16 = self.device.type != "cuda" or torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if bf16 else torch.float16
+        return _amp_dtype(self.device)
 
     @property
     def prefetch(self) -> bool:
@@ -125,6 +124,13 @@ class Run:
         self.sums["loss_sum"] += sums.get("loss_sum", 0.0)
         self.sums["correct"] += int(sums.get("correct", 0))
         self.sums.update(seen=sums.get("seen", 0), train_s=sums.get("train_s", 0.0))
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    """Mixed precision's 16-bit type: bf16 where the device has it, else (older GPUs) float16, which alone needs the
+    loss scaling of a ``GradScaler``."""
+    bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if bf16 else torch.float16
 
 
 def _fresh_sums(device) -> dict:
@@ -310,8 +316,7 @@ def _start(
 ) -> Run:
     """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
     _check_data(config, data)
-    if path is not None:
-        check_writable(path)
+    if path is not None:  # writable: checked by the run's Lock, which fit takes first
         if path.exists() and not (resume or overwrite):
             raise FileExistsError(
                 f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
@@ -324,9 +329,7 @@ def _start(
         model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
     sched = make_scheduler(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    )
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and _amp_dtype(device) == torch.float16)
     record = config.as_dict() | dict(
         amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
     )
