@@ -3,6 +3,7 @@
 import platform
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -176,3 +177,16 @@ def test_a_read_only_course_folder_falls_back_and_says_where(tmp_path, monkeypat
     monkeypatch.setenv("VGG_EDU_ARTIFACTS", str(tmp_path / "course" / "asked"))
     with pytest.raises(PermissionError, match="VGG_EDU_ARTIFACTS"):
         runtime.artifacts_dir()
+
+
+def test_median_ms_in_turns_runs_each_on_its_threads_and_takes_the_median():
+    seen, calls = [], {"a": 0}
+
+    def a():
+        calls["a"] += 1
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    timed = runtime.median_ms_in_turns({"a": (a, 1), "b": (lambda: time.sleep(0.002), before)}, per=2, repeats=3)
+    assert calls["a"] == 4 and set(seen) == {1} and torch.get_num_threads() == before  # warm-up + 3; restored
+    assert timed["b"] >= 1.0 > timed["a"] >= 0  # 2 ms a call, 2 items a call: at least 1 ms per item

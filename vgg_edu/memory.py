@@ -20,6 +20,7 @@ the segment boundaries (and of one segment at a time while it is recomputed).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -194,15 +195,17 @@ def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, repeats: in
 
 
 def compare_step_times(models: dict, x: torch.Tensor, y: torch.Tensor, *, repeats: int = 5) -> dict:
-    """Median seconds of a forward + backward step for each of ``models`` ({name: model}), timed in turns (one step
-    of each, ``repeats`` rounds after a warm-up round), so that a change in the machine's load hits all alike."""
-    times = {name: [] for name in models}
-    for i in range(repeats + 1):
-        for name, model in models.items():
-            seconds = _timed_step(model, x, y)
-            if i:
-                times[name].append(seconds)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    """Median seconds of a forward + backward step for each of ``models`` ({name: model}), timed in turns
+    (``runtime.median_ms_in_turns``: one step of each, ``repeats`` rounds after a warm-up round), so that a change in
+    the machine's load hits all alike."""
+
+    def step(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+
+    works = {name: (functools.partial(step, model), torch.get_num_threads()) for name, model in models.items()}
+    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
+    return {name: t / 1e3 for name, t in ms.items()}
 
 
 def measured_training_peak(

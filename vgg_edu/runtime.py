@@ -243,3 +243,28 @@ def save_figure(fig, name: str) -> Path | None:
     path.parent.mkdir(exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+
+def median_ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) -> dict[str, float]:
+    """Median milliseconds per item (``per`` items a call) of each of ``works`` ({name: (function, threads)}),
+    timed in turns: a warm-up round, then ``repeats`` rounds of one call of each, each on its own number of torch
+    threads, so that a change in a shared machine's load hits all of them alike."""
+    device = torch.device(device if device is not None else "cpu")
+    times = {name: [] for name in works}
+    for round_ in range(repeats + 1):
+        for name, (work, threads) in works.items():
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                work()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - start
+            finally:
+                torch.set_num_threads(before)
+            if round_:
+                times[name].append(1e3 * seconds / per)
+    return {name: float(np.median(t)) for name, t in times.items()}

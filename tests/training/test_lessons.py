@@ -2,7 +2,6 @@
 pipeline's costs, where the lesson's checkpoint goes."""
 
 import math
-import time
 
 import pytest
 import torch
@@ -16,7 +15,6 @@ from vgg_edu.training.lessons import (
     accuracy_gap,
     lesson_checkpoint,
     lesson_model,
-    median_ms_in_turns,
     pipeline_costs,
     step_ms_by_size,
     summarize,
@@ -70,19 +68,6 @@ def test_pipeline_costs_time_three_parts_per_image():
     costs = pipeline_costs(tiny_data(), size=32, batch_size=4)
     assert costs.shape == (3, 1) and (costs.iloc[:, 0] > 0).all()
     assert "training step" in costs.index and costs.columns[0] == "ms per image at 32 px"
-
-
-def test_median_ms_in_turns_runs_each_on_its_threads_and_takes_the_median():
-    seen, calls = [], {"a": 0}
-
-    def a():
-        calls["a"] += 1
-        seen.append(torch.get_num_threads())
-
-    before = torch.get_num_threads()
-    timed = median_ms_in_turns({"a": (a, 1), "b": (lambda: time.sleep(0.002), before)}, per=2, repeats=3)
-    assert calls["a"] == 4 and set(seen) == {1} and torch.get_num_threads() == before  # warm-up + 3; restored
-    assert timed["b"] >= 1.0 > timed["a"] >= 0  # 2 ms a call, 2 items a call: at least 1 ms per item
 
 
 def test_step_ms_by_size_times_each_input_size():

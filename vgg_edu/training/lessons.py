@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -127,29 +126,6 @@ def accuracy_gap(
     return pd.DataFrame({name: rows})
 
 
-def median_ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) -> dict[str, float]:
-    """Median milliseconds per item (``per`` items a call) of each of ``works`` ({name: (function, threads)}),
-    timed in turns: a warm-up round, then ``repeats`` rounds of one call of each, each on its own number of torch
-    threads, so that a change in a shared machine's load hits all of them alike."""
-    device = torch.device(device if device is not None else "cpu")
-    times = {name: [] for name in works}
-    for round_ in range(repeats + 1):
-        for name, (work, threads) in works.items():
-            before = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                start = time.perf_counter()
-                work()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                seconds = time.perf_counter() - start
-            finally:
-                torch.set_num_threads(before)
-            if round_:
-                times[name].append(1e3 * seconds / per)
-    return {name: float(np.median(t)) for name, t in times.items()}
-
-
 def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device):
     """One SGD step of ``model`` on ``images`` made into its input (channels-last), as a function to time."""
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -171,7 +147,7 @@ def pipeline_costs(
     ``F.interpolate`` (``inputs.to_input``); and one training step (forward, backward, SGD) of d2l's VGG-11/4 in
     channels-last layout, on ``batch_size`` images, with freed memory kept on the CPU as ``fit`` keeps it
     (``runtime.keep_freed_memory``). The last two run on the threads the pipeline has (``torch.get_num_threads``);
-    medians of ``repeats`` rounds, timed in turns (``median_ms_in_turns``)."""
+    medians of ``repeats`` rounds, timed in turns (``runtime.median_ms_in_turns``)."""
     from PIL import Image
     from torchvision import transforms
 
@@ -193,7 +169,7 @@ def pipeline_costs(
         "F.interpolate (batched)": (tensor, threads),
         "training step": (_training_step(model, images, labels, device), threads),
     }
-    timings = median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
+    timings = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
     return pd.DataFrame({f"ms per image at {size} px": timings})
 
 
@@ -211,7 +187,7 @@ def step_ms_by_size(
     for size in sizes:
         model = build_model(recipe_name, data=data, input_size=size).to(device, memory_format=torch.channels_last)
         works[size] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
-    timed = median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
+    timed = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
     return pd.Series(timed, name="ms per image (training step)").rename_axis("input size")
 
 
