@@ -234,13 +234,18 @@ def _versions() -> dict:
     }
 
 
+def _check_data_folder(folder) -> None:
+    """``--data`` names a folder that exists: a typo is an error, never a download target."""
+    if folder is not None and not Path(folder).is_dir():
+        what = "is a file, not a folder" if Path(folder).exists() else "does not exist"
+        raise ValueError(f"--data {folder} {what}: give the folder of Fashion-MNIST's files or of your images")
+
+
 def _load(args, size: int):
     """``--data``: a folder of images in class subfolders (at ``size`` px), else Fashion-MNIST."""
     from .data import fashion_mnist, image_folder
 
-    if args.data is not None and not Path(args.data).is_dir():  # a typo is an error, never a download target
-        what = "is a file, not a folder" if Path(args.data).exists() else "does not exist"
-        raise ValueError(f"--data {args.data} {what}: give the folder of Fashion-MNIST's files or of your images")
+    _check_data_folder(args.data)
     if args.data is None or fashion_mnist.find_fashion_mnist(args.data) is not None:
         return fashion_mnist.load_fashion_mnist(args.data, download=args.data is None)
     if not image_folder.is_image_folder(args.data):
@@ -361,10 +366,7 @@ def data_command(args) -> int:
     from .data import image_folder
     from .data.fashion_mnist import candidate_dirs, find_fashion_mnist, load_fashion_mnist
 
-    if args.data is not None and not Path(args.data).is_dir():
-        what = "is a file, not a folder" if Path(args.data).exists() else "does not exist"
-        print(f"error: --data {args.data} {what}", file=sys.stderr)
-        return 1
+    _check_data_folder(args.data)
     found = find_fashion_mnist(args.data)
     if found is None and args.data is not None and image_folder.is_image_folder(args.data):
         print(f"Image folder {image_folder.describe(args.data)}")
