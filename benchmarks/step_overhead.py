@@ -23,7 +23,7 @@ import sys
 import time
 
 import torch
-from train_throughput import Clock, sync  # beside this file: the same clock for both benchmarks
+from train_throughput import Clock  # beside this file: the same clock for both benchmarks
 
 from vgg_edu import runtime
 from vgg_edu.data import fashion_mnist
@@ -46,7 +46,7 @@ def measure(args, variant: str) -> dict:
     clock = Clock(args.warmup, device)
     start = time.perf_counter()
     fit(model, ds, config, device=device, quiet=True, callbacks=[clock], **changes)
-    sync(device)
+    runtime.synchronize(device)
     return {"warmup": clock.at - start, "steps": time.perf_counter() - clock.at}
 
 

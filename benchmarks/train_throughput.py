@@ -100,7 +100,7 @@ def d2l_steps(model, batch_size, resize, warmup, steps, device, raw_dir: Path) -
             with torch.no_grad():
                 metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])  # train_ch6's: a sync each step
             if i + 1 in (warmup, warmup + steps):
-                sync(device)
+                runtime.synchronize(device)
                 marks.append(time.perf_counter())
             if i + 1 == warmup + steps:
                 break
@@ -123,7 +123,7 @@ def d2l_eval(model, resize, n_images, device, raw_dir: Path) -> float:
                 metric.add(d2l.accuracy(model(X), y), y.numel())
                 if metric[1] >= n_images:
                     break
-        sync(device)
+        runtime.synchronize(device)
         elapsed = time.perf_counter() - start
         del test_iter
     return elapsed
@@ -137,7 +137,7 @@ def vgg_edu_eval(model, ds, resize, n_images, device) -> float:
     )
     start = time.perf_counter()
     evaluate(model, part, "test", device=device)
-    sync(device)
+    runtime.synchronize(device)
     return time.perf_counter() - start
 
 
@@ -149,7 +149,7 @@ class Clock(Callback):
 
     def on_step(self, run, loss):
         if run.step == self.warmup:
-            sync(self.device)
+            runtime.synchronize(self.device)
             self.at = time.perf_counter()
 
 
@@ -161,13 +161,8 @@ def vgg_edu_steps(model, ds, batch_size, resize, warmup, steps, device, compile_
     start = time.perf_counter()
     fit(model, ds, epochs=1, max_steps=warmup + steps, batch_size=batch_size, lr=0.05, device=device, eval_every=0,
         log_every=10**9, quiet=True, callbacks=[clock], compile=compile_)  # fmt: skip
-    sync(device)
+    runtime.synchronize(device)
     return {"warmup": clock.at - start, "train": time.perf_counter() - clock.at}
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def measure(name, args) -> dict:

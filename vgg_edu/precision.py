@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime
+
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """The x86 CPU features (``/proc/cpuinfo`` flags) that compute in bfloat16 natively."""
 
@@ -68,12 +70,10 @@ def autocast_step_times(
         times = []
         for i in range(repeats + 1):
             model.zero_grad(set_to_none=True)
-            if x.is_cuda:
-                torch.cuda.synchronize(x.device)
+            runtime.synchronize(x.device)
             start = time.perf_counter()
             _step(model, x, y, dtype)
-            if x.is_cuda:
-                torch.cuda.synchronize(x.device)
+            runtime.synchronize(x.device)
             if i:
                 times.append(time.perf_counter() - start)
         name = "float32" if dtype is None else f"autocast {str(dtype).removeprefix('torch.')}"

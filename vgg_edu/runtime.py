@@ -256,15 +256,21 @@ def median_ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) 
             before = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
+                synchronize(device)
                 start = time.perf_counter()
                 work()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
+                synchronize(device)
                 seconds = time.perf_counter() - start
             finally:
                 torch.set_num_threads(before)
             if round_:
                 times[name].append(1e3 * seconds / per)
     return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def synchronize(device) -> None:
+    """Wait until the GPU has done all that was queued, so that a clock reads the work's time (nothing to wait for
+    on a CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -256,7 +256,7 @@ def _train_epoch(run: Run, callbacks) -> None:
                 run.stopped = True
         if run.interrupted or run.over:
             break
-    throughput.synchronize(run.device)
+    runtime.synchronize(run.device)
     run.sums["train_s"] += time.perf_counter() - t0
 
 
