@@ -17,13 +17,6 @@ from vgg_edu.data import fashion_mnist
 DEBIAN = fashion_mnist.DEBIAN_DIR  # captured before the `nowhere` fixture points it elsewhere
 
 
-def test_on_colab_reads_what_colabs_kernel_imports(monkeypatch):
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert not colab.on_colab()
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    assert colab.on_colab()
-
-
 def test_on_a_cpu_runtime_it_says_how_to_get_a_gpu(monkeypatch, capsys):
     monkeypatch.setattr(runtime, "best_device", lambda: torch.device("cpu"))
     text = colab.report()

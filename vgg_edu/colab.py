@@ -54,11 +54,6 @@ GPU_HOWTO = (
 )
 
 
-def on_colab() -> bool:
-    """True inside a Google Colab kernel (Colab imports ``google.colab`` when the kernel starts)."""
-    return "google.colab" in sys.modules
-
-
 def stale_modules() -> list[str]:
     """Packages this kernel had already imported whose files on disk now hold another version (a pip install
     replaced them): these need a restart (Runtime > Restart session) to take effect. Empty after the course's
