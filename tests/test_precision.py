@@ -38,6 +38,14 @@ def test_step_times_table_is_relative_to_float32():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_step_times_take_turns(monkeypatch):
+    calls, step = [], precision._step
+    monkeypatch.setattr(precision, "_step", lambda m, x, y, d: calls.append(d) or step(m, x, y, d))
+    x, y = torch.randn(2, 1, 32, 32), torch.randint(0, 10, (2,))
+    precision.autocast_step_times(small_model(), x, y, repeats=2)
+    assert calls == [None, torch.bfloat16] * 3  # a warm-up round, then two timed rounds, float32 and bf16 alternating
+
+
 def test_bf16_autocast_follows_the_float32_loss_curve():
     ds = tiny_data(n_train=64)
     kw = dict(epochs=4, batch_size=16, lr=0.05, momentum=0.9, device="cpu", quiet=True)

@@ -16,7 +16,7 @@ reductions (softmax, loss, BatchNorm statistics) in float32. Two 16-bit types:
 
 from __future__ import annotations
 
-import time
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +55,7 @@ def bf16_case(hardware: dict) -> str:
 
 
 def _step(model, x, y, dtype) -> None:
+    model.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         loss = F.cross_entropy(model(x), y)
     loss.backward()
@@ -64,21 +65,14 @@ def autocast_step_times(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, dtypes=(None, torch.bfloat16), repeats: int = 5
 ) -> pd.DataFrame:
     """Median ms of a forward + backward step of ``model`` on (``x``, ``y``) in float32 (``None``) and under
-    autocast to each other dtype, after one warm-up each, and each one's time relative to float32."""
-    rows = []
-    for dtype in dtypes:
-        times = []
-        for i in range(repeats + 1):
-            model.zero_grad(set_to_none=True)
-            runtime.synchronize(x.device)
-            start = time.perf_counter()
-            _step(model, x, y, dtype)
-            runtime.synchronize(x.device)
-            if i:
-                times.append(time.perf_counter() - start)
-        name = "float32" if dtype is None else f"autocast {str(dtype).removeprefix('torch.')}"
-        rows.append(dict(precision=name, ms_per_step=sorted(times)[len(times) // 2] * 1e3))
-    frame = pd.DataFrame(rows)
+    autocast to each other dtype, timed in turns (``runtime.median_ms_in_turns``: a warm-up round, then
+    ``repeats`` rounds of one step of each, so a change in the machine's load hits all of them alike), and each
+    one's time relative to float32."""
+    names = ["float32" if d is None else f"autocast {str(d).removeprefix('torch.')}" for d in dtypes]
+    threads = torch.get_num_threads()
+    works = {n: (functools.partial(_step, model, x, y, d), threads) for n, d in zip(names, dtypes, strict=True)}
+    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
+    frame = pd.DataFrame({"precision": names, "ms_per_step": [ms[n] for n in names]})
     frame["relative_to_float32"] = frame["ms_per_step"] / frame["ms_per_step"].iloc[0]
     model.zero_grad(set_to_none=True)
     return frame

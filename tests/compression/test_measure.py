@@ -1,12 +1,16 @@
 """Notebook 07's measurements: MACs against the conv formula, the pruning sweep, the GAP head against torchvision's
-counts."""
+counts, the speed table timed in turns."""
 
+import pytest
 import torch
 
 from vgg_edu import analysis
-from vgg_edu.compression.measure import costs, head_table, pruning_sweep
+from vgg_edu.compression import measure
+from vgg_edu.compression.measure import costs, head_table, pruning_sweep, speed_table
 from vgg_edu.compression.prune import convs, prune_channels
+from vgg_edu.compression.quantize import file_size
 from vgg_edu.training.config import FitConfig
+from vgg_edu.training.evaluation import evaluate
 from vgg_edu.training.recipes import build_model
 
 from conftest import small_model, tiny_data
@@ -52,3 +56,23 @@ def test_vgg16_heads_against_torchvision_counts():
     assert heads.loc["fc", "head_params"] == 25088 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
     assert heads.loc["gap", "head_params"] == 512 * 1000 + 1000
     assert heads.loc["gap", "total_params"] == 138_357_544 - heads.loc["fc", "head_params"] + 513_000
+
+
+def test_speed_table_times_every_model_and_batch_in_turns(monkeypatch):
+    ds = tiny_data(n_train=32, n_val=16)
+    models = {"a": small_model(), "b": small_model(width_divisor=32)}
+    calls, forward = [], measure._forward
+    monkeypatch.setattr(measure, "_forward", lambda m, x: calls.append((m, len(x))) or forward(m, x))
+    table = speed_table(models, ds, batch_sizes=(1, 4), repeats=2)
+    one_round = [(models["a"], 1), (models["a"], 4), (models["b"], 1), (models["b"], 4)]
+    assert calls == one_round * 3  # a warm-up round, then two timed rounds: never one model's passes in a row
+    assert list(table.index) == ["a", "b"] and list(table.columns) == ["file_MB", "ms_batch_1", "ms_batch_4", "val_acc"]
+    assert (table[["ms_batch_1", "ms_batch_4"]] > 0).all().all()
+    assert table.loc["b", "file_MB"] == file_size(models["b"]) / 1e6 < table.loc["a", "file_MB"]
+    assert table.loc["a", "val_acc"] == evaluate(models["a"], ds)
+
+
+@pytest.mark.parametrize("kw, name", [(dict(repeats=0), "repeats"), (dict(batch_sizes=(1, 0)), "batch size")])
+def test_speed_table_needs_a_timed_pass(kw, name):
+    with pytest.raises(ValueError, match=f"{name} must be a positive whole number"):
+        speed_table({"a": small_model()}, tiny_data(n_train=32, n_val=16), **kw)

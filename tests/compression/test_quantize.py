@@ -1,11 +1,11 @@
-"""int8 quantization: fusion groups, static and dynamic int8 against float, refusals, latency."""
+"""int8 quantization: fusion groups, static and dynamic int8 against float, refusals, file size."""
 
 import pytest
 import torch
 from torch import nn
 
 from vgg_edu.compression import quantize
-from vgg_edu.compression.quantize import file_size, latency_ms, quantize_dynamic_head, quantize_static
+from vgg_edu.compression.quantize import file_size, quantize_dynamic_head, quantize_static
 from vgg_edu.training.evaluation import evaluate
 from vgg_edu.training.loop import fit
 
@@ -58,10 +58,6 @@ def test_quantize_static_refuses_what_it_cannot_quantize():
         quantize_static(small_model(), [torch.zeros(28, 28, dtype=torch.uint8)])
     with pytest.raises(ValueError, match=r"float model inputs \(N, C, H, W\)"):
         quantize_static(small_model(), torch.zeros(4, 28, 28))
-
-
-def test_latency_is_a_positive_time():
-    assert latency_ms(small_model(), (1, 32, 32), 2, repeats=2) > 0
 
 
 @requires_cuda
@@ -123,9 +119,3 @@ def test_the_int8_model_checks_its_inputs_as_the_float_model_does(kind, one_thre
         with pytest.raises(ValueError, match=message):
             int8(bad)
     assert int8(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
-
-
-@pytest.mark.parametrize("kw", [dict(repeats=0), dict(repeats=-1), dict(batch_size=0)])
-def test_latency_needs_at_least_one_timed_pass(kw):
-    with pytest.raises(ValueError, match=f"{next(iter(kw))} must be a positive whole number"):
-        latency_ms(small_model(), (1, 32, 32), **kw)

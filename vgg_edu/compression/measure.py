@@ -6,6 +6,7 @@ global-average-pool head. The methods themselves: ``compression.prune``, ``compr
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pandas as pd
@@ -13,14 +14,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import analysis
+from .. import analysis, runtime
 from ..data.inputs import spec_of
 from ..models import VGG
 from ..training.config import FitConfig
 from ..training.evaluation import evaluate
 from ..training.loop import fit
+from . import quantize
 from .prune import prune_channels
-from .quantize import file_size, latency_ms
+from .quantize import file_size
 
 
 def _input_size(model: nn.Module) -> tuple[int, int, int]:
@@ -61,18 +63,30 @@ def pruning_sweep(
 
 
 def speed_table(models: dict, data, *, batch_sizes=(1, 64), repeats: int = 20) -> pd.DataFrame:
-    """One row per model (a dict name -> model): file size (MB), CPU latency (ms) at each batch size, validation
-    accuracy. Every model is moved to the CPU and timed there in the same run, one after the other, so the ratios
-    compare."""
+    """One row per model (a dict name -> model): file size (MB), CPU latency (ms per forward pass) at each batch
+    size, validation accuracy. Every model is moved to the CPU and timed there in turns
+    (``runtime.median_ms_in_turns``: a warm-up round, then ``repeats`` rounds of one pass of each model at each
+    batch size, on this process's thread count), so that a change in a shared machine's load hits all alike and the
+    ratios compare."""
+    for name, value in [("repeats", repeats)] + [("batch size", b) for b in batch_sizes]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number (timed forward passes); got {value!r}")
+    models = {name: model.cpu().eval() for name, model in models.items()}
+    threads = torch.get_num_threads()
+    works = {(name, b): (functools.partial(_forward, model, torch.randn(b, *_input_size(model))), threads)
+             for name, model in models.items() for b in batch_sizes}  # fmt: skip
+    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats)
     rows = []
-    for name, model in tqdm(models.items(), desc="models"):
-        model = model.cpu().eval()
-        row = dict(model=name, file_MB=file_size(model) / 1e6)
-        for b in batch_sizes:
-            row[f"ms_batch_{b}"] = latency_ms(model, _input_size(model), b, repeats=repeats)
-        row["val_acc"] = evaluate(model, data)
-        rows.append(row)
+    for name, model in tqdm(models.items(), desc="accuracy"):
+        latency = {f"ms_batch_{b}": ms[name, b] for b in batch_sizes}
+        rows.append(dict(model=name, file_MB=file_size(model) / 1e6, **latency, val_acc=evaluate(model, data)))
     return pd.DataFrame(rows).set_index("model")
+
+
+@torch.inference_mode()
+def _forward(model: nn.Module, x: torch.Tensor) -> None:
+    with quantize.quiet():
+        model(x)
 
 
 def head_table(config="D", *, num_classes: int = 1000, input_size=(3, 224, 224), **model_kw) -> pd.DataFrame:

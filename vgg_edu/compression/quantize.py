@@ -1,5 +1,5 @@
 """int8 quantization of a VGG for the CPU: static post-training quantization (calibrated on training images) and
-dynamic quantization of the FC head; file size and latency, measured.
+dynamic quantization of the FC head; the file size (the latency: ``measure.speed_table``).
 
 Affine quantization stores a float tensor x as 8-bit integers q with a scale s and a zero point z::
 
@@ -25,20 +25,17 @@ import contextlib
 import copy
 import io
 import itertools
-import statistics
-import time
 import warnings
 
 import torch
 from torch import nn
 
-from .. import runtime
 from ..data.inputs import InputSpec, batches, spec_of, with_spec
 from ..models import VGG
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """torch.ao.quantization warns on every call that it is deprecated (see the module's docstring)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated.*")
@@ -139,7 +136,7 @@ def quantize_static(
     engine = backend()
     torch.backends.quantized.engine = engine
     q = QuantizableVGG(model).cpu().eval()
-    with _quiet():
+    with quiet():
         q = torch.ao.quantization.fuse_modules(q, fusion_groups(q.features))
         q.qconfig = torch.ao.quantization.get_default_qconfig(engine)
         torch.ao.quantization.prepare(q, inplace=True)
@@ -178,7 +175,7 @@ def quantize_dynamic_head(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (CPU) whose Linear layers hold int8 weights, activations quantized on the fly (dynamic
     quantization, no calibration): what shrinks an FC head; the convs stay float."""
     _check_not_meta(model)
-    with _quiet():
+    with quiet():
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
     return with_spec(q, spec_of(model))
 
@@ -186,25 +183,6 @@ def quantize_dynamic_head(model: nn.Module) -> nn.Module:
 def file_size(model: nn.Module) -> int:
     """Bytes of ``torch.save(model.state_dict())``: what the model weighs on disk."""
     buffer = io.BytesIO()
-    with _quiet():
+    with quiet():
         torch.save(model.state_dict(), buffer)
     return buffer.getbuffer().nbytes
-
-
-@torch.inference_mode()
-def latency_ms(model: nn.Module, input_size=(1, 32, 32), batch_size: int = 1, *, repeats: int = 20) -> float:
-    """Median wall time (ms) of one forward pass on the CPU for a batch of ``batch_size`` random inputs, after two
-    warm-up passes."""
-    for name, value in (("batch_size", batch_size), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number (timed forward passes); got {value!r}")
-    x = torch.randn(batch_size, *input_size)
-    with runtime.evaluating(model), _quiet():
-        for _ in range(2):
-            model(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
