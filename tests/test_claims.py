@@ -52,3 +52,13 @@ def test_first_step_below_reads_the_moving_mean_not_one_step():
     assert claims.first_step_below(curve, 2.2, window=20) == 102
     assert claims.first_step_below([2.3] * 30, 2.2) is None
     assert claims.first_step_below([1.0] * 20, 2.2) == 20
+
+
+@pytest.mark.parametrize(
+    "differences, verdict",
+    [([0.4, 1.2, 0.1], "higher at every seed"), ((-0.3, -2), "lower at every seed"),
+     ([0.5, -0.2, 1.0], "no verdict: the sign changes"), ([0.5, 0.0], "no verdict: the sign changes"),
+     ([3.0], "no verdict: one seed")],
+)  # fmt: skip
+def test_paired_differences_give_a_verdict_only_when_every_seed_agrees(differences, verdict):
+    assert claims.paired(differences).startswith(verdict)

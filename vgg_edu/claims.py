@@ -72,6 +72,20 @@ def spread(values) -> str:
     return f"{mean:.3f} ± {sd:.3f} ({min(values):.3f}-{max(values):.3f}, {len(values)} seeds)"
 
 
+def paired(differences) -> str:
+    """The verdict that paired differences support (a variant minus its baseline, run for run with the same seed):
+    ``"higher at every seed"``, ``"lower at every seed"``, or ``"no verdict: the sign changes from seed to seed"``
+    (a zero counts as a change). One seed supports none."""
+    values = [float(d) for d in differences]
+    if len(values) < 2:
+        return "no verdict: one seed"
+    if all(v > 0 for v in values):
+        return "higher at every seed"
+    if all(v < 0 for v in values):
+        return "lower at every seed"
+    return "no verdict: the sign changes from seed to seed"
+
+
 def first_step_below(curve, level: float, window: int = 20) -> int | None:
     """The first step at which the mean of the last ``window`` values of ``curve`` (a training loss, step by step)
     is below ``level``; None if it never is. With ``level`` a little under ln 10 it says when a 10-class network

@@ -16,8 +16,10 @@ from vgg_edu.training.lessons import (
     lesson_checkpoint,
     lesson_model,
     pipeline_costs,
-    step_ms_by_size,
+    seeded_ablation,
+    step_ms,
     summarize,
+    summarize_seeds,
     train_steps,
 )
 from vgg_edu.training.loop import fit
@@ -70,9 +72,30 @@ def test_pipeline_costs_time_three_parts_per_image():
     assert "training step" in costs.index and costs.columns[0] == "ms per image at 32 px"
 
 
-def test_step_ms_by_size_times_each_input_size():
-    timed = step_ms_by_size(tiny_data(), (32, 64), batch_size=4, repeats=1)
-    assert list(timed.index) == [32, 64] and (timed > 0).all()
+def test_step_ms_times_each_variant():
+    variants = {
+        "32 px": {"width_divisor": 16},
+        "64 px, config B": {"width_divisor": 16, "input_size": 64, "config": "B"},
+    }
+    timed = step_ms(tiny_data(), variants, batch_size=4, repeats=1)
+    assert list(timed.index) == list(variants) and (timed > 0).all()
+
+
+def test_seeded_ablation_pairs_the_variants_seed_by_seed():
+    ds = tiny_data(n_val=32)
+    changes = {"base": {}, "wider": {"width_divisor": 8}, "no BN": {"batch_norm": False}}
+    runs = seeded_ablation(ds, changes, seeds=(0, 1), width_divisor=16, epochs=1, batch_size=32)
+    assert list(runs) == list(changes) and all(len(hs) == 2 for hs in runs.values())
+    assert [h.config["seed"] for h in runs["wider"]] == [0, 1]
+    again = ablation(ds, {"no BN": {"batch_norm": False}}, seed=1, width_divisor=16, epochs=1, batch_size=32)
+    assert runs["no BN"][1].final["val_acc"] == again["no BN"].final["val_acc"]  # seed 1 is ablation's seed 1
+    table = summarize_seeds(runs)
+    acc = {k: [h.final["val_acc"] for h in hs] for k, hs in runs.items()}
+    for k in changes:
+        assert table.loc[k, "val_acc"] == pytest.approx(sum(acc[k]) / 2)
+        assert table.loc[k, "points_vs_first"] == [round(100 * (a - b), 1) for a, b in zip(acc[k], acc["base"])]
+    assert table.loc["base", "points_vs_first"] == [0.0, 0.0]
+    assert table.loc["wider", "sd"] == pytest.approx(abs(acc["wider"][0] - acc["wider"][1]) / math.sqrt(2))
 
 
 def test_lesson_checkpoint_keeps_fast_runs_apart_from_the_real_model(monkeypatch, tmp_path):

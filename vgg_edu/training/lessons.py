@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runtime
+from .. import claims, runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import num_batches, spec_of
@@ -67,6 +67,37 @@ def ablation(
             keep.history.config["diverged"] = keep.history.steps[-1]["step"] if keep.history.steps else 0
             runs[label] = keep.history
     return runs
+
+
+def seeded_ablation(data: FashionMNIST, changes: dict, seeds=(0, 1, 2), **kw) -> dict[str, list[History]]:
+    """``ablation`` once per seed: ``{label: [History of each seed]}``. The same seed gives every variant the same
+    initial weights (where the shapes agree), data order and flips, so differences can be paired seed by seed."""
+    per_seed = [ablation(data, changes, seed=seed, **kw) for seed in seeds]
+    return {label: [runs[label] for runs in per_seed] for label in changes}
+
+
+def summarize_seeds(runs: dict[str, list[History]]) -> pd.DataFrame:
+    """One row per variant of ``seeded_ablation``'s runs: validation accuracy over the seeds (mean, standard
+    deviation, min, max), the mean wall time, and against the first variant (the baseline) the difference in points
+    at each seed, paired, with the verdict it supports (``claims.paired``)."""
+    accuracy = {label: [h.final.get("val_acc", math.nan) for h in hs] for label, hs in runs.items()}
+    first = next(iter(accuracy))
+    rows = []
+    for label, acc in accuracy.items():
+        points = [round(100 * (a - b), 1) for a, b in zip(acc, accuracy[first], strict=True)]
+        rows.append(
+            dict(
+                run=label,
+                val_acc=np.mean(acc),
+                sd=np.std(acc, ddof=1) if len(acc) > 1 else math.nan,
+                min=min(acc),
+                max=max(acc),
+                wall_s=np.mean([h.final.get("wall_s", math.nan) for h in runs[label]]),
+                points_vs_first=points,
+                verdict=claims.paired(points) if label != first else "(the baseline)",
+            )
+        )
+    return pd.DataFrame(rows).set_index("run")
 
 
 def summarize(runs: dict) -> pd.DataFrame:
@@ -173,22 +204,23 @@ def pipeline_costs(
     return pd.DataFrame({f"ms per image at {size} px": timings})
 
 
-def step_ms_by_size(
-    data: FashionMNIST, sizes=(32, 64, 96), *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
+def step_ms(
+    data: FashionMNIST, changes: dict, *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
     device=None,
 ) -> pd.Series:  # fmt: skip
-    """Milliseconds per image of one training step of the recipe's network built for each input size in ``sizes``
-    (the same batch of ``data``'s training images), medians of ``repeats`` rounds timed in turns on the threads
-    the pipeline has: the cost of a step, apart from the evaluation and load changes that a run's wall time holds."""
+    """Milliseconds per image of one training step of the recipe's network with each of ``changes`` (a label and
+    the network keywords it changes, as ``ablation`` takes them: ``{"56 px": {"input_size": 56}}``), on the same
+    batch of ``data``'s training images, medians of ``repeats`` rounds timed in turns on the threads the pipeline
+    has: the cost of a step, apart from the evaluation and load changes that a run's wall time holds."""
     device = runtime.get_device(device) if device is not None else torch.device("cpu")
     runtime.keep_freed_memory(device)
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     works = {}
-    for size in sizes:
-        model = build_model(recipe_name, data=data, input_size=size).to(device, memory_format=torch.channels_last)
-        works[size] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
+    for label, change in changes.items():
+        model = build_model(recipe_name, data=data, **change).to(device, memory_format=torch.channels_last)
+        works[label] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
     timed = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
-    return pd.Series(timed, name="ms per image (training step)").rename_axis("input size")
+    return pd.Series(timed, name="ms per image (training step)")
 
 
 def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
