@@ -76,9 +76,18 @@ def test_step_ms_times_each_variant():
     variants = {
         "32 px": {"width_divisor": 16},
         "64 px, config B": {"width_divisor": 16, "input_size": 64, "config": "B"},
+        "32 px, longer": {"width_divisor": 16, "epochs": 3},  # a run's field: the step is the 32 px one
     }
     timed = step_ms(tiny_data(), variants, batch_size=4, repeats=1)
-    assert list(timed.index) == list(variants) and (timed > 0).all()
+    assert list(timed.index) == list(variants) and (timed.ms_per_image > 0).all()
+    # VGG-11/16 at 32 px: the conv formula's sum (H W C_in C_out 9, pools after convs 1, 2, 4, 6) and the GAP head
+    sides, widths = [32, 16, 8, 8, 4, 4, 2, 2], [4, 8, 16, 16, 32, 32, 32, 32]
+    conv = sum(s * s * c * i * 9 for s, c, i in zip(sides, widths, [1] + widths[:-1]))
+    assert timed.MACs_M["32 px"] == pytest.approx((conv + 32 * 10) / 1e6, abs=1e-9) == timed.MACs_M["32 px, longer"]
+    # config B at 64 px adds a conv in stages 1 and 2: 64^2 4 4 9 and 32^2 8 8 9 more than A at 64 px
+    a64 = step_ms(tiny_data(), {"A": {"width_divisor": 16, "input_size": 64}}, batch_size=4, repeats=1).MACs_M["A"]
+    extra = timed.MACs_M["64 px, config B"] - a64
+    assert extra == pytest.approx((64 * 64 * 4 * 4 * 9 + 32 * 32 * 8 * 8 * 9) / 1e6, abs=1e-9)
 
 
 def test_seeded_ablation_pairs_the_variants_seed_by_seed():
@@ -94,7 +103,7 @@ def test_seeded_ablation_pairs_the_variants_seed_by_seed():
     for k in changes:
         assert table.loc[k, "val_acc"] == pytest.approx(sum(acc[k]) / 2)
         assert table.loc[k, "points_vs_first"] == [round(100 * (a - b), 1) for a, b in zip(acc[k], acc["base"])]
-    assert table.loc["base", "points_vs_first"] == [0.0, 0.0]
+    assert table.loc["base", "points_vs_first"] == [0.0, 0.0] and table.loc["base", "steps"] == 3  # 96 images, batch 32
     assert table.loc["wider", "sd"] == pytest.approx(abs(acc["wider"][0] - acc["wider"][1]) / math.sqrt(2))
 
 

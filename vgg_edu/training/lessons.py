@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import claims, runtime
+from .. import analysis, claims, runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import num_batches, spec_of
@@ -78,8 +78,8 @@ def seeded_ablation(data: FashionMNIST, changes: dict, seeds=(0, 1, 2), **kw) ->
 
 def summarize_seeds(runs: dict[str, list[History]]) -> pd.DataFrame:
     """One row per variant of ``seeded_ablation``'s runs: validation accuracy over the seeds (mean, standard
-    deviation, min, max), the mean wall time, and against the first variant (the baseline) the difference in points
-    at each seed, paired, with the verdict it supports (``claims.paired``)."""
+    deviation, min, max), the steps (of the first seed), the mean wall time, and against the first variant (the
+    baseline) the difference in points at each seed, paired, with the verdict it supports (``claims.paired``)."""
     accuracy = {label: [h.final.get("val_acc", math.nan) for h in hs] for label, hs in runs.items()}
     first = next(iter(accuracy))
     rows = []
@@ -92,6 +92,7 @@ def summarize_seeds(runs: dict[str, list[History]]) -> pd.DataFrame:
                 sd=np.std(acc, ddof=1) if len(acc) > 1 else math.nan,
                 min=min(acc),
                 max=max(acc),
+                steps=runs[label][0].final.get("step"),
                 wall_s=np.mean([h.final.get("wall_s", math.nan) for h in runs[label]]),
                 points_vs_first=points,
                 verdict=claims.paired(points) if label != first else "(the baseline)",
@@ -207,20 +208,25 @@ def pipeline_costs(
 def step_ms(
     data: FashionMNIST, changes: dict, *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
     device=None,
-) -> pd.Series:  # fmt: skip
-    """Milliseconds per image of one training step of the recipe's network with each of ``changes`` (a label and
-    the network keywords it changes, as ``ablation`` takes them: ``{"56 px": {"input_size": 56}}``), on the same
-    batch of ``data``'s training images, medians of ``repeats`` rounds timed in turns on the threads the pipeline
-    has: the cost of a step, apart from the evaluation and load changes that a run's wall time holds."""
+) -> pd.DataFrame:  # fmt: skip
+    """What one training step costs per image for the recipe's network with each of ``changes`` (a label and the
+    keywords it changes, as ``ablation`` takes them: ``{"56 px": {"input_size": 56}}``; ``FitConfig`` fields such as
+    ``epochs`` change the run, not the step, and are left out here): its MACs (millions,
+    ``analysis.layer_table``) and its milliseconds, on the same batch of ``data``'s training images, medians of
+    ``repeats`` rounds timed in turns on the threads the pipeline has (apart from the evaluation and load changes
+    that a run's wall time holds)."""
     device = runtime.get_device(device) if device is not None else torch.device("cpu")
     runtime.keep_freed_memory(device)
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
-    works = {}
+    works, macs = {}, {}
     for label, change in changes.items():
-        model = build_model(recipe_name, data=data, **change).to(device, memory_format=torch.channels_last)
+        model = build_model(recipe_name, data=data, **{k: v for k, v in change.items() if k not in FIELDS})
+        spec = spec_of(model)
+        macs[label] = analysis.totals(analysis.layer_table(model, (len(spec.mean), spec.size, spec.size)))["macs"] / 1e6
+        model = model.to(device, memory_format=torch.channels_last)
         works[label] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
     timed = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
-    return pd.Series(timed, name="ms per image (training step)")
+    return pd.DataFrame({"MACs_M": macs, "ms_per_image": timed})
 
 
 def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
