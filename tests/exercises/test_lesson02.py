@@ -127,6 +127,22 @@ class _TinyVGGZeros(nn.Module):
         return torch.zeros(x.shape[0], 10)
 
 
+class _TinyVGGViewAll(_TinyVGGZeros):  # the batch flattened too, another way
+    def forward(self, x):
+        return self.classifier(self.features(x).view(-1))
+
+
+class _TinyVGGView(_TinyVGGZeros):  # right: one vector per image, written with view
+    def forward(self, x):
+        x = self.features(x)
+        return self.classifier(x.view(x.size(0), -1))
+
+
+class _TinyVGGFlattenLayer(_TinyVGGZeros):  # right: nn.Flatten, whose start_dim is 1
+    def forward(self, x):
+        return self.classifier(nn.Flatten()(self.features(x)))
+
+
 def _first_block_no_padding():
     return nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2))
 
@@ -152,7 +168,7 @@ WRONG = {
     ],  # fmt: skip
     "02.3": [_vgg_block_without_relus(2, 3, 64), _first_block_no_padding(), models.vgg_block(2, 3, 32)],
     "02.4": [_vgg_block_without_relus(3, 512, 512), models.vgg_block(2, 512, 512)],
-    "02.5": [_TinyVGGZeros, 42],
+    "02.5": [_TinyVGGZeros, _TinyVGGViewAll, 42],
     "02.6": [[(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], [(2, 64)] * 5, [(3, 64), (1, 128)] + [(2, 256)] * 3],
     "02.7": [_Zeros, _DoubledSoftmax, _softmax_in_classifier(), _DoubledLogits],
 }
@@ -160,6 +176,7 @@ WRONG = {
 RIGHT = {
     "02.1": [_vgg_block_same_padding, _vgg_block_lazy],
     "02.3": [_vgg_block_same_padding(2, 3, 64), _vgg_block_lazy(2, 3, 64)],
+    "02.5": [_TinyVGGView, _TinyVGGFlattenLayer],
     "02.7": [_Logits, _LogSoftmax, _log_softmax_in_classifier()],
 }
 

@@ -35,6 +35,8 @@ def test_vgg16_stage_squares_over_an_image():
     ax = plots.plot_vgg_receptive_fields(stages, pretrained.sample_image()).axes[0]
     assert squares(ax) == [6, 16, 44, 100, 212]
     assert ax.images[0].get_array().shape[:2] == (224, 224)
+    assert ax.get_title().startswith("VGG-16 (config D)")
+    assert ax.get_legend().get_texts()[-1].get_text() == "pool5: field 212 px, jump 32 px"  # the lesson's word
 
 
 def test_erf_heatmap_with_theoretical_square():
@@ -45,6 +47,13 @@ def test_erf_heatmap_with_theoretical_square():
     assert len(axes) == 2
     square = [p for p in axes[0].patches if isinstance(p, Rectangle)][0]
     assert square.get_width() == 10 and square.get_xy() == (4.5, 4.5)  # pixel centres 5..14 -> edges 4.5..14.5
+
+
+def test_erf_plotted_range_is_centred_on_the_units_centre():
+    erf = torch.zeros(40, 40)
+    erf[4:24, 4:24] = 1  # a field of 20 px centred on 13.5, nearer the top-left corner: 14 px of map on that side
+    ax = [a for a in plots.plot_erf({"a": erf}, rf=20).axes if a.images][0]
+    assert ax.get_xlim() == (-0.5, 27.5) and ax.get_ylim() == (27.5, -0.5)
 
 
 def test_unit_centres_mark_every_unit_and_one_field_per_layer():

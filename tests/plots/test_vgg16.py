@@ -47,12 +47,22 @@ def test_configs_plot_shows_table_3_from_zero():
     assert all(ax.get_ylim()[0] == 0 for ax in fig.axes[:3])
 
 
+def test_configs_legend_hides_no_bar():
+    fig = plots.plot_configs(analysis.config_table())
+    params = fig.axes[0]
+    fig.canvas.draw()
+    legend = params.get_legend().get_window_extent()
+    assert not any(legend.overlaps(bar.get_window_extent()) for bar in params.patches)
+
+
 def test_where_plot_uses_the_papers_names():
     with torch.device("meta"):
         table = analysis.layer_table(models.vgg11())
     bottom = plots.plot_where(table).axes[1]
     labels = [t.get_text() for t in bottom.get_xticklabels()]
     assert labels[:3] == ["conv1_1", "conv2_1", "conv3_1"] and labels[-3:] == ["fc6", "fc7", "fc8"]
+    fig = plots.plot_where(table, title="VGG-11 (config A) at 224 x 224 px")
+    assert fig.texts[0].get_text() == "VGG-11 (config A) at 224 x 224 px"  # a widget's title names its choice
 
 
 def test_forward_plot_stacks_activations_on_the_weights():
@@ -75,4 +85,4 @@ def test_score_map_shows_the_best_classes_by_their_mean_score():
     fig = plots.plot_score_map(pretrained.sample_image(), scores, list("abcde"), top=2, input_size=(300, 256))
     titles = [ax.get_title() for ax in fig.axes if ax.images][1:]
     assert titles == ["d: mean 2.00", "b: mean 0.50"]
-    assert "256 x 300" in fig.axes[0].get_title()
+    assert "300 x 256 px (height x width)" in fig.axes[0].get_title()  # the order the notebook prints

@@ -72,7 +72,20 @@ def _check_01_3(answer):
     if layers.count((3, 1)) != 3:
         return f"use exactly three convs, not {layers.count((3, 1))}: where the pools sit must do the rest."
     rf = _field(layers)
-    return rf == 22 or f"your stack sees {rf} pixels; {'add' if rf < 22 else 'remove'} layers."
+    if rf == 22:
+        return True
+    added, jump = [], 1
+    for kernel, stride in layers:
+        added, jump = added + [(kernel - 1) * jump], jump * stride
+    if rf < 22:
+        way = "Too little: which of your convs would add more after one more pool?"
+    else:
+        way = "Too much: which of your layers adds more than you need, and would it add less earlier, or not at all?"
+    return (
+        f"your stack sees {rf} pixels, not 22: from 1 pixel, its layers add {', '.join(map(str, added))} (a 3x3 "
+        f"conv adds 2 x the jump where it sits, a pool 1 x the jump, and each pool doubles the jump of the layers "
+        f"after it). {way}"
+    )
 
 
 @exercise(

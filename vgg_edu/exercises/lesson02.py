@@ -58,7 +58,7 @@ class TinyVGG(nn.Module):
 
     def forward(self, x):            # x: N x 3 x 32 x 32
         x = self.features(x)
-        x = torch.classifier(x, 1)
+        x = torch.flatten(x)
         return self.classifier(x)
 
 answer = TinyVGG""",
@@ -308,10 +308,10 @@ def _matches_its_own_layers(model, x: torch.Tensor):
 
 @exercise(
     "02.5",
-    "TinyVGG's forward fails when the model runs. Find the bug and fix it.",
-    hint="Read the error: torch has no such function. What must the (N, 8, 16, 16) feature map become before a "
-    "Linear layer, which takes one vector per image, can read it?",
-    solution=BUGS["02.5"].replace("torch.classifier(x, 1)", "torch.flatten(x, 1)"),
+    "TinyVGG's forward fails on a batch of images (try it on torch.randn(2, 3, 32, 32)). Find the bug and fix it.",
+    hint="Print x.shape just before self.classifier and compare it with what a Linear layer reads: one vector per "
+    "image, N x features. torch.flatten's documentation says which dimensions it joins.",
+    solution=BUGS["02.5"].replace("torch.flatten(x)", "torch.flatten(x, 1)"),
 )
 def _check_02_5(answer):
     if _as_given(answer, "02.5"):

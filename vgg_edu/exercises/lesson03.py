@@ -77,12 +77,28 @@ def _check_03_2(answer):
     solution="answer = (96 // 4) * (96 // 4) * 256 * 128 * 3 * 3   # H x W x C_out x C_in x 9",
 )
 def _check_03_3(answer):
-    n, per_position = as_count(answer), 256 * 128 * 9
-    expected = (96 // 4) ** 2 * per_position
+    n, per_position, positions = as_count(answer), 256 * 128 * 9, (96 // 4) ** 2
+    expected = positions * per_position
+    if n == expected:
+        return True
     if n == 2 * expected:
         return "that counts FLOPs (a multiply and an add); count multiply-accumulates."
     if n in (96**2 * per_position, (96 // 2) ** 2 * per_position):
         return "stage 3's feature map is smaller than the image: how many pools come before it?"
+    if n == (96 // 8) ** 2 * per_position:
+        return "too few positions: count the pools that come before conv3_1, not after it."
     if n == (224 // 4) ** 2 * per_position:
         return "that is at 224 px; the question asks for a 96 x 96 image."
-    return n == expected or "multiply the output's H x W x C_out by C_in x 3 x 3."
+    if n == (96 // 4 - 2) ** 2 * per_position:
+        return "with padding 1, a 3x3 conv keeps H and W: its output is as large as its input."
+    if n in (per_position, per_position + 256):
+        return "that is the work (or the weights) of one output position; the conv does it at every position."
+    if n == expected + positions * 256:
+        return "count the multiply-accumulates only; the bias additions are left out, as in section 1."
+    missing = {expected // 128: "C_in", expected // 9: "the 3 x 3 window", expected // 256: "C_out"}
+    if n in missing:
+        return f"each output value sums over C_in x 3 x 3 products; your count leaves out {missing[n]}."
+    return (
+        f"{'too large' if n > expected else 'too small'}: count conv3_1's output values at 96 px (H x W x C_out), "
+        "then the multiply-accumulates that each of them needs."
+    )

@@ -63,9 +63,10 @@ def _stack_title(layers: int, kernel: int, channels: int, rf: int) -> str:
     return f"{head}{single}  ({verdict}; C = {channels})"
 
 
-def plot_vgg_receptive_fields(stages, image=None, size: int = 224):
-    """VGG's receptive field stage by stage (a ``stage_table``: pool1, pool2, ...) as squares centred on a
-    ``size`` x ``size`` image (a PIL image or array; a blank canvas when None)."""
+def plot_vgg_receptive_fields(stages, image=None, size: int = 224, network: str = "VGG-16 (config D)"):
+    """``network``'s receptive field stage by stage (its ``stage_table``: pool1, pool2, ...) as squares centred on
+    a ``size`` x ``size`` image (a PIL image or array; a blank canvas when None); the legend gives each stage's
+    field and jump (the distance in input pixels between neighbouring units), in notebook 01's words."""
     fig, ax = plt.subplots(figsize=(6.5, 6))
     if image is not None:
         from PIL import Image
@@ -84,12 +85,12 @@ def plot_vgg_receptive_fields(stages, image=None, size: int = 224):
                 fill=False,
                 edgecolor=colour,
                 lw=2.5,
-                label=f"{row.stage}: {r:.0f} px (stride {row.jump:.0f})",
+                label=f"{row.stage}: field {r:.0f} px, jump {row.jump:.0f} px",
             )
         )
     ax.set_xlim(0, size), ax.set_ylim(size, 0), ax.set_aspect("equal")
     ax.set(xlabel="input column (px)", ylabel="input row (px)")
-    ax.set_title(f"What one unit at the centre sees, stage by stage ({size} x {size} input)")
+    ax.set_title(f"{network}: what one unit at the centre sees after each pool\n({size} x {size} px input)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
@@ -130,11 +131,15 @@ def plot_unit_centres(table, size: int, unit: int = 1):
 def plot_erf(maps: dict, rf: int, title: str = ""):
     """Effective receptive fields (``receptive.effective_receptive_field`` maps, by name) as heatmaps, each with
     the theoretical ``rf`` x ``rf`` square around the support's centre (Luo et al. 2016, Fig. 1). Axes in input
-    pixels; the colour is |d y_centre / d x| relative to the map's maximum. ``title`` says what was run."""
+    pixels, the plotted range centred on that centre; the colour is |d y_centre / d x| relative to the map's
+    maximum. ``title`` says what was run."""
     fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps), 4.4), squeeze=False)
     for ax, (name, erf) in zip(axes[0], maps.items()):
         image = ax.imshow(erf.numpy(), cmap="magma")
         cy, cx = erf_centre(erf)
+        h, w = erf.shape
+        half = max(min(cx + 0.5, w - 0.5 - cx, cy + 0.5, h - 0.5 - cy), rf / 2 + 1)  # as much map on every side
+        ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half))
         ax.add_patch(
             Rectangle(
                 (cx - rf / 2, cy - rf / 2),

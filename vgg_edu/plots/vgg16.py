@@ -14,9 +14,9 @@ def plot_configs(configs):
     x = np.arange(len(configs))
     a.bar(x - 0.2, configs["params"] / 1e6, 0.4, label="counted here")
     a.bar(x + 0.2, configs["paper_M"], 0.4, label="paper, Table 2")
-    a.set(xticks=x, xticklabels=configs["config"], ylabel="parameters (millions)", ylim=(0, 160))
+    a.set(xticks=x, xticklabels=configs["config"], ylabel="parameters (millions)", ylim=(0, 190))
     a.set_title(f"Parameters: {configs['params'].min() / 1e6:.0f} M to {configs['params'].max() / 1e6:.0f} M")
-    a.legend(fontsize=8, loc="lower right")
+    a.legend(fontsize=8, loc="upper center", ncols=2)  # in the room above the bars (all under 150 M), hiding none
     b.bar(x, configs["GMACs"], color="tab:green")
     growth = configs["GMACs"].iloc[-1] / configs["GMACs"].iloc[0]
     title = f"Compute: x{growth:.1f} from {configs['config'].iloc[0]} to {configs['config'].iloc[-1]}"
@@ -31,9 +31,10 @@ def plot_configs(configs):
     return fig
 
 
-def plot_where(table):
+def plot_where(table, title: str | None = None):
     """Per weight layer of a ``layer_table`` (paper names, its ``name`` column): parameters and MACs. The
-    parameters sit in the first FC layer, the compute in the convolutions."""
+    parameters sit in the first FC layer, the compute in the convolutions. ``title`` names the network and input
+    (what was chosen, in a widget)."""
     rows = table[table["type"].str.startswith(("Conv2d", "Linear"))]
     names = rows["name"].tolist()
     colours = ["tab:blue" if t.startswith("Conv") else "tab:orange" for t in rows["type"]]
@@ -46,6 +47,8 @@ def plot_where(table):
     b.bar(names, rows["macs"] / 1e9, color=colours)
     b.set(ylabel="GMACs per image", title=f"Where the compute is (one {size} image)")
     b.tick_params(axis="x", rotation=60, labelsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -85,8 +88,8 @@ def plot_score_map(image, scores, categories=None, top: int = 3, input_size=None
     best = mean.topk(top).indices.tolist()
     fig, axes = plt.subplots(1, top + 1, figsize=(3.6 * (top + 1), 3.8))
     axes[0].imshow(image)
-    width, height = (input_size[1], input_size[0]) if input_size else image.size
-    seen = f"input{', resized' if input_size else ''}\n{width} x {height} px (width x height)"
+    height, width = input_size if input_size else image.size[::-1]
+    seen = f"input{', resized' if input_size else ''}\n{height} x {width} px (height x width)"
     axes[0].set(title=seen, xticks=[], yticks=[])
     h, w = scores.shape[1:]
     for ax, k in zip(axes[1:], best):
