@@ -39,10 +39,14 @@ def _over_the_classes(logits):  # the softmax taken over the images, not the cla
 ADAM_STEP = 1.0 - _adam_first_step(1.0, 0.0)  # how far the weight moves: about the learning rate
 WRONG = {
     "06.1": [math.sqrt(2 / 576), 2 / 1152, math.sqrt(1 / 1152), 0.01],  # fan_in; the variance; no ReLU gain; paper
-    # SGD's or AdamW's step lr x wd; no step; the step without bias correction; the decay without the rate; upwards;
-    # the step ten times too large
-    "06.2": [1 - 1e-3 * 5e-4, 1.0, _adam_first_step(1.0, 0.0, bias_correction=False), 1 - 5e-4, 1 + ADAM_STEP,
-             1 - 10 * ADAM_STEP],  # fmt: skip
+    "06.2": [
+        1 - 1e-3 * 5e-4,  # SGD's or AdamW's step, lr x weight_decay x w
+        1.0,  # no step: the loss's gradient is 0
+        _adam_first_step(1.0, 0.0, bias_correction=False),  # Adam without its bias correction
+        1 - 5e-4,  # the decay without the learning rate
+        1 + ADAM_STEP,  # upwards
+        1 - 10 * ADAM_STEP,  # ten times too far
+    ],
     "06.3": [_softmax_of_mean, _mean_of_logits, _sum_of_posteriors, _one_scale, _over_the_classes, "posteriors"],
 }
 

@@ -66,8 +66,10 @@ def _check_06_2(answer):
     if moved < 0:
         return "the weight moved up: a step goes against the gradient, and weight decay pulls a weight towards 0."
     if math.isclose(moved, ADAM["lr"] * ADAM["weight_decay"], rel_tol=0.01):
-        return ("that is lr x weight_decay x w, the step of SGD (or of AdamW, which applies the decay to the weight "
-                "itself); Adam rescales the gradient it sees, the decay included.")
+        return (
+            "that is lr x weight_decay x w, the step of SGD (or of AdamW, which applies the decay to the weight "
+            "itself); Adam rescales the gradient it sees, the decay included."
+        )
     if math.isclose(moved, 1.0 - _adam_first_step(1.0, 0.0, bias_correction=False), rel_tol=0.01):
         return "the bias correction is missing: Adam divides m and v by 1 - beta^t, at step 1 by 1 - beta."
     if math.isclose(moved, ADAM["weight_decay"], rel_tol=0.01):
