@@ -120,7 +120,8 @@ class ColabLikeKernel:
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VGG_EDU_", "PYTHON", "VIRTUAL_ENV", "JPY_"))}
         # One thread: the test is about behaviour, not speed, and two OpenMP threads on a shared 2-core CPU were
-        # measured several times slower than one (notebook 07: 922 s against 137 s, the CPU shared with other jobs).
+        # measured several times slower than one (notebook 08, then 07: 922 s against 137 s, the CPU shared with
+        # other jobs).
         quiet = {"PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": "1"}
         env |= {"PYTHONPATH": str(STAND_IN)} | quiet | self.env
         self.km = KernelManager(

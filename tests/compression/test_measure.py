@@ -1,4 +1,4 @@
-"""Notebook 07's measurements: MACs against the conv formula, the pruning sweep, the GAP head against torchvision's
+"""Notebook 08's measurements: MACs against the conv formula, the pruning sweep, the GAP head against torchvision's
 counts, the speed table timed in turns."""
 
 import pytest

@@ -1,40 +1,67 @@
-"""Notebook 06's exercises (training in practice): known-wrong answers, the solutions against hand-computed values,
-byte counts computed in float32, and a combine that returns numpy."""
+"""Notebook 06's exercises (optimisation): known-wrong answers, the solutions against hand-computed values and
+against PyTorch itself (torch.optim.Adam's first step, the course's own multi-scale posteriors), and answers in
+float32, numpy and tensor forms."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from vgg_edu import exercises
-
-
-def _mean_of_shards(grads, sizes):
-    return sum(grads) / len(grads)
-
-
-def _sum_of_shards(grads, sizes):
-    return sum(grads)
+from vgg_edu import exercises, multiscale
+from vgg_edu.data.inputs import spec_of
+from vgg_edu.exercises.lesson06 import _adam_first_step
+from vgg_edu.training.evaluation import predict
 
 
-def _first_shard(grads, sizes):
-    return grads[0]
+def _softmax_of_mean(logits):
+    return torch.stack(logits).mean(0).softmax(1)
 
 
-P = 138_357_544
-STAGE_INPUTS = 150_528 + 802_816 + 401_408 + 200_704 + 100_352  # 3x224², 64x112², 128x56², 256x28², 512x14²
+def _mean_of_logits(logits):
+    return torch.stack(logits).mean(0)
+
+
+def _sum_of_posteriors(logits):
+    return sum(scores.softmax(1) for scores in logits)
+
+
+def _one_scale(logits):
+    return logits[0].softmax(1)
+
+
+def _over_the_classes(logits):  # the softmax taken over the images, not the classes
+    return torch.stack([scores.softmax(0) for scores in logits]).mean(0)
+
+
+ADAM_STEP = 1.0 - _adam_first_step(1.0, 0.0)  # how far the weight moves: about the learning rate
 WRONG = {
     "06.1": [math.sqrt(2 / 576), 2 / 1152, math.sqrt(1 / 1152), 0.01],  # fan_in; the variance; no ReLU gain; paper
-    "06.2": [P * 12, P * 4, P * 16 * 8, P * 16 + 0.4],  # SGD momentum; weights only; bits; not a whole number
-    "06.3": [_mean_of_shards, _sum_of_shards, _first_shard, "combine"],
-    "06.4": [STAGE_INPUTS - 150_528, 802_816 + 401_408 + 200_704 + 100_352 + 25_088, 15_000_000],
+    "06.2": [
+        1 - 1e-3 * 5e-4,  # SGD's or AdamW's step, lr x weight_decay x w
+        1.0,  # no step: the loss's gradient is 0
+        _adam_first_step(1.0, 0.0, bias_correction=False),  # Adam without its bias correction
+        1 - 5e-4,  # the decay without the learning rate
+        1 + ADAM_STEP,  # upwards
+        1 - 10 * ADAM_STEP,  # ten times too far
+    ],
+    "06.3": [_softmax_of_mean, _mean_of_logits, _sum_of_posteriors, _one_scale, _over_the_classes, "posteriors"],
 }
 
-RIGHT = {"06.1": [np.float32(math.sqrt(2 / 1152)), torch.tensor(math.sqrt(2 / 1152))]}  # within the 1% tolerance
-NOT_COUNTS = ["06.1"]  # a standard deviation
-SECRETS = {"06.1": ["0.0417", "0.042"], "06.3": ["sum(g * n", "/ sum(sizes)"]}  # besides the answer's own digits
-NOT_ABOVE = {"06.1": ["2 / (128", "0.0417"], "06.3": ["sum(sizes)"]}  # nowhere in the sources above the exercise
+RIGHT = {
+    "06.1": [np.float32(math.sqrt(2 / 1152)), torch.tensor(math.sqrt(2 / 1152))],  # within the 1% tolerance
+    "06.2": [0.999, np.float32(0.999), torch.tensor([0.999])],  # rounded to three decimals; the weight as a tensor
+    "06.3": [
+        lambda logits: sum(torch.softmax(s, dim=-1) for s in logits) / len(logits),
+        lambda logits: np.mean([s.softmax(1).numpy() for s in logits], axis=0),
+        lambda logits: torch.stack(logits).double().softmax(2).mean(0),
+    ],
+}
+NOT_COUNTS = ["06.1", "06.2"]  # a standard deviation; a weight
+SECRETS = {"06.1": ["0.0417", "0.042"], "06.2": ["0.999"]}  # besides the answer's own digits
+NOT_ABOVE = {"06.1": ["2 / (128", "0.0417"], "06.2": ["0.999"], "06.3": ["softmax("]}  # nowhere above the exercise
 
 
 def _solution(exercise_id):
@@ -45,20 +72,43 @@ def _solution(exercise_id):
 
 def test_the_solutions_are_the_hand_computed_values():
     assert _solution("06.1") == pytest.approx(0.041667, rel=1e-4)  # sqrt(2 / (9 * 128))
-    assert _solution("06.2") == 2_213_720_704
-    assert _solution("06.4") == 1_655_808
+    assert 1 - _solution("06.2") == pytest.approx(1e-3, rel=1e-4)  # the full learning rate, however small the decay
 
 
-def test_a_byte_count_computed_in_float32_passes(capsys):
-    # 2,213,720,704 needs 25 bits of mantissa: float32 holds it as 2,213,720,832; the neighbours of that still fail
-    for form in (torch.tensor(P * 16.0), np.float32(P * 16), torch.tensor(P, dtype=torch.float32) * 16):
-        assert exercises.check("06.2", form) is True, form
-    for wrong in (P * 16 + 1000, P * 16 - 1000, np.float32(P * 12)):
-        assert exercises.check("06.2", wrong) is False, wrong
+@pytest.mark.parametrize("weight_decay", [5e-4, 5e-2])
+def test_the_adam_answer_is_torchs_own_first_step(weight_decay, capsys):
+    """06.2 against torch.optim.Adam itself: a weight the loss ignores, one step. The decay's size hardly matters:
+    Adam divides the gradient it sees by that gradient's own size."""
+    w = nn.Parameter(torch.ones(1, dtype=torch.float64))
+    optimizer = torch.optim.Adam([w], lr=1e-3, weight_decay=weight_decay)
+    w.grad = torch.zeros_like(w)
+    optimizer.step()
+    assert 1 - w.item() == pytest.approx(1e-3, rel=1e-4)
+    if weight_decay == 5e-4:  # the question's settings
+        assert w.item() == pytest.approx(_solution("06.2"), abs=1e-12)
+        assert exercises.check("06.2", w) is True  # the weight itself, computed by running Adam, passes
+        assert exercises.check("06.2", w.float()) is True
 
 
-def test_combine_may_return_numpy_or_work_in_float32(capsys):
-    def as_numpy(grads, sizes):
-        return (sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)).numpy()
+def test_the_posteriors_answer_is_what_the_course_computes():
+    """06.3's solution, given a network's logits at three scales, is multiscale.multi_scale_probabilities' result."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 10, 3), nn.AdaptiveMaxPool2d(1), nn.Flatten())  # any size in, 10 scores out
+    with torch.no_grad():
+        net[0].weight.mul_(10)  # scores far apart, and different at each scale
+    images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8)
+    sizes = (32, 48, 64)
+    course = multiscale.multi_scale_probabilities(net, images, sizes)
+    logits = [predict(net, images, spec=dataclasses.replace(spec_of(net), size=s)) for s in sizes]
+    assert torch.allclose(_solution("06.3")(logits), course, atol=1e-6)
+    assert not torch.allclose(_softmax_of_mean(logits), course, atol=1e-4)  # the wrong answer is really different
 
-    assert exercises.check("06.3", as_numpy) is True
+
+def test_posteriors_may_work_on_the_callers_tensors_in_place(capsys):
+    def in_place(logits):
+        for s in logits:
+            s.exp_()
+            s /= s.sum(1, keepdim=True)
+        return sum(logits) / len(logits)
+
+    assert exercises.check("06.3", in_place) is True

@@ -1,4 +1,4 @@
-"""Notebook 07's figures draw what they claim: checked through the artists of the returned Figure."""
+"""Notebook 08's figures draw what they claim: checked through the artists of the returned Figure."""
 
 import matplotlib
 

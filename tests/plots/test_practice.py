@@ -1,4 +1,4 @@
-"""Notebook 06's figures draw what they claim: checked through the artists of the returned Figure."""
+"""Notebooks 06 and 07's figures draw what they claim: checked through the artists of the returned Figure."""
 
 import matplotlib
 

@@ -113,7 +113,7 @@ def test_lesson_checkpoint_keeps_fast_runs_apart_from_the_real_model(monkeypatch
     fast = lesson_checkpoint()
     monkeypatch.setenv("VGG_EDU_FAST", "0")
     full = lesson_checkpoint()
-    # the file notebooks 05-07 load (the README's artifacts/vgg11_fashion_mnist.pt), and another one in fast mode
+    # the file notebooks 05 and 08 load (the README's artifacts/vgg11_fashion_mnist.pt), and another one in fast mode
     assert full == tmp_path / "vgg11_fashion_mnist.pt" and fast.parent == tmp_path and fast != full
 
 

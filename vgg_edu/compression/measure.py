@@ -1,4 +1,4 @@
-"""What notebook 07 measures making a VGG small: MACs and parameters (``vgg_edu.analysis.layer_table``), a pruning
+"""What notebook 08 measures making a VGG small: MACs and parameters (``vgg_edu.analysis.layer_table``), a pruning
 sweep with fine-tuning through ``fit``, a size / latency / accuracy table, and the FC head against the
 global-average-pool head. The methods themselves: ``compression.prune``, ``compression.quantize``,
 ``compression.distill``.

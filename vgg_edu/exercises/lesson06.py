@@ -1,13 +1,11 @@
-"""Exercises of notebook 06: training VGG in practice. The checks compute their expected values by hand."""
+"""Exercises of notebook 06: training VGG in practice, the optimisation (initialisation, optimisers, multi-scale
+testing). The checks compute their expected values by hand."""
 
 from __future__ import annotations
 
 import math
-import struct
 
-from . import as_count, as_number, exercise
-
-VGG16_PARAMS = 138_357_544  # torchvision's vgg16 (REFERENCE.md)
+from . import as_number, exercise
 
 
 @exercise(
@@ -32,101 +30,82 @@ def _check_06_1(answer):
     return "compute the fan, the variance 2 / fan, then its square root."
 
 
-def _float32_of(count: int) -> int:
-    """The value a float32 holds for ``count``: float32 has 24 bits of mantissa, so a count over 2**24 (06.2's) is
-    rounded, and a right answer computed in float32 (torch's default dtype) arrives as that value."""
-    return int(struct.unpack("f", struct.pack("f", count))[0])
+ADAM = dict(lr=1e-3, weight_decay=5e-4, betas=(0.9, 0.999), eps=1e-8)  # section 2's Adam run, PyTorch's defaults
+
+
+def _adam_first_step(w: float, loss_grad: float, *, bias_correction: bool = True) -> float:
+    """``w`` after torch.optim.Adam's first step, written out: the decay joins the gradient, then m and v start
+    from zero (``bias_correction=False``: the step without Adam's division by 1 - beta^t)."""
+    lr, wd, (beta1, beta2), eps = ADAM["lr"], ADAM["weight_decay"], ADAM["betas"], ADAM["eps"]
+    g = loss_grad + wd * w
+    m, v = (1 - beta1) * g, (1 - beta2) * g * g
+    if bias_correction:
+        m, v = m / (1 - beta1), v / (1 - beta2)
+    return w - lr * m / (math.sqrt(v) + eps)
 
 
 @exercise(
     "06.2",
-    "VGG-16 (138,357,544 parameters) trained in float32 with Adam: how many bytes do its weights, their gradients "
-    "and Adam's optimizer state take together, activations aside?",
-    hint="Section 3's formula lists what a step holds; compare how many buffers Adam keeps per weight with SGD's "
-    "momentum.",
-    solution="answer = 138_357_544 * 4 * (1 + 1 + 2)",
+    "A weight w = 1.0 has no effect on the loss (its loss gradient is 0). What is w after the first step of "
+    "torch.optim.Adam([w], lr=1e-3, weight_decay=5e-4), the settings of section 2's Adam run (PyTorch's default "
+    "betas and eps)?",
+    hint="Section 2 says where Adam's weight_decay enters. Then follow Adam's first step from zero moments, bias "
+    "correction included (torch.optim.Adam's documentation writes the algorithm out): how large is the step "
+    "compared with the learning rate?",
+    solution="""g = 5e-4 * 1.0                      # the gradient Adam sees: the loss's 0 plus weight_decay x w
+m_hat, v_hat = g, g**2              # first step: (1 - beta) g and (1 - beta) g^2, each divided by (1 - beta)
+answer = 1.0 - 1e-3 * m_hat / (math.sqrt(v_hat) + 1e-8)""",
 )
 def _check_06_2(answer):
-    value = as_count(answer)
-    if value in (VGG16_PARAMS * 16, _float32_of(VGG16_PARAMS * 16)):
+    value = as_number(answer)
+    moved, expected = 1.0 - value, 1.0 - _adam_first_step(1.0, 0.0)
+    if math.isclose(moved, expected, rel_tol=0.01):
         return True
-    if value == VGG16_PARAMS * 12:
-        return "that is SGD with momentum (one buffer per weight); Adam keeps more."
-    if value in (VGG16_PARAMS * 4, VGG16_PARAMS * 8):
-        return "count all three: the weights, one gradient per weight, and the optimizer's buffers."
-    if value in (VGG16_PARAMS * 16 * 8, VGG16_PARAMS * 4 * 8):
-        return "bytes, not bits: a float32 value is 4 bytes."
-    return "count float32 values per weight (weight, gradient, optimizer buffers), then 4 bytes each."
-
-
-def _pieces():
-    import torch
-
-    g = torch.Generator().manual_seed(6)
-    w = torch.randn(5, 3, generator=g, dtype=torch.float64)
-    x, y = torch.randn(23, 3, generator=g, dtype=torch.float64), torch.randn(23, 5, generator=g, dtype=torch.float64)
-    sizes = [8, 8, 4, 3]
-
-    def grad(xs, ys):  # gradient of the mean squared error over the rows given
-        w_ = w.clone().requires_grad_(True)
-        ((xs @ w_.T - ys) ** 2).sum(1).mean().backward()
-        return w_.grad
-
-    shards = torch.split(torch.arange(23), sizes)
-    return [grad(x[i], y[i]) for i in shards], sizes, grad(x, y)
+    if moved == 0:
+        return "weight_decay is part of the gradient Adam sees: that gradient is not 0, so the weight moves."
+    if moved < 0:
+        return "the weight moved up: a step goes against the gradient, and weight decay pulls a weight towards 0."
+    if math.isclose(moved, ADAM["lr"] * ADAM["weight_decay"], rel_tol=0.01):
+        return (
+            "that is lr x weight_decay x w, the step of SGD (or of AdamW, which applies the decay to the weight "
+            "itself); Adam rescales the gradient it sees, the decay included."
+        )
+    if math.isclose(moved, 1.0 - _adam_first_step(1.0, 0.0, bias_correction=False), rel_tol=0.01):
+        return "the bias correction is missing: Adam divides m and v by 1 - beta^t, at step 1 by 1 - beta."
+    if math.isclose(moved, ADAM["weight_decay"], rel_tol=0.01):
+        return "the learning rate is missing from the step."
+    return "work out the gradient Adam sees, then its first step's m and v, corrected, and the step they give."
 
 
 @exercise(
     "06.3",
-    "Data parallelism: each of four GPUs computed the gradient of the mean loss over its own shard of the batch, "
-    "and the shards have the sizes in `sizes` (the last ones may be smaller). Write combine(grads, sizes) that "
-    "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
-    "function.",
-    hint="Each shard's gradient is an average over that shard's images only: in a small shard each image weighs "
-    "more than it does in the whole batch's average.",
-    solution="""def combine(grads, sizes):
-    return sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)
-answer = combine""",
+    "Multi-scale testing, as the paper does it (section 3): write posteriors(logits) that takes a list of the "
+    "network's logits for the same images at each test scale Q, each a tensor (N, classes), and returns the class "
+    "posteriors of the scale set, a tensor (N, classes). Pass the function.",
+    hint="What the paper averages over the scales is in section 3's claims; each row of the result is a "
+    "probability distribution over the classes.",
+    solution="""def posteriors(logits):
+    return torch.stack([scores.softmax(dim=1) for scores in logits]).mean(dim=0)
+answer = posteriors""",
 )
-def _check_06_3(combine):
+def _check_06_3(posteriors):
     import torch
 
-    if not callable(combine):
-        return "answer should be your combine function itself (no brackets)."
-    grads, sizes, full = _pieces()
-    got = torch.as_tensor(combine([g.clone() for g in grads], list(sizes)), dtype=torch.float64)
-    if got.shape != full.shape:
-        return f"the result should have the shape of one gradient, {tuple(full.shape)}; got {tuple(got.shape)}."
-    if torch.allclose(got, full, atol=1e-9):
+    if not callable(posteriors):
+        return "answer should be your posteriors function itself (no brackets)."
+    g = torch.Generator().manual_seed(6)
+    logits = [3 * torch.randn(5, 10, generator=g) for _ in range(3)]  # three scales that disagree
+    got = torch.as_tensor(posteriors([scores.clone() for scores in logits]), dtype=torch.float64)
+    stacked = torch.stack(logits).double()
+    expected = stacked.softmax(dim=2).mean(dim=0)
+    if got.shape != expected.shape:
+        return f"the result should be (N, classes), {tuple(expected.shape)}; got {tuple(got.shape)}."
+    if torch.allclose(got, expected, atol=1e-6):
         return True
-    if torch.allclose(got, sum(grads) / len(grads), atol=1e-9):
-        return "a plain mean of the shard gradients is right only when all shards have the same size."
-    if torch.allclose(got, sum(grads), atol=1e-9):
-        return "a sum is too large: the loss is a mean over the batch."
-    return "the values differ from the whole batch's gradient: weight each shard by its size."
-
-
-STAGE_INPUTS_224 = 3 * 224 * 224 + 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14
-
-
-@exercise(
-    "06.4",
-    "VGG-16 at 224 x 224 with its features checkpointed stage by stage (five segments, each ending with its "
-    "max-pool): how many activation values per image does autograd keep for the features' backward pass between "
-    "the forward and the backward pass? Count the inputs of the five segments, the image included.",
-    hint="A checkpointed segment keeps only what enters it: the image for the first stage, then the output of "
-    "each max-pool before a stage (channels x height x width).",
-    solution="""answer = sum(c * (224 // 2**s) ** 2 for s, c in enumerate([3, 64, 128, 256, 512]))""",
-)
-def _check_06_4(answer):
-    value = as_count(answer)
-    if value == STAGE_INPUTS_224:
-        return True
-    if value == STAGE_INPUTS_224 - 3 * 224 * 224:
-        return "the image is the first segment's input: count it too."
-    outputs = 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7
-    if value == outputs:
-        return "those are the segments' outputs; a checkpoint keeps each segment's input."
-    if value > 10 * STAGE_INPUTS_224:
-        return "that is close to everything a plain forward keeps; checkpointing keeps only the segment boundaries."
-    return "one term per segment: channels x height x width of what enters it."
+    if torch.allclose(got, stacked.mean(dim=0).softmax(dim=1), atol=1e-6):
+        return "that turns the averaged scores into probabilities; the paper averages something else (section 3)."
+    if torch.allclose(got, stacked.softmax(dim=2).sum(dim=0), atol=1e-5):
+        return "each row should sum to 1: a sum over the scales is not an average."
+    if not torch.allclose(got.sum(dim=1), torch.ones(len(got), dtype=got.dtype), atol=1e-5):
+        return "each row of posteriors is a probability distribution: non-negative, summing to 1."
+    return "the values differ from the scale set's posteriors: check what is averaged, and over which dimension."

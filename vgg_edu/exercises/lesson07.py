@@ -1,171 +1,110 @@
-"""Exercises of notebook 07: making VGG small and reusing it.
-
-07.1 is a find-the-bug: the practical-tips source's global-average-pool head (``BUGS["07.1"]``) is in the cell to
-fix. The checks compute what they expect by hand (the pooled mean and one Linear; the conv MAC formula; Hinton et
-al.'s loss written out; the parameters of each optimizer group).
-"""
+"""Exercises of notebook 07: training VGG in practice, the systems (memory, gradient checkpointing, data
+parallelism). The checks compute their expected values by hand."""
 
 from __future__ import annotations
 
+import struct
+
 from . import as_count, exercise
 
-BUGS = {
-    "07.1": """head = nn.Sequential(          # the practical-tips source's GAP head for VGG-16, 10 classes
-    nn.AdaptiveAvgPool2d((7, 7)),
-    nn.Flatten(),
-    nn.Linear(512, 10),
-)
-answer = head""",
-}
+VGG16_PARAMS = 138_357_544  # torchvision's vgg16 (REFERENCE.md)
+
+
+def _float32_of(count: int) -> int:
+    """The value a float32 holds for ``count``: float32 has 24 bits of mantissa, so a count over 2**24 (07.1's) is
+    rounded, and a right answer computed in float32 (torch's default dtype) arrives as that value."""
+    return int(struct.unpack("f", struct.pack("f", count))[0])
 
 
 @exercise(
     "07.1",
-    "The practical-tips source replaces VGG-16's three FC layers by the head in the cell below, which receives the "
-    "features' output, a batch of shape (N, 512, 7, 7). Run it on such a batch: it fails. Fix it so that it is a "
-    "real global-average-pool head for 10 classes, and pass the fixed head.",
-    hint="Read the shape that reaches the Linear layer: print(nn.Flatten()(nn.AdaptiveAvgPool2d((7, 7))(x)).shape). "
-    "What should one channel contribute after a *global* average?",
-    solution="""head = nn.Sequential(
-    nn.AdaptiveAvgPool2d((1, 1)),   # one number per channel: the mean over the whole map
-    nn.Flatten(),
-    nn.Linear(512, 10),
+    "VGG-16 (138,357,544 parameters) trained in float32 with Adam: how many bytes do its weights, their gradients "
+    "and Adam's optimizer state take together, activations aside?",
+    hint="Section 1's formula lists what a step holds; compare how many buffers Adam keeps per weight with SGD's "
+    "momentum.",
+    solution="answer = 138_357_544 * 4 * (1 + 1 + 2)",
 )
-answer = head""",
-)
-def _check_07_1(head):
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
+def _check_07_1(answer):
+    value = as_count(answer)
+    if value in (VGG16_PARAMS * 16, _float32_of(VGG16_PARAMS * 16)):
+        return True
+    if value == VGG16_PARAMS * 12:
+        return "that is SGD with momentum (one buffer per weight); Adam keeps more."
+    if value in (VGG16_PARAMS * 4, VGG16_PARAMS * 8):
+        return "count all three: the weights, one gradient per weight, and the optimizer's buffers."
+    if value in (VGG16_PARAMS * 16 * 8, VGG16_PARAMS * 4 * 8):
+        return "bytes, not bits: a float32 value is 4 bytes."
+    return "count float32 values per weight (weight, gradient, optimizer buffers), then 4 bytes each."
 
-    if not isinstance(head, nn.Module):
-        return "answer should be the head itself, an nn.Module such as nn.Sequential(...)."
-    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
-    if len(linears) != 1:
-        return f"a global-average-pool head has exactly one Linear layer; yours has {len(linears)}."
-    fc = linears[0]
-    if fc.out_features != 10:
-        return f"the head should score 10 classes; its Linear layer has {fc.out_features} outputs."
-    g = torch.Generator().manual_seed(7)
-    outputs = []
-    with torch.no_grad():
-        for side in (7, 14):  # global: the mean over any map size, one number per channel
-            x = torch.randn(2, 512, side, side, generator=g)
-            try:
-                got = head.eval()(x)
-            except Exception as err:  # noqa: BLE001 - a broken head fails in many ways; say how, do not crash
-                return f"the head fails on a (2, 512, {side}, {side}) batch: {str(err).splitlines()[0]}"
-            if fc.in_features != x.shape[1]:  # it ran on this map size, but not on the channels' means
-                return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
-            outputs.append((got, F.linear(x.mean((2, 3)), fc.weight, fc.bias)))
-    for got, expected in outputs:
-        if got.shape != expected.shape:
-            return f"the output should have shape (N, 10); got {tuple(got.shape)}."
-        if not torch.allclose(got, expected, atol=1e-5):
-            return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
-    return True
+
+STAGE_INPUTS_224 = 3 * 224 * 224 + 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14
 
 
 @exercise(
     "07.2",
-    "Prune 50% of the filters of every conv of the classroom VGG-11 (channels 16, 32, 64, 64, 128, 128, 128, 128, "
-    "on 32 x 32 inputs) with prune.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
-    "padding 1) do afterwards?",
-    hint="A conv does H_out * W_out * C_out * C_in * 3 * 3 MACs. Which map size does stage 3 work on at 32 px, and "
-    "which of C_in and C_out did the pruning change?",
-    solution="answer = 8 * 8 * 32 * 16 * 3 * 3   # 8 x 8 map (two pools), 32 of 64 filters kept, 16 of conv2_1's 32",
+    "VGG-16 at 224 x 224 with its features checkpointed stage by stage (five segments, each ending with its "
+    "max-pool): how many activation values per image does autograd keep for the features' backward pass between "
+    "the forward and the backward pass? Count the inputs of the five segments, the image included.",
+    hint="A checkpointed segment keeps only what enters it: the image for the first stage, then the output of "
+    "each max-pool before a stage (channels x height x width).",
+    solution="""answer = sum(c * (224 // 2**s) ** 2 for s, c in enumerate([3, 64, 128, 256, 512]))""",
 )
 def _check_07_2(answer):
-    n = as_count(answer)
-    expected = 8 * 8 * 32 * 16 * 9
-    if n == 8 * 8 * 64 * 32 * 9:  # also the pruned widths on a 16 x 16 map
-        return "that is conv3_1 before pruning (or the pruned widths on the wrong map size)."
-    if n == 2 * expected:
-        return (
-            "check both C_in and C_out: pruning removed filters of conv3_1 and of conv2_1, which feeds it; and "
-            "count multiply-accumulates, not FLOPs."
-        )
-    if n == 8 * 8 * 16 * 8 * 9:  # the answer for VGG-11/8 (the first classroom network), also a 4 x 4 map
-        return (
-            "that is conv3_1 of a network half as wide, or on a map one pool too small: take the channels the "
-            "question lists, and the map size after two 2 x 2 max-pools."
-        )
-    if n == 32 * 32 * 32 * 16 * 9:
-        return "check the map size: stage 3 comes after two 2 x 2 max-pools."
-    return n == expected or "apply H_out * W_out * C_out * C_in * 9 with the channels that remain."
+    value = as_count(answer)
+    if value == STAGE_INPUTS_224:
+        return True
+    if value == STAGE_INPUTS_224 - 3 * 224 * 224:
+        return "the image is the first segment's input: count it too."
+    outputs = 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7
+    if value == outputs:
+        return "those are the segments' outputs; a checkpoint keeps each segment's input."
+    if value > 10 * STAGE_INPUTS_224:
+        return "that is close to everything a plain forward keeps; checkpointing keeps only the segment boundaries."
+    return "one term per segment: channels x height x width of what enters it."
+
+
+def _pieces():
+    import torch
+
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    x, y = torch.randn(23, 3, generator=g, dtype=torch.float64), torch.randn(23, 5, generator=g, dtype=torch.float64)
+    sizes = [8, 8, 4, 3]
+
+    def grad(xs, ys):  # gradient of the mean squared error over the rows given
+        w_ = w.clone().requires_grad_(True)
+        ((xs @ w_.T - ys) ** 2).sum(1).mean().backward()
+        return w_.grad
+
+    shards = torch.split(torch.arange(23), sizes)
+    return [grad(x[i], y[i]) for i in shards], sizes, grad(x, y)
 
 
 @exercise(
     "07.3",
-    "Write kd_loss(s, t, y, T, alpha), the distillation loss of Hinton et al. (2015): s and t are the student's and "
-    "the teacher's logits (N, classes), y the labels, T the temperature and alpha the weight of the soft targets: "
-    "(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)), averaged over the batch. Pass kd_loss.",
-    hint="F.cross_entropy(s, y) is the hard part. For the soft part, F.kl_div(input, target) expects the student's "
-    "log-probabilities as input and computes KL(target || input); use reduction='batchmean'.",
-    solution="""import torch.nn.functional as F
-
-def kd_loss(s, t, y, T, alpha):
-    hard = F.cross_entropy(s, y)
-    soft = F.kl_div(F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1), reduction="batchmean")
-    return (1 - alpha) * hard + alpha * T**2 * soft
-answer = kd_loss""",
+    "Data parallelism: each of four GPUs computed the gradient of the mean loss over its own shard of the batch, "
+    "and the shards have the sizes in `sizes` (the last ones may be smaller). Write combine(grads, sizes) that "
+    "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
+    "function.",
+    hint="Each shard's gradient is an average over that shard's images only: in a small shard each image weighs "
+    "more than it does in the whole batch's average.",
+    solution="""def combine(grads, sizes):
+    return sum(g * n for g, n in zip(grads, sizes)) / sum(sizes)
+answer = combine""",
 )
-def _check_07_3(kd_loss):
+def _check_07_3(combine):
     import torch
 
-    if not callable(kd_loss):
-        return "answer should be your kd_loss function itself (no brackets)."
-    g = torch.Generator().manual_seed(3)
-    for T, alpha in ((4.0, 0.9), (2.0, 0.5), (1.0, 0.0)):
-        s, t = torch.randn(8, 10, generator=g), 3 * torch.randn(8, 10, generator=g)
-        y = torch.randint(0, 10, (8,), generator=g)
-        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)
-        kl = (p_t * (log_p_t - log_p_s)).sum(1).mean()
-        ce = -s.log_softmax(1)[torch.arange(8), y].mean()
-        expected = (1 - alpha) * ce + alpha * T**2 * kl
-        got = torch.as_tensor(kd_loss(s, t, y, T, alpha)).float()
-        if got.numel() != 1:
-            return f"the loss should be one number (the batch mean); got shape {tuple(got.shape)}."
-        if not torch.allclose(got.reshape(()), expected, rtol=1e-4, atol=1e-5):
-            if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
-                return "close: the soft term is missing a factor (see the formula)."
-            return f"with T={T} and alpha={alpha} your loss differs from the formula."
-    return True
-
-
-@exercise(
-    "07.4",
-    "Layer-wise learning rates, the practical-tips source's fine-tuning recipe: write param_groups(model) that "
-    "returns the parameter groups for torch.optim.SGD with the parameters of model.features at learning rate 1e-5 "
-    "and those of model.classifier at 1e-4, each parameter in exactly one group. Pass param_groups.",
-    hint='torch.optim.SGD accepts a list of dicts, [{"params": ..., "lr": ...}, ...]; a module\'s parameters are '
-    "module.parameters().",
-    solution="""def param_groups(model):
-    return [{"params": model.features.parameters(), "lr": 1e-5},
-            {"params": model.classifier.parameters(), "lr": 1e-4}]
-answer = param_groups""",
-)
-def _check_07_4(param_groups):
-    import math
-
-    import torch
-
-    from ..models import VGG
-
-    if not callable(param_groups):
-        return "answer should be your param_groups function itself (no brackets)."
-    model = VGG("A", in_channels=1, num_classes=10, width_divisor=16, batch_norm=True, head="gap")
-    optimizer = torch.optim.SGD(param_groups(model), lr=1.0, momentum=0.9)
-    lr_of = {}
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if id(p) in lr_of:
-                return "a parameter is in two groups."
-            lr_of[id(p)] = group["lr"]
-    missing = [p for p in model.parameters() if id(p) not in lr_of]
-    if missing:
-        return f"{len(missing)} of the model's parameter tensors are in no group."
-    for part, lr in ((model.features, 1e-5), (model.classifier, 1e-4)):
-        if not all(math.isclose(lr_of[id(p)], lr) for p in part.parameters()):
-            return "some parameters have the wrong learning rate: check which part gets which."
-    return True
+    if not callable(combine):
+        return "answer should be your combine function itself (no brackets)."
+    grads, sizes, full = _pieces()
+    got = torch.as_tensor(combine([g.clone() for g in grads], list(sizes)), dtype=torch.float64)
+    if got.shape != full.shape:
+        return f"the result should have the shape of one gradient, {tuple(full.shape)}; got {tuple(got.shape)}."
+    if torch.allclose(got, full, atol=1e-9):
+        return True
+    if torch.allclose(got, sum(grads) / len(grads), atol=1e-9):
+        return "a plain mean of the shard gradients is right only when all shards have the same size."
+    if torch.allclose(got, sum(grads), atol=1e-9):
+        return "a sum is too large: the loss is a mean over the batch."
+    return "the values differ from the whole batch's gradient: weight each shard by its size."

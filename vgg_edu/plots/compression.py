@@ -1,4 +1,4 @@
-"""Figures of notebook 07: accuracy against MACs for pruned networks, size and latency of quantized ones, and
+"""Figures of notebook 08: accuracy against MACs for pruned networks, size and latency of quantized ones, and
 transfer learning by method."""
 
 from __future__ import annotations

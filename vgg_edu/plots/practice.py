@@ -1,5 +1,5 @@
-"""Figures of notebook 06: training VGG in practice (initialization, optimisers and schedules, the learning-rate
-range test, augmentation, memory, kernel sizes)."""
+"""Figures of notebooks 06 and 07: training VGG in practice (06: initialization, optimisers and schedules, the
+learning-rate range test, augmentation; 07: memory, mixed precision, kernel sizes)."""
 
 from __future__ import annotations
 

@@ -11,5 +11,5 @@
 - ``checkpoint``   the checkpoint format: write, read, load a model, restore a run; ``SaveCheckpoint``
 - ``distributed``  torchrun: DistributedDataParallel, the global batch split over processes, rank-0 writes
 - ``lr_range``     the learning-rate range test
-- ``lessons``      short runs and comparisons for notebooks 01-07, and the model notebooks 05-07 load
+- ``lessons``      short runs and comparisons for notebooks 01-08, and the model notebooks 05 and 08 load
 """

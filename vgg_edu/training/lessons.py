@@ -1,5 +1,5 @@
 """Short runs and comparisons for the lessons (notebook 04 and after): a few hundred steps of SGD, ablations of a
-recipe, the train/validation accuracy gap, what each part of a step costs, and the model notebooks 05-07 load.
+recipe, the train/validation accuracy gap, what each part of a step costs, and the model notebooks 05 and 08 load.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
 
 
 def lesson_checkpoint() -> Path:
-    """Where notebook 04 saves its model: ``artifacts/vgg11_fashion_mnist.pt``, the file notebooks 05-07 load; in
+    """Where notebook 04 saves its model: ``artifacts/vgg11_fashion_mnist.pt``, the file notebooks 05 and 08 load; in
     fast mode ``vgg11_fashion_mnist_fast.pt``, so that a CI run never replaces a model trained in full."""
     name = runtime.fast_or_full(DEFAULT_CHECKPOINT.replace(".pt", "_fast.pt"), DEFAULT_CHECKPOINT)
     return runtime.artifacts_dir() / name

@@ -1,0 +1,101 @@
+"""Notebook 08's exercises (small and reused): known-wrong answers, the broken GAP head as written in its cell, the
+count against what the package measures and the question against the classroom network."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vgg_edu import exercises
+from vgg_edu.exercises import lesson08
+
+
+def _run(code: str):
+    namespace = {"torch": torch, "nn": nn, "math": math}
+    exec(code, namespace)
+    return namespace["answer"]
+
+
+def _kd_without_t_squared(s, t, y, temp, alpha):
+    soft = F.kl_div(F.log_softmax(s / temp, dim=1), F.softmax(t / temp, dim=1), reduction="batchmean")
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * soft
+
+
+def _kd_reversed_kl(s, t, y, temp, alpha):
+    soft = F.kl_div(F.log_softmax(t / temp, dim=1), F.softmax(s / temp, dim=1), reduction="batchmean")
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
+
+
+def _kd_no_temperature(s, t, y, temp, alpha):
+    soft = F.kl_div(F.log_softmax(s, dim=1), F.softmax(t, dim=1), reduction="batchmean")
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
+
+
+def _groups_swapped(model):
+    return [{"params": model.features.parameters(), "lr": 1e-4}, {"params": model.classifier.parameters(), "lr": 1e-5}]
+
+
+def _groups_head_missing(model):
+    return [{"params": model.features.parameters(), "lr": 1e-5}]
+
+
+WRONG = {
+    "08.1": [
+        _run(lesson08.BUGS["08.1"]),  # the source's head: 25,088 numbers reach a 512-input layer
+        nn.Sequential(nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(), nn.Linear(25088, 10)),  # runs at 7 x 7 only
+        nn.Sequential(nn.AdaptiveMaxPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10)),  # max, not average
+        nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10)),  # not global: fails on a 14 x 14 map
+        nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 1000)),  # ImageNet's classes
+    ],
+    # unpruned (or a 16 x 16 map); inputs not pruned; a 32 x 32 map; VGG-11/8's answer (the first classroom network)
+    # or a 4 x 4 map; fractional
+    "08.2": [1_179_648, 589_824, 4_718_592, 73_728, 294_912.4],
+    "08.3": [_kd_without_t_squared, _kd_reversed_kl, _kd_no_temperature, lambda s, t, y, temp, alpha: 0.0],
+    "08.4": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
+}
+
+# nowhere in the sources above 08.2: the 50% pruned network's layer table, which would print the answer
+NOT_ABOVE = {"08.2": ["layer_table(pruned_models[0.5]", "prune_channels(model, 0.5)"]}
+
+
+def test_the_count_is_the_hand_computed_value():
+    assert _run(exercises.EXERCISES["08.2"].solution) == 8 * 8 * 32 * 16 * 9
+
+
+def test_the_count_is_what_the_package_measures():
+    """08.2's answer is the pruned network's conv3_1 row in analysis.layer_table."""
+    from vgg_edu import analysis, models
+    from vgg_edu.compression.prune import prune_channels
+    from vgg_edu.training.recipes import build_model
+
+    pruned = prune_channels(build_model("classroom"), 0.5)
+    table = analysis.layer_table(pruned, (1, 32, 32)).set_index("layer")
+    assert table.loc[models.layer_names(pruned)["conv3_1"], "macs"] == _run(exercises.EXERCISES["08.2"].solution)
+
+
+def test_the_question_lists_the_classroom_networks_widths_and_input_size():
+    """08.2 names the classroom recipe's network: its conv widths and input size are the recipe's."""
+    from vgg_edu.compression.prune import convs
+    from vgg_edu.data.inputs import spec_of
+    from vgg_edu.training.recipes import build_model
+
+    model = build_model("classroom")
+    widths = ", ".join(str(m.out_channels) for m in convs(model))
+    size = spec_of(model).size
+    assert f"(channels {widths}, on {size} x {size} inputs)" in exercises.EXERCISES["08.2"].question
+
+
+def test_function_answers_may_return_numpy_and_tensor_values(capsys):
+    kd = _run(exercises.EXERCISES["08.3"].solution)
+    assert exercises.check("08.3", lambda *a: kd(*a).numpy()) is True
+    assert exercises.check("08.3", lambda *a: float(kd(*a))) is True
+
+
+def test_the_broken_head_runs_as_written_and_fails_on_a_feature_map(capsys):
+    head = _run(lesson08.BUGS["08.1"])  # building it works: the notebook runs top to bottom
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        head(torch.zeros(1, 512, 7, 7))
+    assert exercises.check("08.1", head) is False
+    assert "fails" in capsys.readouterr().out

@@ -1,0 +1,171 @@
+"""Exercises of notebook 08: making VGG small and reusing it.
+
+08.1 is a find-the-bug: the practical-tips source's global-average-pool head (``BUGS["08.1"]``) is in the cell to
+fix. The checks compute what they expect by hand (the pooled mean and one Linear; the conv MAC formula; Hinton et
+al.'s loss written out; the parameters of each optimizer group).
+"""
+
+from __future__ import annotations
+
+from . import as_count, exercise
+
+BUGS = {
+    "08.1": """head = nn.Sequential(          # the practical-tips source's GAP head for VGG-16, 10 classes
+    nn.AdaptiveAvgPool2d((7, 7)),
+    nn.Flatten(),
+    nn.Linear(512, 10),
+)
+answer = head""",
+}
+
+
+@exercise(
+    "08.1",
+    "The practical-tips source replaces VGG-16's three FC layers by the head in the cell below, which receives the "
+    "features' output, a batch of shape (N, 512, 7, 7). Run it on such a batch: it fails. Fix it so that it is a "
+    "real global-average-pool head for 10 classes, and pass the fixed head.",
+    hint="Read the shape that reaches the Linear layer: print(nn.Flatten()(nn.AdaptiveAvgPool2d((7, 7))(x)).shape). "
+    "What should one channel contribute after a *global* average?",
+    solution="""head = nn.Sequential(
+    nn.AdaptiveAvgPool2d((1, 1)),   # one number per channel: the mean over the whole map
+    nn.Flatten(),
+    nn.Linear(512, 10),
+)
+answer = head""",
+)
+def _check_08_1(head):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    if not isinstance(head, nn.Module):
+        return "answer should be the head itself, an nn.Module such as nn.Sequential(...)."
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    if len(linears) != 1:
+        return f"a global-average-pool head has exactly one Linear layer; yours has {len(linears)}."
+    fc = linears[0]
+    if fc.out_features != 10:
+        return f"the head should score 10 classes; its Linear layer has {fc.out_features} outputs."
+    g = torch.Generator().manual_seed(7)
+    outputs = []
+    with torch.no_grad():
+        for side in (7, 14):  # global: the mean over any map size, one number per channel
+            x = torch.randn(2, 512, side, side, generator=g)
+            try:
+                got = head.eval()(x)
+            except Exception as err:  # noqa: BLE001 - a broken head fails in many ways; say how, do not crash
+                return f"the head fails on a (2, 512, {side}, {side}) batch: {str(err).splitlines()[0]}"
+            if fc.in_features != x.shape[1]:  # it ran on this map size, but not on the channels' means
+                return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
+            outputs.append((got, F.linear(x.mean((2, 3)), fc.weight, fc.bias)))
+    for got, expected in outputs:
+        if got.shape != expected.shape:
+            return f"the output should have shape (N, 10); got {tuple(got.shape)}."
+        if not torch.allclose(got, expected, atol=1e-5):
+            return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
+    return True
+
+
+@exercise(
+    "08.2",
+    "Prune 50% of the filters of every conv of the classroom VGG-11 (channels 16, 32, 64, 64, 128, 128, 128, 128, "
+    "on 32 x 32 inputs) with prune.prune_channels. How many multiply-accumulates per image does conv3_1 (3 x 3, "
+    "padding 1) do afterwards?",
+    hint="A conv does H_out * W_out * C_out * C_in * 3 * 3 MACs. Which map size does stage 3 work on at 32 px, and "
+    "which of C_in and C_out did the pruning change?",
+    solution="answer = 8 * 8 * 32 * 16 * 3 * 3   # 8 x 8 map (two pools), 32 of 64 filters kept, 16 of conv2_1's 32",
+)
+def _check_08_2(answer):
+    n = as_count(answer)
+    expected = 8 * 8 * 32 * 16 * 9
+    if n == 8 * 8 * 64 * 32 * 9:  # also the pruned widths on a 16 x 16 map
+        return "that is conv3_1 before pruning (or the pruned widths on the wrong map size)."
+    if n == 2 * expected:
+        return (
+            "check both C_in and C_out: pruning removed filters of conv3_1 and of conv2_1, which feeds it; and "
+            "count multiply-accumulates, not FLOPs."
+        )
+    if n == 8 * 8 * 16 * 8 * 9:  # the answer for VGG-11/8 (the first classroom network), also a 4 x 4 map
+        return (
+            "that is conv3_1 of a network half as wide, or on a map one pool too small: take the channels the "
+            "question lists, and the map size after two 2 x 2 max-pools."
+        )
+    if n == 32 * 32 * 32 * 16 * 9:
+        return "check the map size: stage 3 comes after two 2 x 2 max-pools."
+    return n == expected or "apply H_out * W_out * C_out * C_in * 9 with the channels that remain."
+
+
+@exercise(
+    "08.3",
+    "Write kd_loss(s, t, y, T, alpha), the distillation loss of Hinton et al. (2015): s and t are the student's and "
+    "the teacher's logits (N, classes), y the labels, T the temperature and alpha the weight of the soft targets: "
+    "(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)), averaged over the batch. Pass kd_loss.",
+    hint="F.cross_entropy(s, y) is the hard part. For the soft part, F.kl_div(input, target) expects the student's "
+    "log-probabilities as input and computes KL(target || input); use reduction='batchmean'.",
+    solution="""import torch.nn.functional as F
+
+def kd_loss(s, t, y, T, alpha):
+    hard = F.cross_entropy(s, y)
+    soft = F.kl_div(F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1), reduction="batchmean")
+    return (1 - alpha) * hard + alpha * T**2 * soft
+answer = kd_loss""",
+)
+def _check_08_3(kd_loss):
+    import torch
+
+    if not callable(kd_loss):
+        return "answer should be your kd_loss function itself (no brackets)."
+    g = torch.Generator().manual_seed(3)
+    for T, alpha in ((4.0, 0.9), (2.0, 0.5), (1.0, 0.0)):
+        s, t = torch.randn(8, 10, generator=g), 3 * torch.randn(8, 10, generator=g)
+        y = torch.randint(0, 10, (8,), generator=g)
+        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)
+        kl = (p_t * (log_p_t - log_p_s)).sum(1).mean()
+        ce = -s.log_softmax(1)[torch.arange(8), y].mean()
+        expected = (1 - alpha) * ce + alpha * T**2 * kl
+        got = torch.as_tensor(kd_loss(s, t, y, T, alpha)).float()
+        if got.numel() != 1:
+            return f"the loss should be one number (the batch mean); got shape {tuple(got.shape)}."
+        if not torch.allclose(got.reshape(()), expected, rtol=1e-4, atol=1e-5):
+            if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
+                return "close: the soft term is missing a factor (see the formula)."
+            return f"with T={T} and alpha={alpha} your loss differs from the formula."
+    return True
+
+
+@exercise(
+    "08.4",
+    "Layer-wise learning rates, the practical-tips source's fine-tuning recipe: write param_groups(model) that "
+    "returns the parameter groups for torch.optim.SGD with the parameters of model.features at learning rate 1e-5 "
+    "and those of model.classifier at 1e-4, each parameter in exactly one group. Pass param_groups.",
+    hint='torch.optim.SGD accepts a list of dicts, [{"params": ..., "lr": ...}, ...]; a module\'s parameters are '
+    "module.parameters().",
+    solution="""def param_groups(model):
+    return [{"params": model.features.parameters(), "lr": 1e-5},
+            {"params": model.classifier.parameters(), "lr": 1e-4}]
+answer = param_groups""",
+)
+def _check_08_4(param_groups):
+    import math
+
+    import torch
+
+    from ..models import VGG
+
+    if not callable(param_groups):
+        return "answer should be your param_groups function itself (no brackets)."
+    model = VGG("A", in_channels=1, num_classes=10, width_divisor=16, batch_norm=True, head="gap")
+    optimizer = torch.optim.SGD(param_groups(model), lr=1.0, momentum=0.9)
+    lr_of = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if id(p) in lr_of:
+                return "a parameter is in two groups."
+            lr_of[id(p)] = group["lr"]
+    missing = [p for p in model.parameters() if id(p) not in lr_of]
+    if missing:
+        return f"{len(missing)} of the model's parameter tensors are in no group."
+    for part, lr in ((model.features, 1e-5), (model.classifier, 1e-4)):
+        if not all(math.isclose(lr_of[id(p)], lr) for p in part.parameters()):
+            return "some parameters have the wrong learning rate: check which part gets which."
+    return True
