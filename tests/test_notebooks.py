@@ -40,3 +40,12 @@ def test_at_least_three_self_checking_exercises(path):
     from vgg_edu import exercises
 
     assert ids <= set(exercises.EXERCISES), f"unregistered: {ids - set(exercises.EXERCISES)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_and_exercises_carry_their_notebooks_number(path):
+    source = "".join("".join(c["source"]) for c in cells(path) if c["cell_type"] == "code")
+    figures = re.findall(r"save_figure\([^,]+,\s*f?[\"'](\d\d)_", source)
+    exercises = re.findall(r"check\(\s*[\"'](\d\d)\.\d+[\"']", source)
+    wrong = sorted({n for n in figures + exercises if n != path.name[:2]})
+    assert not wrong, f"{path.name} names figures or exercises of notebook(s) {wrong}"
