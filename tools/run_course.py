@@ -5,7 +5,8 @@
 
 A line per notebook with its wall time, and inside a long one a progress line at least every minute (which cell
 is running, since when); kernels talk over IPC, not TCP; the HTML carries each figure's alt text; widget state is
-dropped, so each widget cell shows its static figure. Nothing in the checkout is written but ``--out``: the
+dropped, so each widget cell shows its static figure. Each run is also kept as a notebook with its
+outputs (``--out``/NN_name.ipynb). Nothing in the checkout is written but ``--out``: the
 committed figures in images/ are refreshed only by ``make figures`` (``VGG_EDU_SAVE_FIGURES=1``).
 Exit code 1 if a notebook failed (the others still run); its error is printed and its partial HTML written.
 """
@@ -80,6 +81,7 @@ def run(path: Path, out: Path, timeout: int) -> bool:
     exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(ROOT / "tools" / "course_template")])
     html, _ = exporter.from_notebook_node(nb)
     (out / f"{path.stem}.html").write_text(html)
+    nbformat.write(nb, out / f"{path.stem}.ipynb")  # the run with its outputs, for a reviewer or a teacher
     print(f"{path.stem}: {_clock(time.perf_counter() - progress.start)} {'ok' if ok else 'FAILED'}", flush=True)
     return ok
 
@@ -87,7 +89,9 @@ def run(path: Path, out: Path, timeout: int) -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
-    parser.add_argument("--out", type=Path, default=ROOT / "build", help="where the HTML goes (default build/)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "build", help="where the HTML and the run notebooks go (default build/)"
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds one cell may take (default 3600)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
