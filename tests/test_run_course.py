@@ -38,7 +38,7 @@ def test_the_course_runner_reports_each_notebook_and_writes_only_its_html(tmp_pa
     assert 'alt="loss (x: step)"' in html and "No description has been provided" not in html
     assert (out / "02_bad.html").is_file()
     executed = json.loads((out / "01_good.ipynb").read_text())["cells"][1]  # the run, outputs kept
-    assert executed["execution_count"] == 1 and executed["outputs"][0]["output_type"] == "execute_result"  # the figure's repr
+    assert executed["execution_count"] == 1 and executed["outputs"][0]["output_type"] == "execute_result"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["html"])
 
 
