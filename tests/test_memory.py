@@ -26,6 +26,26 @@ def test_counted_activations_match_what_autograd_saves(batch_norm):
     assert counted == pytest.approx(measured, rel=0.01)
 
 
+def test_the_autocast_count_matches_what_autograd_saves_under_bf16_autocast():
+    """Under autocast autograd keeps, per image, the 16-bit count of activations (the log-softmax stays float32, a
+    few kB), and once per step the 16-bit copies of the weights (``weights_16bit``): VGG-16's 42.8 MB per image and
+    0.28 GB at 224 px, as notebook 07 counts them."""
+    torch.manual_seed(0)
+    model = VGG("D", width_divisor=16).train()
+    size = (3, 64, 64)
+    table = analysis.layer_table(model, size)
+    saved = {}
+    for b in (1, 2):
+        x, y = torch.randn(b, *size), torch.randint(0, 1000, (b,))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            saved[b] = memory.saved_tensor_bytes(model, x, y)
+    half = [memory.training_memory(model, size, b, table=table, activation_bytes=2) for b in (1, 2)]
+    per_image, fixed = saved[2] - saved[1], 2 * saved[1] - saved[2]
+    assert per_image == pytest.approx((half[1] - half[0])["activations"], rel=0.05)
+    assert fixed == pytest.approx(half[0]["weights_16bit"], rel=0.01)
+    assert "weights_16bit" not in memory.training_memory(model, size, 1, table=table)  # float32: no copies
+
+
 def test_vgg16_budget_parts_against_torchinfo_and_reference():
     model = on_meta(VGG, "D")
     table = analysis.layer_table(model, (3, 224, 224))

@@ -6,6 +6,9 @@ A step of SGD holds, in float32 (4 bytes a value), with P parameters and a batch
     weights  4 P      gradients  4 P      optimizer state  4 P per buffer (SGD momentum 1, Adam and AdamW 2)
     activations  N * (what autograd saves for the backward pass, per image)
 
+Under autocast the activations are saved in 16 bits, and the step also holds a 16-bit copy of the weights (2 P),
+which autograd keeps for the backward pass.
+
 Autograd saves, per image (``saved_bytes_per_image``): the input; every layer output that is not computed in
 place (a conv's output is rewritten by its in-place ReLU, which saves it; the max-pool and linear layers save
 their inputs; BatchNorm its input); the max-pools' argmax indices (int64, 8 bytes per output value); dropout's
@@ -57,7 +60,8 @@ def training_memory(
     activation_bytes: int = 4,
 ) -> pd.Series:
     """Bytes of a training step by the module docstring: weights, gradients, optimizer_state, activations and
-    their total (float32 weights; ``activation_bytes=2`` for activations kept in float16/bfloat16 by autocast).
+    their total (float32 weights; ``activation_bytes=2`` for activations kept in float16/bfloat16 by autocast, which
+    also makes a 16-bit copy of the weights for every step and keeps it for the backward pass: ``weights_16bit``).
     ``table`` is the model's ``layer_table`` at ``input_size`` (computed on the meta device when not given)."""
     if optimizer not in OPTIMIZER_BUFFERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; use one of {list(OPTIMIZER_BUFFERS)}")
@@ -74,6 +78,8 @@ def training_memory(
             activations=batch_size * saved_bytes_per_image(table, input_size, activation_bytes),
         )
     )
+    if activation_bytes < 4:  # autocast: the convs and linear layers compute with 16-bit copies of their weights
+        out["weights_16bit"] = activation_bytes * params
     out["total"] = out.sum()
     return out
 

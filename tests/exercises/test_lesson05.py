@@ -29,10 +29,45 @@ def _grad_cam_summed_gradients(acts, grads):
     return torch.relu((grads.sum((1, 2))[:, None, None] * acts).sum(0))
 
 
+def _grad_cam_mean_over_channels(acts, grads):
+    return torch.relu((grads.mean((1, 2))[:, None, None] * acts).mean(0))
+
+
+def _grad_cam_normalised(acts, grads):
+    cam = torch.relu((grads.mean((1, 2))[:, None, None] * acts).sum(0))
+    return cam / cam.max()
+
+
+def _store_a_numpy_copy(store):
+    def pre_hook(module, inputs):
+        store["in"] = inputs[0].numpy().copy()
+
+    return pre_hook
+
+
+def _store_a_numpy_view(store):  # shares the tensor's memory: overwritten like the tensor
+    def pre_hook(module, inputs):
+        store["in"] = inputs[0].numpy()
+
+    return pre_hook
+
+
 WRONG = {
-    "05.1": [_store_without_copy, _forward_hook_maker, lambda store: None, _store_without_copy({})],  # hook, no maker
+    "05.1": [
+        _store_without_copy,
+        _forward_hook_maker,
+        lambda store: None,
+        _store_without_copy({}),  # hook, no maker
+        _store_a_numpy_view,
+    ],
     "05.2": [(-3, 5, 27, 35), (0, 5, 26, 31), (5, 0, 32, 27), (0, 5, 27)],
-    "05.3": [_grad_cam_without_relu, _grad_cam_summed_gradients, lambda acts, grads: acts.mean(0)],
+    "05.3": [
+        _grad_cam_without_relu,
+        _grad_cam_summed_gradients,
+        lambda acts, grads: acts.mean(0),
+        _grad_cam_mean_over_channels,
+        _grad_cam_normalised,
+    ],
     "05.4": [64, 7, 49.4],
 }
 
@@ -43,7 +78,8 @@ def _solution(exercise_id):
     return namespace["answer"]
 
 
-RIGHT = {"05.2": [list(_solution("05.2")), np.array(_solution("05.2")), torch.tensor(_solution("05.2")),
+RIGHT = {"05.1": [_store_a_numpy_copy],
+         "05.2": [list(_solution("05.2")), np.array(_solution("05.2")), torch.tensor(_solution("05.2")),
                   tuple(np.int64(v) for v in _solution("05.2"))]}  # fmt: skip
 
 
@@ -63,3 +99,11 @@ def test_the_pool3_box_is_the_same_whatever_the_width_and_bn():
 def test_function_answers_may_return_numpy_values(capsys):
     cam = _solution("05.3")
     assert exercises.check("05.3", lambda acts, grads: cam(acts, grads).numpy()) is True
+
+
+def test_a_scaled_grad_cam_map_is_told_it_is_scaled(capsys):
+    """Summing the gradients, averaging over the channels or normalising each give the right map times a constant:
+    the message says so, and which reductions the map takes."""
+    for scaled in (_grad_cam_summed_gradients, _grad_cam_mean_over_channels, _grad_cam_normalised):
+        assert exercises.check("05.3", scaled) is False
+        assert "times a constant" in capsys.readouterr().out

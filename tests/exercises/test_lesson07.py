@@ -25,7 +25,7 @@ P = 138_357_544
 STAGE_INPUTS = 150_528 + 802_816 + 401_408 + 200_704 + 100_352  # 3x224², 64x112², 128x56², 256x28², 512x14²
 WRONG = {
     "07.1": [P * 12, P * 4, P * 16 * 8, P * 16 + 0.4],  # SGD momentum; weights only; bits; not a whole number
-    "07.2": [STAGE_INPUTS - 150_528, 802_816 + 401_408 + 200_704 + 100_352 + 25_088, 15_000_000],
+    "07.2": [STAGE_INPUTS - 150_528, 802_816 + 401_408 + 200_704 + 100_352 + 25_088, 15_000_000, 4 * STAGE_INPUTS],
     "07.3": [_mean_of_shards, _sum_of_shards, _first_shard, "combine"],
 }
 

@@ -31,8 +31,10 @@ def test_feature_map_figures(probed):
     filters = plots.plot_filters(model)
     assert len(filters.axes) == 4 + 1  # 64 / 16 filters in conv1_1, one colourbar (one input channel)
     assert filters.axes[-1].get_ylabel() == "weight"
-    stats_axes = plots.plot_channel_stats(probe.channel_stats(model, x)).axes
+    stats_fig = plots.plot_channel_stats(probe.channel_stats(model, x), title="VGG-11/16: 4 images")
+    stats_axes = stats_fig.axes
     assert len(stats_axes) == 2 and all(ax.get_ylabel() and ax.get_xlabel() for ax in stats_axes)
+    assert stats_fig.get_suptitle() == "VGG-11/16: 4 images"
     maps = {"Grad-CAM": probe.grad_cam(model, x[:2]), "saliency": probe.saliency(model, x[:2])}
     assert len(plots.plot_attributions(x[:2], maps).axes) == 6 + 2  # 2 x 3 panels, a colourbar per map
     assert len(plots.plot_embedding(np.random.rand(4, 2), [0, 1, 1, 2], ["a", "b", "c"]).axes) == 1

@@ -66,6 +66,8 @@ def _check_05_1(make_pre_hook):
         finally:
             handle.remove()
     kept = store.get("in")
+    if type(kept).__module__ == "numpy":  # a copy made with numpy is a copy too
+        kept = torch.as_tensor(kept)
     if kept is None:
         return "after a forward pass store['in'] is still empty: the pre-hook should fill it."
     if not isinstance(kept, torch.Tensor):
@@ -81,7 +83,8 @@ def _check_05_1(make_pre_hook):
     "VGG-11 on 32 x 32 inputs: which input pixels does unit (row 1, col 2) of pool3 see? Answer "
     "(top, left, bottom, right) clipped to the image (bottom and right exclusive), from the rf, jump and start "
     "columns of analysis.layer_table, in its row named pool3 (BN and the width change no receptive field).",
-    hint="The unit's receptive field is centred at start + i * jump and has side rf; top = start + row * jump - rf/2.",
+    hint="Section 4 says where a unit's receptive field lies and how big it is: do it once for the row (top and "
+    "bottom), once for the column (left and right), then clip to the image.",
     solution="""from vgg_edu import analysis
 from vgg_edu.training import recipes
 t = analysis.layer_table(recipes.build_model("classroom"), (1, 32, 32))      # the classroom VGG-11
@@ -108,8 +111,10 @@ def _check_05_2(answer):
 @exercise(
     "05.3",
     "Grad-CAM by hand: write cam(A, G) that takes one image's activations A and the gradients G of the class "
-    "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map. Pass the function.",
-    hint="alpha_k is the mean of G over the h x w positions; the map is ReLU(sum_k alpha_k A_k).",
+    "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map, not normalised. Pass the "
+    "function.",
+    hint="Section 6 gives the formula. alpha has one value per channel, shape (K,): give it two trailing axes of "
+    "size 1 to weight A's maps with it.",
     solution="""def cam(A, G):
     alpha = G.mean(dim=(1, 2))                              # one weight per channel
     return torch.relu((alpha[:, None, None] * A).sum(0))
@@ -128,7 +133,15 @@ def _check_05_3(cam):
         return f"the map should have shape (h, w), {tuple(expected.shape)} here; got {tuple(got.shape)}."
     if (got < 0).any():
         return "the map has negative values: Grad-CAM keeps only the positive evidence (ReLU)"
-    return torch.allclose(got.float(), expected, atol=1e-5) or "the values differ from ReLU(sum_k alpha_k A_k)"
+    if torch.allclose(got.float(), expected, atol=1e-5):
+        return True
+    scale = float(got.float().max() / expected.max())
+    if torch.allclose(got.float(), scale * expected, atol=1e-5 * max(scale, 1.0)):
+        return (
+            "your map is the right map times a constant: alpha_k averages over the h x w positions, the map sums "
+            "over the K channels, and Grad-CAM's map is not normalised here."
+        )
+    return "the values differ from ReLU(sum_k alpha_k A_k)"
 
 
 @exercise(

@@ -58,6 +58,8 @@ def _check_07_2(answer):
     outputs = 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7
     if value == outputs:
         return "those are the segments' outputs; a checkpoint keeps each segment's input."
+    if value in (2 * STAGE_INPUTS_224, 4 * STAGE_INPUTS_224):
+        return "that counts bytes; the question asks for values."
     if value > 10 * STAGE_INPUTS_224:
         return "that is close to everything a plain forward keeps; checkpointing keeps only the segment boundaries."
     return "one term per segment: channels x height x width of what enters it."

@@ -145,26 +145,29 @@ def plot_filters(model: nn.Module, *, max_filters: int = 64, cols: int = 16):
     return fig
 
 
-def plot_channel_stats(stats: pd.DataFrame):
+def plot_channel_stats(stats: pd.DataFrame, title: str | None = None):
     """Per-channel mean activation and zero fraction, layer by layer (box: middle half of channels; dots: each),
-    from ``probe.channel_stats``: both over every image and every position of the channel's map."""
+    from ``probe.channel_stats``: both over every image and every position of the channel's map. ``title`` says
+    what was run (the network, the images)."""
     layers = list(dict.fromkeys(stats["layer"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     panels = (
         ("mean", "mean activation per channel", "mean activation\n(after ReLU, over images and positions)"),
         ("zero_fraction", "fraction of zeros per channel", "fraction of positions at exactly 0\n(the ReLU is off)"),
     )
-    for ax, (col, title, ylabel) in zip(axes, panels):
+    for ax, (col, panel_title, ylabel) in zip(axes, panels):
         groups = [stats.loc[stats["layer"] == name, col].to_numpy() for name in layers]
         ax.boxplot(groups, showfliers=False)
         for i, g in enumerate(groups):
             jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(g))
             ax.scatter(i + 1 + jitter, g, s=3, alpha=0.4, color="C1")
         ax.set_xticks(range(1, len(layers) + 1), layers, rotation=60, fontsize=8)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(panel_title, fontsize=10)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_xlabel("layer (shallow to deep)", fontsize=8)
     axes[1].set_ylim(-0.02, 1.02)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
