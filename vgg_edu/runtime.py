@@ -96,6 +96,18 @@ def device_name(device: str | torch.device | None = None) -> str:
     return f"CPU ({threads} thread{'s' if threads > 1 else ''})"
 
 
+def load_note() -> str:
+    """What a timing ran on, to print beside it: ``"1 thread, load average 2.3"`` (PyTorch's CPU threads, and the
+    machine's 1-minute load average where the system has one: not on Windows). On a shared machine a load above the
+    core count means the timing was slowed by other work."""
+    threads = torch.get_num_threads()
+    note = f"{threads} thread{'s' if threads != 1 else ''}"
+    try:
+        return f"{note}, load average {os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):  # no load average on Windows
+        return note
+
+
 def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
     """Set PyTorch's CPU threads to the count that trains a small conv fastest right now; return it and a line
     saying what was measured. On a CPU shared with other jobs, two threads per process were measured 10-40x
