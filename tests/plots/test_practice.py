@@ -43,9 +43,26 @@ def test_runs_plot_loss_accuracy_and_learning_rate():
     fig = practice.plot_runs(runs, "two runs", lr=True)
     loss, acc, lr = fig.axes[:3]
     assert list(loss.lines[0].get_ydata()) == [2.0, 1.5, 1.0]
-    assert list(acc.lines[1].get_ydata()) == [0.4, 0.6] and "0.600" in acc.get_legend().get_texts()[1].get_text()
+    assert list(acc.lines[1].get_ydata()) == [0.4, 0.6]
     assert lr.get_yscale() == "log" and lr.lines[0].get_ydata()[0] == pytest.approx(0.1)
     assert "validation" in acc.get_ylabel() and fig._suptitle.get_text() == "two runs"
+    (legend,) = fig.legends  # one legend, for every panel, with the final validation accuracies
+    assert [t.get_text() for t in legend.get_texts()] == ["a (final 0.700)", "b (final 0.600)"]
+    assert not [ax for ax in fig.axes if ax.get_legend() is not None]
+
+
+def test_runs_plot_leaves_no_data_under_its_legend_and_no_run_under_an_identical_one():
+    same = _history([2.0, 1.5, 1.0], [0.5, 0.7])
+    runs = {name: same for name in ("constant", "plateau", "cosine", "step", "onecycle", "sixth")}
+    fig = practice.plot_runs(runs, "identical runs", lr=True)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend_box = fig.legends[0].get_window_extent(renderer)
+    assert not [ax for ax in fig.axes if ax.get_window_extent(renderer).overlaps(legend_box)]
+    for ax in fig.axes:  # runs with the same curve: the next one's line style differs, so both can be seen
+        styles = [(line.get_color(), line.get_linestyle()) for line in ax.lines]
+        assert all(a != b for a, b in zip(styles, styles[1:]))
+        assert all(a[1] != b[1] for a, b in zip(styles, styles[1:]))
 
 
 def test_lr_range_plot_marks_its_readings():

@@ -33,27 +33,30 @@ def plot_scale_by_depth(tables: dict, title: str = "Signal by depth at initialis
 
 def plot_runs(runs: dict, title: str, *, lr: bool = False):
     """Training runs side by side: training loss per logged step, validation accuracy per epoch, and with
-    ``lr=True`` the learning rate per step. ``runs``: {name: ``History``}."""
-    fig, axes = plt.subplots(1, 3 if lr else 2, figsize=(15 if lr else 11, 3.8))
-    for name, h in runs.items():
+    ``lr=True`` the learning rate per step. ``runs``: {name: ``History``}. One legend for all panels, under them
+    (it hides no data), with each run's final validation accuracy; each run keeps its colour and line style in
+    every panel, the styles alternating so that a run drawn over an identical one leaves it visible."""
+    fig, axes = plt.subplots(1, 3 if lr else 2, figsize=(15 if lr else 11, 4.4), layout="constrained")
+    for i, (name, h) in enumerate(runs.items()):
         h = h if isinstance(h, History) else History.from_dict(h)
+        style = dict(color=f"C{i % 10}", ls=("-", "--", "-.", ":")[i % 4])
         steps = [s["step"] for s in h.steps]
-        axes[0].plot(steps, [s["loss"] for s in h.steps], lw=1, label=name)
+        axes[0].plot(steps, [s["loss"] for s in h.steps], lw=1, label=name, **style)
         val = [(r["step"], r["val_acc"]) for r in h.epochs if r.get("val_acc") is not None]
         if val:
-            axes[1].plot(*zip(*val), "o-", label=f"{name} ({val[-1][1]:.3f})")
+            axes[1].plot(*zip(*val), marker="o", label=f"{name} (final {val[-1][1]:.3f})", **style)
         if lr:
-            axes[2].plot(steps, [s["lr"] for s in h.steps], lw=1.5, label=name)
+            axes[2].plot(steps, [s["lr"] for s in h.steps], lw=1.5, label=name, **style)
     axes[0].set(xlabel="training step", ylabel="training loss (cross-entropy)", title="training loss")
-    axes[1].set(xlabel="training step", ylabel="validation accuracy", title="validation accuracy (final in brackets)")
+    axes[1].set(xlabel="training step", ylabel="validation accuracy", title="validation accuracy, per epoch")
     if lr:
         axes[2].set(xlabel="training step", ylabel="learning rate", title="learning rate", yscale="log")
     for ax in axes:
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+    shown = axes[1] if axes[1].lines else axes[0]
+    if shown.lines:
+        fig.legend(*shown.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(runs), 3), fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
