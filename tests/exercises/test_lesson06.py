@@ -38,7 +38,14 @@ def _over_the_classes(logits):  # the softmax taken over the images, not the cla
 
 ADAM_STEP = 1.0 - _adam_first_step(1.0, 0.0)  # how far the weight moves: about the learning rate
 WRONG = {
-    "06.1": [math.sqrt(2 / 576), 2 / 1152, math.sqrt(1 / 1152), 0.01],  # fan_in; the variance; no ReLU gain; paper
+    "06.1": [
+        math.sqrt(2 / 576),  # fan_in
+        2 / 1152,  # the variance
+        math.sqrt(1 / 1152),  # no ReLU gain
+        0.01,  # the paper's std
+        math.sqrt(2 / (576 + 1152)),  # Xavier's
+        math.sqrt(2 / 128),  # the channels without the 3x3 kernel
+    ],
     "06.2": [
         1 - 1e-3 * 5e-4,  # SGD's or AdamW's step, lr x weight_decay x w
         1.0,  # no step: the loss's gradient is 0
@@ -46,6 +53,7 @@ WRONG = {
         1 - 5e-4,  # the decay without the learning rate
         1 + ADAM_STEP,  # upwards
         1 - 10 * ADAM_STEP,  # ten times too far
+        ADAM_STEP,  # how far the weight moves, not the weight
     ],
     "06.3": [_softmax_of_mean, _mean_of_logits, _sum_of_posteriors, _one_scale, _over_the_classes, "posteriors"],
 }
@@ -102,6 +110,19 @@ def test_the_posteriors_answer_is_what_the_course_computes():
     logits = [predict(net, images, spec=dataclasses.replace(spec_of(net), size=s)) for s in sizes]
     assert torch.allclose(_solution("06.3")(logits), course, atol=1e-6)
     assert not torch.allclose(_softmax_of_mean(logits), course, atol=1e-4)  # the wrong answer is really different
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "said"),
+    [
+        ("06.1", math.sqrt(2 / (576 + 1152)), "Xavier"),
+        ("06.1", math.sqrt(2 / 128), "kernel positions"),
+        ("06.2", ADAM_STEP, "how far the weight moves"),
+    ],
+)
+def test_plausible_wrong_answers_get_the_message_that_names_their_mistake(exercise_id, wrong, said, capsys):
+    assert exercises.check(exercise_id, wrong) is False
+    assert said in capsys.readouterr().out
 
 
 def test_posteriors_may_work_on_the_callers_tensors_in_place(capsys):

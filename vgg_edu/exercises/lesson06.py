@@ -27,6 +27,10 @@ def _check_06_1(answer):
         return "that is a variance: the standard deviation is its square root."
     if math.isclose(value, math.sqrt(1 / (128 * 9)), rel_tol=0.01):
         return "the ReLU gain is missing: a ReLU halves the second moment, so Kaiming doubles the variance."
+    if math.isclose(value, math.sqrt(2 / (64 * 9 + 128 * 9)), rel_tol=0.01):
+        return "that is Xavier's (Glorot's) variance, which averages the two fans; Kaiming's counts one fan only."
+    if any(math.isclose(value, math.sqrt(2 / channels), rel_tol=0.01) for channels in (64, 128)):
+        return "the fan counts every weight a unit sees or feeds: the channels times the 3x3 kernel positions."
     return "compute the fan, the variance 2 / fan, then its square root."
 
 
@@ -63,6 +67,8 @@ def _check_06_2(answer):
         return True
     if moved == 0:
         return "weight_decay is part of the gradient Adam sees: that gradient is not 0, so the weight moves."
+    if math.isclose(value, expected, rel_tol=0.01):
+        return "that is how far the weight moves; the question asks for the weight itself after the step."
     if moved < 0:
         return "the weight moved up: a step goes against the gradient, and weight decay pulls a weight towards 0."
     if math.isclose(moved, ADAM["lr"] * ADAM["weight_decay"], rel_tol=0.01):
