@@ -1,9 +1,10 @@
 """Exercises of notebook 04: training on Fashion-MNIST.
 
 The page prints the parameters of VGG-11/4 only to two decimals in millions, the total MACs at 224 and 32 px (FC head
-included), the per-class recall of the confusion matrix, and the classroom run's steps and learning rate at the end of
-every epoch (its warm-up ends at an epoch's end: 12 epochs, W = T/4); the exercises ask for the exact count, the
-convs' factor, a different reading of the confusion matrix, and the warm-up of classroom_v1, whose run is not shown.
+included, and d2l's against the classroom network's: 53x), the per-class recall of the confusion matrix, and the
+classroom run's steps and learning rate at the end of every epoch (its warm-up ends at an epoch's end: 12 epochs, W =
+T/4); the exercises ask for the exact count, the convs' factor, a different reading of the confusion matrix, and the
+warm-up of classroom_v1, whose run is not shown.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def _vgg11_4_params() -> int:
     return _vgg11_4_conv_params() + (128 * 49 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 10 + 10)
 
 
+def _vgg11_4_biases() -> int:
+    """One bias per output channel of every conv and per output of fc6, fc7 and fc8."""
+    return sum(_VGG11_4_WIDTHS) + 4096 + 4096 + 10
+
+
 def _vgg11_4_gap_params(batch_norm: bool) -> int:
     """VGG-11/4 with a global-average-pool head (one linear layer, 128 -> 10), with BatchNorm's scale and shift per
     channel or without: the classroom network, a plausible wrong answer to 04.1."""
@@ -50,6 +56,10 @@ def _check_04_1(answer):
         return True
     if n == expected - (9 * 1 * 16 + 16) + (9 * 3 * 16 + 16):
         return "that network takes 3 input channels; Fashion-MNIST's images have one."
+    if n == expected - _vgg11_4_biases():
+        return "that counts the weights only; the question counts the biases too."
+    if n == expected + 2 * sum(_VGG11_4_WIDTHS):
+        return "that network has BatchNorm (a scale and a shift per channel); d2l's VGG-11 has none."
     if abs(n - expected) < 50_000:
         return "close, but not exact: count with sum(p.numel() ...) rather than from a rounded table."
     if n in (_vgg11_4_gap_params(True), _vgg11_4_gap_params(False)):
@@ -68,6 +78,10 @@ def _check_04_2(answer):
     x = as_number(answer)
     if abs(x - 224 / 32) < 1e-6:
         return "that is the factor of the side; MACs grow with the area."
+    if abs(x - (224 / 28) ** 2) < 1e-6:
+        return "that compares 224 px with the stored 28 px; the question compares it with 32 px."
+    if 9 < x < 11 or 53 <= x < 54:  # the printed totals' ratios: FC head at both sizes; d2l against the classroom net
+        return "that ratio counts the FC head too; the question asks about the convolutions alone."
     return abs(x - (224 / 32) ** 2) < 1e-6 or "compare the number of output positions of one conv at both sizes."
 
 
