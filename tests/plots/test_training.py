@@ -35,6 +35,15 @@ def test_training_figures_draw(one_thread):
     assert plots.plot_resized(64, 0, ds).axes[1].images[0].get_array().shape == (64, 64)
 
 
+def test_live_plot_draws_the_run_under_its_title(one_thread):
+    """The live figure is the history figure with the title saying what was run, at every redraw and at the end."""
+    live = plots.LivePlot(title="tiny run, 1 epoch")
+    fit(small_model(), tiny_data(n_val=24), epochs=1, batch_size=32, lr=0.01, quiet=True, callbacks=[live])
+    assert live.fig._suptitle.get_text() == "tiny run, 1 epoch"
+    assert [ax.get_title() for ax in live.fig.axes] == ["loss", "accuracy"]
+    assert live.fig.axes[1].lines[0].get_ydata().size == 1  # the epoch's train accuracy
+
+
 def test_schedule_plot_draws_each_curve_with_an_epoch_axis():
     curves = {name: schedule_curve(name, 40, 0.1) for name in ("constant", "onecycle")}
     fig = plots.plot_schedules(curves, title="two schedules", steps_per_epoch=10)

@@ -49,11 +49,13 @@ def plot_history(history: History, fig=None, title: str | None = None):
 
 
 class LivePlot(Callback):
-    """A ``fit`` callback: the loss/accuracy figure, redrawn in place in a notebook while the run goes on."""
+    """A ``fit`` callback: the loss/accuracy figure, redrawn in place in a notebook while the run goes on; ``title``
+    (what was run) above it. The figure stays in ``.fig`` after the run (for ``runtime.save_figure``)."""
 
-    def __init__(self, every_s: float = 5.0):
+    def __init__(self, every_s: float = 5.0, title: str | None = None):
         from IPython.display import display
 
+        self.title = title
         self.fig = plt.figure(figsize=(10, 3.6))
         plt.close(self.fig)  # shown through the display handle only, never twice
         self.handle = display(self.fig, display_id=True)
@@ -64,8 +66,9 @@ class LivePlot(Callback):
         if now - self.last < self.every_s and not force:  # a redraw costs 0.1-0.2 s of CPU
             return
         self.last = now
-        plot_history(history, self.fig)
-        self.handle.update(self.fig)
+        plot_history(history, self.fig, title=self.title)
+        if self.handle is not None:  # None outside IPython (a script): the figure is kept in .fig, not shown
+            self.handle.update(self.fig)
 
     def on_step(self, run, loss):
         if loss is not None:
