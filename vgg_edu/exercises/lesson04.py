@@ -110,7 +110,7 @@ def _confusions() -> list[torch.Tensor]:
     "Write most_confused(confusion): given a confusion matrix C (C[i, j] = images of true class i predicted as j), "
     "return the pair (true class, predicted class) of the commonest mistake. Pass the function.",
     hint="The mistakes are the counts off the diagonal; leave the diagonal out without changing the matrix passed in "
-    "(work on a copy). argmax gives a flat index; divmod by the number of columns turns it into (row, column).",
+    "(work on a copy). argmax over a whole matrix gives one flat index: turn it back into (row, column).",
     solution="def most_confused(confusion):\n"
     "    mistakes = confusion.clone()\n"
     "    mistakes.fill_diagonal_(0)\n"
@@ -144,7 +144,7 @@ def _check_04_3(answer):
     "04.4",
     "d2l's run trains on all 60,000 training images (it holds none out for validation) in batches of 128. How many "
     "optimizer steps does one of its epochs take (the last batch may be smaller)?",
-    hint="Divide and round up: a partial batch is still a step.",
+    hint="How many full batches of 128 do 60,000 images make, and what becomes of the images left over?",
     solution="answer = math.ceil(60_000 / 128)",
 )
 def _check_04_4(answer):
