@@ -20,8 +20,8 @@ def test_shapes_plot_lists_every_conv_and_pool():
     heights = [p.get_height() for p in ax.patches]
     assert heights == [224, 112, 112, 56, 56, 56, 28, 28, 28, 14, 14, 14, 7]
     ticks = [t.get_text() for t in ax.get_xticklabels()]
-    assert ticks[:3] == ["conv1_1   224x224x64", "pool1   112x112x64", "conv2_1   112x112x128"]
-    assert ticks[-1] == "pool5   7x7x512"
+    assert ticks[:3] == ["conv1_1   64x224x224", "pool1   64x112x112", "conv2_1   128x112x112"]
+    assert ticks[-1] == "pool5   512x7x7"
 
 
 def test_shapes_plot_labels_do_not_overlap_even_for_vgg19():

@@ -6,10 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot_shapes(table, title: str = "Output shape (H x W x C) after every conv and pool"):
+def plot_shapes(table, title: str = "Output shape (C x H x W) after every conv and pool"):
     """H x W and channels after every conv and pool of a ``layer_table``: the spatial size halves at each pool
     while the channels double, up to 512. Layers by the paper's names (conv1_1 ... pool5), each with its output
-    shape H x W x C; the labels stand upright so that VGG-19's 21 layers fit as well as VGG-11's 13."""
+    shape C x H x W (PyTorch's order, as in notebook 00); the labels stand upright so that VGG-19's 21 layers fit
+    as well as VGG-11's 13."""
     rows = table[table["type"].str.startswith(("Conv2d", "MaxPool2d"))]
     names = rows["name"] if "name" in rows else rows["layer"]
     c = [s[0] for s in rows["output_shape"]]
@@ -18,7 +19,7 @@ def plot_shapes(table, title: str = "Output shape (H x W x C) after every conv a
     x = list(range(len(rows)))
     ax.bar(x, hw, color="tab:blue", label="H = W (pixels)")
     ax.set_ylabel("H = W (pixels)", color="tab:blue")
-    ax.set_xticks(x, [f"{n}   {a}x{a}x{cc}" for n, a, cc in zip(names, hw, c)], rotation=90, fontsize=8)
+    ax.set_xticks(x, [f"{n}   {cc}x{a}x{a}" for n, a, cc in zip(names, hw, c)], rotation=90, fontsize=8)
     ax.set_xlim(-0.6, len(x) - 0.4)
     twin = ax.twinx()
     twin.plot(x, c, "o-", color="tab:red", label="channels C")
