@@ -8,7 +8,8 @@ A stack of n 3x3 convs (C -> C channels, padding 1) sees (2n + 1) x (2n + 1) pix
 
 So the stack does less work (18/25 and 27/49 of it). Whether each MAC also runs *faster* (the practical-tips
 source: "3x3 convolutions run about 15-20% faster than large kernels on GPUs", cuDNN's Winograd kernels for 3x3)
-depends on the library and the machine: ``time_per_mac`` measures it with ``torch.utils.benchmark``.
+depends on the library and the machine: ``time_per_mac`` measures it, every network timed in turns
+(``runtime.median_ms_in_turns``), so that a change in a shared machine's load hits all of them alike.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils import benchmark
 
+from . import runtime
 from .analysis import layer_table, totals
 
 
@@ -31,14 +32,18 @@ def large_kernel(k: int, channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(channels, channels, k, padding=k // 2))
 
 
-def _timed(layers: nn.Module, x: torch.Tensor, backward: bool, min_run_time: float) -> float:
-    """Median seconds per call (``torch.utils.benchmark`` synchronises CUDA and picks the repeats)."""
-    if backward:
-        stmt = "layers(x).sum().backward()"
-    else:
-        stmt = "with torch.no_grad(): layers(x)"
-    timer = benchmark.Timer(stmt=stmt, globals=dict(layers=layers, x=x, torch=torch))
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+def _call(layers: nn.Module, x: torch.Tensor, backward: bool):
+    """One forward pass of ``layers`` on ``x`` (no autograd), or a forward and a backward pass, as a function."""
+
+    def forward_and_backward():
+        layers.zero_grad(set_to_none=True)
+        layers(x).sum().backward()
+
+    @torch.no_grad()
+    def forward():
+        layers(x)
+
+    return forward_and_backward if backward else forward
 
 
 def time_per_mac(
@@ -49,36 +54,36 @@ def time_per_mac(
     stacks=(2, 3),
     device=None,
     backward: bool = False,
-    min_run_time: float = 0.5,
+    repeats: int = 10,
     seed: int = 0,
 ) -> pd.DataFrame:
     """For each n in ``stacks``: n stacked 3x3 convs and one (2n + 1) x (2n + 1) conv on a batch of C x size x
-    size maps, timed (forward, or forward + backward). One row per network: receptive field, weights, MACs per
+    size maps, timed (forward, or forward + backward): a warm-up round, then ``repeats`` rounds of one call of each
+    network in turns, on this process's thread count; medians. One row per network: receptive field, weights, MACs per
     image (``analysis.layer_table``), ms per batch, ns per MAC per image, and ``speed_per_mac`` = the large
     kernel's time per MAC over the stack's (above 1: each 3x3 MAC is cheaper)."""
     if min(channels, size, batch_size) < 1:
         raise ValueError(f"channels, size and batch_size must be at least 1; got {channels}, {size}, {batch_size}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive whole number (timed rounds); got {repeats!r}")
     if not stacks or any(int(n) != n or n < 1 for n in stacks):
         raise ValueError(f"stacks must be whole numbers of 3x3 convs, at least 1 each (e.g. (2, 3)); got {stacks}")
     device = torch.device(device if device is not None else "cpu")
     torch.manual_seed(seed)
     x = torch.randn(batch_size, channels, size, size, device=device)
-    rows = []
+    networks = {}
     for n in stacks:
         k = 2 * n + 1
-        pair = {}
-        for name, layers in (
-            (f"{n} x 3x3", three_by_three_stack(n, channels)),
-            (f"1 x {k}x{k}", large_kernel(k, channels)),
-        ):
-            layers = layers.to(device)
-            t = totals(layer_table(layers, (channels, size, size), device=device))
-            seconds = _timed(layers, x, backward, min_run_time)
-            pair[name] = seconds / (t["macs"] * batch_size)
-            rows.append(
-                dict(network=name, receptive_field=k, weights=t["params"], macs=t["macs"],
-                     ms_per_batch=seconds * 1e3, ns_per_mac=pair[name] * 1e9)
-            )  # fmt: skip
-        rows[-2]["speed_per_mac"] = pair[f"1 x {k}x{k}"] / pair[f"{n} x 3x3"]
-        rows[-1]["speed_per_mac"] = 1.0
+        networks[f"{n} x 3x3"] = (k, three_by_three_stack(n, channels).to(device))
+        networks[f"1 x {k}x{k}"] = (k, large_kernel(k, channels).to(device))
+    threads = torch.get_num_threads()
+    works = {name: (_call(layers, x, backward), threads) for name, (_, layers) in networks.items()}
+    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=device)
+    rows = []
+    for name, (k, layers) in networks.items():
+        t = totals(layer_table(layers, (channels, size, size), device=device))
+        rows.append(dict(network=name, receptive_field=k, weights=t["params"], macs=t["macs"], ms_per_batch=ms[name],
+                         ns_per_mac=ms[name] * 1e6 / (t["macs"] * batch_size)))  # fmt: skip
+    for stack, large in zip(rows[::2], rows[1::2]):
+        stack["speed_per_mac"], large["speed_per_mac"] = large["ns_per_mac"] / stack["ns_per_mac"], 1.0
     return pd.DataFrame(rows)
