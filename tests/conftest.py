@@ -3,13 +3,17 @@
 import gzip
 import struct
 
-import numpy as np
-import pytest
-import torch
+import matplotlib
 
-from vgg_edu.data import fashion_mnist
-from vgg_edu.data.fashion_mnist import FashionMNIST
-from vgg_edu.training.recipes import build_model
+matplotlib.use("Agg")  # figures drawn off-screen, for every test (before anything imports pyplot)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from vgg_edu.data import fashion_mnist  # noqa: E402
+from vgg_edu.data.fashion_mnist import FashionMNIST  # noqa: E402
+from vgg_edu.training.recipes import build_model  # noqa: E402
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -1,15 +1,11 @@
 """Every figure a notebook shows carries its titles and axis labels as alt text (plots.alt_text)."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
+import pytest
+from nbclient import NotebookClient
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import pytest  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-
-from vgg_edu.plots import alt_text  # noqa: E402
+from vgg_edu.plots import alt_text
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

@@ -1,21 +1,17 @@
 """Notebook 02's figures: shapes after every conv and pool, BatchNorm placement, loss curves."""
 
-import matplotlib
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
+from vgg_edu import analysis, models, plots
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from vgg_edu import analysis, models, plots  # noqa: E402
+from conftest import on_meta
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_shapes_plot_lists_every_conv_and_pool():
-    with torch.device("meta"):
-        table = analysis.layer_table(models.vgg11())
+    table = analysis.layer_table(on_meta(models.vgg11))
     ax = plots.plot_shapes(table).axes[0]
     heights = [p.get_height() for p in ax.patches]
     assert heights == [224, 112, 112, 56, 56, 56, 28, 28, 28, 14, 14, 14, 7]
@@ -25,8 +21,7 @@ def test_shapes_plot_lists_every_conv_and_pool():
 
 
 def test_shapes_plot_labels_do_not_overlap_even_for_vgg19():
-    with torch.device("meta"):
-        table = analysis.layer_table(models.vgg19())
+    table = analysis.layer_table(on_meta(models.vgg19))
     fig = plots.plot_shapes(table)
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]

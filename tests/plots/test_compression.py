@@ -1,14 +1,10 @@
 """Notebook 08's figures draw what they claim: checked through the artists of the returned Figure."""
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from vgg_edu import plots  # noqa: E402
+from vgg_edu import plots
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

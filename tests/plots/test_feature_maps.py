@@ -1,14 +1,10 @@
 """Notebook 05's figures: feature maps, top patches, filters, channel statistics, attributions on one scale."""
 
-import matplotlib
+import numpy as np
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from vgg_edu import models, plots, probe  # noqa: E402
+from vgg_edu import models, plots, probe
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

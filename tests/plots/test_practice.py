@@ -1,17 +1,13 @@
 """Notebooks 06 and 07's figures draw what they claim: checked through the artists of the returned Figure."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+import torch
 
 from vgg_edu import analysis, initialization, memory, models
-from vgg_edu.plots import practice  # noqa: E402
-from vgg_edu.training import lr_range  # noqa: E402
+from vgg_edu.plots import practice
+from vgg_edu.training import lr_range
 from vgg_edu.training.history import History
 
 pytestmark = pytest.mark.usefixtures("close_figures")

@@ -1,14 +1,10 @@
 """Notebook 01's figures: receptive-field squares, unit centres, the effective receptive field in pixels."""
 
-import matplotlib
+import pytest
+import torch
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from vgg_edu import analysis, models, plots, pretrained, receptive  # noqa: E402
+from vgg_edu import analysis, models, plots, pretrained, receptive
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

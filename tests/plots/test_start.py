@@ -1,21 +1,17 @@
 """Notebook 00's figure: VGG-16's stack with the paper's names."""
 
-import matplotlib
+import pytest
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
+from vgg_edu import analysis, models, plots
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from vgg_edu import analysis, models, plots  # noqa: E402
+from conftest import on_meta
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_vgg16_stack_draws_every_conv_pool_and_fc_with_the_papers_names():
-    with torch.device("meta"):
-        table = analysis.layer_table(models.vgg16())
+    table = analysis.layer_table(on_meta(models.vgg16))
     ax = plots.plot_vgg_stack(table).axes[0]
     boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert len(boxes) == 13 + 5 + 3

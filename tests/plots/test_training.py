@@ -1,18 +1,14 @@
 """Notebook 04's figures: history, confusion, misclassified images, schedules, accuracy against time."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from vgg_edu import plots  # noqa: E402
+from vgg_edu import plots
 from vgg_edu.training.evaluation import evaluate
 from vgg_edu.training.loop import fit
 from vgg_edu.training.optim import schedule_curve
 
-from conftest import small_model, tiny_data  # noqa: E402
+from conftest import small_model, tiny_data
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

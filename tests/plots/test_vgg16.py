@@ -1,15 +1,11 @@
 """Notebook 03's figures: the configurations against Table 3, where the parameters are, forward time and memory, the
 score map."""
 
-import matplotlib
+import pandas as pd
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from vgg_edu import analysis, models, plots, pretrained  # noqa: E402
+from vgg_edu import analysis, models, plots, pretrained
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

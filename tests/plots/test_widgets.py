@@ -1,13 +1,10 @@
 """interactive: the static figure, one bundle in a live kernel, sliders kept inside their layer, labels never cut."""
 
-import matplotlib
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from vgg_edu import plots  # noqa: E402
+from vgg_edu import plots
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
