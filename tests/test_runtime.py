@@ -192,6 +192,12 @@ def test_median_ms_in_turns_runs_each_on_its_threads_and_takes_the_median():
     assert timed["b"] >= 1.0 > timed["a"] >= 0  # 2 ms a call, 2 items a call: at least 1 ms per item
 
 
+@pytest.mark.parametrize("repeats", [0, -1, 2.5, True])
+def test_median_ms_in_turns_needs_a_timed_round(repeats):
+    with pytest.raises(ValueError, match="repeats must be a positive whole number"):
+        runtime.median_ms_in_turns({"a": (lambda: None, 1)}, per=1, repeats=repeats)
+
+
 def test_load_note_names_threads_and_load_and_survives_a_system_without_load_average(monkeypatch):
     before = torch.get_num_threads()
     try:

@@ -64,8 +64,6 @@ def time_per_mac(
     kernel's time per MAC over the stack's (above 1: each 3x3 MAC is cheaper)."""
     if min(channels, size, batch_size) < 1:
         raise ValueError(f"channels, size and batch_size must be at least 1; got {channels}, {size}, {batch_size}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive whole number (timed rounds); got {repeats!r}")
     if not stacks or any(int(n) != n or n < 1 for n in stacks):
         raise ValueError(f"stacks must be whole numbers of 3x3 convs, at least 1 each (e.g. (2, 3)); got {stacks}")
     device = torch.device(device if device is not None else "cpu")

@@ -261,6 +261,8 @@ def median_ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) 
     """Median milliseconds per item (``per`` items a call) of each of ``works`` ({name: (function, threads)}),
     timed in turns: a warm-up round, then ``repeats`` rounds of one call of each, each on its own number of torch
     threads, so that a change in a shared machine's load hits all of them alike."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive whole number (timed rounds); got {repeats!r}")
     device = torch.device(device if device is not None else "cpu")
     times = {name: [] for name in works}
     for round_ in range(repeats + 1):

@@ -68,9 +68,9 @@ def speed_table(models: dict, data, *, batch_sizes=(1, 64), repeats: int = 20) -
     (``runtime.median_ms_in_turns``: a warm-up round, then ``repeats`` rounds of one pass of each model at each
     batch size, on this process's thread count), so that a change in a shared machine's load hits all alike and the
     ratios compare."""
-    for name, value in [("repeats", repeats)] + [("batch size", b) for b in batch_sizes]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number (timed forward passes); got {value!r}")
+    for b in batch_sizes:  # (repeats: checked by runtime.median_ms_in_turns)
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+            raise ValueError(f"batch size must be a positive whole number (timed forward passes); got {b!r}")
     models = {name: model.cpu().eval() for name, model in models.items()}
     threads = torch.get_num_threads()
     works = {(name, b): (functools.partial(_forward, model, torch.randn(b, *_input_size(model))), threads)
