@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from vgg_edu import plots
+from vgg_edu.plots.alt_text import describe
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -23,11 +24,17 @@ def test_in_a_live_kernel_one_bundle_holds_the_widget_and_the_static_png(monkeyp
 
     from vgg_edu.plots import widgets
 
-    shown = []
-    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw: shown.append(bundle)))
+    shown, alts = [], []
+
+    def show(bundle, raw, metadata=None):
+        shown.append(bundle)
+        alts.append(metadata["image/png"]["alt"])
+
+    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, show))
     monkeypatch.setattr(plt, "show", lambda: None)
     fig = plots.interactive(plots.plot_receptive_field, layers=(1, 6))
     assert len(shown) == 1 and {"image/png", widgets.WIDGET_VIEW} <= set(shown[0])
+    assert alts == [describe(fig)] and "x: input column" in alts[0]  # the static PNG has its alt text too
     open_figures = [plt.figure(n) for n in plt.get_fignums()]
     assert all(f is not fig for f in open_figures)  # closed: the inline backend will not draw it a second time
 
@@ -44,7 +51,7 @@ def test_limits_keep_a_slider_inside_the_chosen_layer(monkeypatch):
         drawn.append((layer, channel))
         return plt.figure()
 
-    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw: None))
+    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw, metadata=None: None))
     monkeypatch.setattr(plt, "show", lambda: None)
     captured = {}
     real = ipywidgets.interactive
@@ -78,7 +85,7 @@ def test_widget_labels_are_never_cut(monkeypatch):
         captured.update(kw)
         return real(f, **kw)
 
-    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw: None))
+    monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, lambda bundle, raw, metadata=None: None))
     monkeypatch.setattr(plt, "show", lambda: None)
     monkeypatch.setattr(ipywidgets, "interactive", spy)
     monkeypatch.setattr(spy, "widget_from_abbrev", real.widget_from_abbrev, raising=False)

@@ -9,6 +9,8 @@ import io
 
 import matplotlib.pyplot as plt
 
+from .alt_text import describe
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -57,7 +59,7 @@ def interactive(plot, *, limits: dict | None = None, **controls):
         widget.update()
     bundle = _view_bundle(widget)
     bundle["image/png"] = _png(figure)
-    display(bundle, raw=True)
+    display(bundle, raw=True, metadata={"image/png": {"alt": describe(figure)}})  # alt text as every figure has
     return figure
 
 
