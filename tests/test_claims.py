@@ -1,4 +1,6 @@
-"""claims: a sentence of the prose checked by its run fails a full run and only warns in fast mode."""
+"""claims: a sentence of the prose checked by its run: a note (never an exception) where a full run does not support
+it, a warning in fast mode. That a notebook shows the note and goes on, and that ``make course`` lists it, is
+tests/test_run_course.py's."""
 
 import pytest
 
@@ -20,10 +22,11 @@ def test_a_claim_that_holds_says_so_in_full_mode(full_mode, capsys):
     assert capsys.readouterr().out == "Claim holds: the second run is higher (0.9 against 0.8)\n"
 
 
-def test_a_claim_that_fails_stops_a_full_run_with_the_sentence_and_the_evidence(full_mode):
-    with pytest.raises(claims.ClaimFailed, match=r"the second run is higher.*0\.7 against 0\.8") as failure:
-        claims.claim(0.7 > 0.8, "the second run is higher", evidence="0.7 against 0.8")
-    assert isinstance(failure.value, AssertionError)
+def test_a_claim_that_fails_notes_it_with_the_sentence_and_the_evidence_and_goes_on(full_mode, capsys):
+    assert claims.claim(0.7 > 0.8, "the second run is higher", evidence="0.7 against 0.8") is False
+    said = capsys.readouterr().out
+    assert said.startswith('Your run differs from the text. The text says: "the second run is higher"')
+    assert "(0.7 against 0.8)" in said and "the random seed" in said and "Claim holds" not in said
 
 
 def test_fast_mode_never_raises_and_warns_only_when_the_claim_fails(fast_mode, capsys, recwarn):
@@ -38,8 +41,7 @@ def test_numpy_and_torch_verdicts_count(full_mode):
     torch = pytest.importorskip("torch")
     assert claims.claim(np.bool_(True), "numpy") is True
     assert claims.claim(torch.tensor(True), "torch") is True
-    with pytest.raises(claims.ClaimFailed):
-        claims.claim(np.float64(1.0) > 2, "numpy false")
+    assert claims.claim(np.float64(1.0) > 2, "numpy false") is False
 
 
 def test_spread_gives_mean_standard_deviation_and_range():

@@ -120,6 +120,42 @@ def test_choose_threads_takes_the_faster_count(monkeypatch):
         torch.set_num_threads(threads)
 
 
+
+def test_fitting_threads_obey_omp_num_threads_where_it_is_set(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(runtime, "choose_threads", lambda *a, **k: pytest.fail("measured although the count was set"))
+    torch.set_num_threads(1)
+    try:
+        assert runtime.use_fitting_threads() == "1 CPU thread, as OMP_NUM_THREADS=1 asks"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_fitting_threads_measure_one_against_the_default_where_unset(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    asked = []
+    monkeypatch.setattr(runtime, "choose_threads", lambda candidates: asked.append(candidates) or (1, "1 CPU thread"))
+    torch.set_num_threads(4)
+    try:
+        assert runtime.use_fitting_threads() == "1 CPU thread"
+        assert asked == [(1, 2, 4)]  # one thread, two, and PyTorch's default
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_start_notebook_seeds_after_measuring_and_says_where(monkeypatch, capsys):
+    monkeypatch.setattr(runtime, "best_device", lambda: torch.device("cpu"))
+    monkeypatch.setenv(runtime.FAST_ENV, "1")
+    monkeypatch.setattr(runtime, "use_fitting_threads", lambda: torch.rand(3).sum() and "1 CPU thread (measured)")
+    device = runtime.start_notebook(seed=7)
+    drawn = torch.rand(1)
+    torch.manual_seed(7)
+    assert device == torch.device("cpu") and torch.equal(drawn, torch.rand(1))  # the measuring drew nothing after
+    said = capsys.readouterr().out
+    assert said == "computing on the CPU, 1 CPU thread (measured); fast mode: True\n"
+
 _FAULTS = """
 import resource, sys, torch
 from vgg_edu import runtime

@@ -19,7 +19,6 @@ Ctrl-C saves the run and exits with 130.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 from pathlib import Path
@@ -293,9 +292,7 @@ def _setup(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
-        omp = os.environ.get("OMP_NUM_THREADS", "")
-        chosen = f"{torch.get_num_threads()} CPU thread(s), as OMP_NUM_THREADS={omp} asks"
-        print(f"{chosen}." if omp.isdigit() else f"Measured: {runtime.choose_threads()[1]}.")
+        print(f"{runtime.use_fitting_threads()}.")
     paths = _paths(args, runtime)
     model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "dropout", "init")}
     fit_kw = {k: getattr(args, k) for k in FIELDS if hasattr(args, k)}  # the FitConfig fields the CLI offers

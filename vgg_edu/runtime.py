@@ -130,6 +130,29 @@ def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
     return best, f"{best} CPU thread{'s' if best > 1 else ''} (a test step took {measured} by thread count)"
 
 
+def use_fitting_threads() -> str:
+    """Set PyTorch's CPU threads for this machine as it is now, and say how: the count ``OMP_NUM_THREADS`` asks for
+    where it is set, else the faster of one thread and PyTorch's default, measured (``choose_threads``). On a busy
+    CPU PyTorch's default was measured many times slower than one thread (notebook 02: 1,099 s against 95 s)."""
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked.isdigit():
+        threads = torch.get_num_threads()
+        return f"{threads} CPU thread{'s' if threads > 1 else ''}, as OMP_NUM_THREADS={asked} asks"
+    default = torch.get_num_threads()
+    return choose_threads(tuple(sorted({1, min(2, default), default})))[1]
+
+
+def start_notebook(seed: int = 0) -> torch.device:
+    """A notebook's first step: the best device there is (``best_device``), on the CPU the thread count that is
+    fastest on this machine now (``use_fitting_threads``), every generator seeded; prints one line saying which.
+    Returns the device."""
+    device = best_device()
+    where = f"the CPU, {use_fitting_threads()}" if device.type == "cpu" else device_name(device)
+    seed_everything(seed)
+    print(f"computing on {where}; fast mode: {fast_mode()}")
+    return device
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's malloc.h
 
 
