@@ -1,7 +1,10 @@
-"""The course as a student who clicks a Colab badge meets it, in a Colab-like environment (issue 23).
+"""The course as a student who clicks a Colab badge meets it, in a Colab-like environment.
 
-``make colab-like`` builds .venv-colab: Colab's kernel side (IPython 7.34, ipykernel 6.17, ipywidgets 7.7,
-jupyter-client 6.1, notebook 6.5, tornado 6.4) and the science packages Colab ships (tests/colab_like/requirements.txt).
+``make colab-like`` builds .venv-colab with Colab's Python (3.13) and Colab's published versions of its kernel side
+(IPython 7.34, ipykernel 6.17, ipywidgets 7.7, jupyter-client 7.4, notebook 6.5, tornado 6.5, pyzmq 26.2 ...), its
+pip, torch and torchvision, and the science packages it ships: tests/colab_like/requirements.txt, generated from
+Colab's own lists by tools/colab_pins.py (tests/test_colab_pins.py). What still differs from Colab: torch's CUDA
+build (the registry's, not Colab's +cu128), the frontend, and the machine.
 Its kernel loads a stand-in ``google.colab``, so each notebook's setup cell takes its Colab branch, and installs the
 package from a wheel of this checkout (``VGG_EDU_INSTALL_FROM``) instead of GitHub. Here:
 
@@ -13,8 +16,10 @@ package from a wheel of this checkout (``VGG_EDU_INSTALL_FROM``) instead of GitH
   figure without a traceback (ipywidgets 7.7; JupyterLab's ipywidgets 8 is tests/test_browser.py's);
 - after all of it, Colab's kernel packages are the versions they were.
 
+- a setup whose install fails stops in its own cell with one message, not a ``NameError`` in every later cell.
+
 Without .venv-colab the tests fail and say how to build it: they never skip. About 4 minutes on 2 cores (the
-environment takes about 2 more to build, once).
+environment takes 2-3 more to build, once: Colab's torch from the registry is about 5 GB with its CUDA wheels).
 """
 
 from __future__ import annotations
@@ -73,6 +78,31 @@ def colab(tmp_path_factory):
     installed = {canonical(p["name"]): p["version"] for p in json.loads(listed.stdout)}
     wheel = next(wheels.glob("vgg_edu-*.whl"))
     return {"source": wheel.as_uri(), "installed": installed}
+
+
+def canonical_pins() -> dict[str, str]:
+    lines = (ck.REPO / "tests" / "colab_like" / "requirements.txt").read_text().splitlines()
+    pairs = (line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+    return {canonical(name): version for name, version in pairs}
+
+
+def test_the_environment_runs_colabs_python_and_colabs_versions(colab):
+    python = (ck.REPO / "tests" / "colab_like" / "python-version").read_text().strip()
+    running = ck.colab_run("-c", "import sys; print('%d.%d' % sys.version_info[:2])", check=True).stdout.strip()
+    assert running == python, f"the Colab-like Python is {running}; Colab runs {python}"
+    pins = canonical_pins()
+    installed = {n: (v or "").split("+")[0] for n, v in ck.versions(pins).items()}
+    assert installed == pins, {n: f"{installed[n]} (Colab: {v})" for n, v in pins.items() if installed[n] != v}
+
+
+def test_a_failed_install_stops_the_setup_cell_with_one_message(tmp_path):
+    env = {"VGG_EDU_INSTALL_FROM": (tmp_path / "no-such-wheel.whl").as_uri()}
+    with ck.ColabLikeKernel(env, cwd=tmp_path) as kernel:
+        run = kernel.run(SETUP)
+        said = run.text()
+        assert run.status == "error", f"the setup cell went on after pip failed:\n{said}"
+        assert "The course package did not install" in said, said
+        assert "ModuleNotFoundError" not in said and "Traceback" not in said, said
 
 
 def test_every_notebook_has_the_same_setup_cell():

@@ -5,12 +5,8 @@ the tests extra's, LICENSE and pyproject)."""
 import ast
 import re
 import sys
+import tomllib
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10
-    import tomli as tomllib
 
 import yaml
 
@@ -18,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _applies(requirement: str) -> bool:
-    """Requirements for other Python versions only (e.g. tomli on 3.10) are not the conda environment's business."""
+    """Requirements for other Python versions only (a backport, say) are not the conda environment's business."""
     return "python_version" not in requirement
 
 

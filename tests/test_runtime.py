@@ -120,7 +120,6 @@ def test_choose_threads_takes_the_faster_count(monkeypatch):
         torch.set_num_threads(threads)
 
 
-
 def test_fitting_threads_obey_omp_num_threads_where_it_is_set(monkeypatch):
     threads = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -155,6 +154,7 @@ def test_start_notebook_seeds_after_measuring_and_says_where(monkeypatch, capsys
     assert device == torch.device("cpu") and torch.equal(drawn, torch.rand(1))  # the measuring drew nothing after
     said = capsys.readouterr().out
     assert said == "computing on the CPU, 1 CPU thread (measured); fast mode: True\n"
+
 
 _FAULTS = """
 import resource, sys, torch
