@@ -126,8 +126,8 @@ def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
         timings[n] = sorted(times)[len(times) // 2]
     best = min(timings, key=timings.get)
     torch.set_num_threads(best)
-    measured = ", ".join(f"{n}: {t * 1e3:.1f} ms" for n, t in timings.items())
-    return best, f"{best} CPU thread{'s' if best > 1 else ''} (a test step took {measured} by thread count)"
+    measured = ", ".join(f"{t * 1e3:.1f} ms on {n}" for n, t in timings.items())
+    return best, f"{best} CPU thread{'s' if best > 1 else ''}, the fastest here now (a small training step: {measured})"
 
 
 def use_fitting_threads() -> str:
