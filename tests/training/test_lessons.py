@@ -40,6 +40,15 @@ def test_train_steps_lowers_the_loss_on_separable_data():
     assert not model.training
 
 
+def test_train_steps_keeps_a_run_that_diverges_and_ends_its_losses_with_nan(capsys):
+    ds = tiny_data(n_val=20)
+    model = VGG([4, "M"], in_channels=1, num_classes=10, head="gap", dropout=0.0)
+    losses = train_steps(model, ds, steps=40, batch_size=16, lr=1e8)  # blows up within a few steps
+    assert 1 < len(losses) < 40 and math.isnan(losses[-1]) and all(math.isfinite(v) for v in losses[:-1])
+    assert f"became NaN at step {len(losses)} of 40 (learning rate 1e+08)" in capsys.readouterr().out
+    assert not model.training
+
+
 def test_an_ablation_keeps_a_diverged_run_and_marks_it():
     ds = tiny_data(n_val=20)
     kw = dict(epochs=1, batch_size=32, width_divisor=16, log_every=1)

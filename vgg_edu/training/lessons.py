@@ -39,12 +39,22 @@ def train_steps(
 ) -> list[float]:
     """``fit`` cut down to the short runs the lessons compare networks with: ``steps`` steps of SGD with momentum
     0.9 and a constant learning rate, no evaluation, no checkpoint. Returns the training loss of every step and
-    leaves the model in eval mode."""
+    leaves the model in eval mode.
+
+    A run whose loss becomes NaN or infinite (a plain network at a high learning rate can, on one machine and not
+    another) is a result, not an error: it stops there, says so, and its losses end with that step's NaN."""
     epochs = math.ceil(steps / num_batches(len(data.train_labels), batch_size))
     config = FitConfig(epochs=epochs, max_steps=steps, batch_size=batch_size, lr=lr, momentum=0.9, seed=seed)
-    history = fit(model, data, config.replace(eval_every=0, log_every=1), device=device, quiet=True)
+    keep = KeepHistory()
+    try:
+        history = fit(model, data, config.replace(eval_every=0, log_every=1), device=device, quiet=True,
+                      callbacks=[keep])  # fmt: skip
+        losses = [s["loss"] for s in history.steps]
+    except TrainingDiverged:
+        losses = [s["loss"] for s in keep.history.steps] + [math.nan]
+        print(f"This run's loss became NaN at step {len(losses)} of {steps} (learning rate {lr:g}): it stops there.")
     model.eval()
-    return [s["loss"] for s in history.steps]
+    return losses
 
 
 def ablation(
