@@ -157,3 +157,20 @@ def test_measure_forward_reports_the_weights_beside_the_activations():
     result = analysis.measure_forward(model, (3, 32, 32), (1, 2), device="cpu", repeats=2)
     assert (result["weights_MB"] == 4 * sum(p.numel() for p in model.parameters()) / 1e6).all()
     assert (result["ms_min"] <= result["ms_per_batch"]).all() and (result["ms_per_batch"] <= result["ms_max"]).all()
+
+
+def test_activations_by_kind_split_the_total_by_layer_kind(vgg16_table):
+    """VGG-16 without BatchNorm: its convs' outputs counted by hand (13 convs, 3x3 padding 1), the pools' and the
+    head's; the kinds add up to ``totals``; in-place ReLUs are left out."""
+    kinds = analysis.activations_by_kind(vgg16_table)
+    assert kinds.sum() == analysis.totals(vgg16_table)["activations"] and "ReLU" not in kinds
+    stages = [(2, 64, 224), (2, 128, 112), (3, 256, 56), (3, 512, 28), (3, 512, 14)]
+    assert kinds["Conv2d"] == sum(n * c * side * side for n, c, side in stages)  # 13,547,520
+    assert kinds["MaxPool2d"] == sum(c * (side // 2) ** 2 for _, c, side in stages)
+    assert kinds["Linear"] == 4096 + 4096 + 1000
+
+
+def test_a_batchnorm_doubles_the_count_of_its_convs_outputs():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True))
+    kinds = analysis.activations_by_kind(analysis.layer_table(net, (3, 10, 10)))
+    assert kinds.to_dict() == {"Conv2d": 800, "BatchNorm2d": 800}

@@ -147,6 +147,16 @@ def totals(table: pd.DataFrame) -> pd.Series:
     )
 
 
+def activations_by_kind(table: pd.DataFrame) -> pd.Series:
+    """``totals``' activations split by the kind of layer that outputs them (``Conv2d``, ``BatchNorm2d``,
+    ``MaxPool2d``, ``Linear`` ...: the first word of ``type``), in-place layers left out as there, largest first.
+    A BatchNorm's output is as large as the conv output it normalises, so a network with BatchNorm after every conv
+    counts its conv outputs twice: training keeps both (BatchNorm's backward needs its input), while at inference a
+    BatchNorm can be folded into the conv before it, and only the conv outputs remain."""
+    kept = table.loc[~table["inplace"]]
+    return kept.groupby(kept["type"].str.split().str[0])["activations"].sum().astype(int).sort_values(ascending=False)
+
+
 def stage_table(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of a ``layer_table`` at each pooling layer: the network stage by stage (pool1, pool2, ...)."""
     pools = table[table["type"].str.contains("Pool2d ")].copy()

@@ -92,15 +92,41 @@ def test_a_batch_of_the_epoch_gets_its_own_draws():
     assert augment.for_epoch(10, seed=5)(x, 0) is x  # nothing to do
 
 
-def test_flip_averaging_is_the_mean_of_both_logits():
+def test_flip_averaging_averages_the_softmax_posteriors_as_the_paper_does():
+    """Sec. 3.2: "the soft-max class posteriors of the original and flipped images are averaged". Computed here
+    independently (exp / sum of each view's logits), against ``flip_averaged`` and through ``predict`` and
+    ``evaluate``, which read its output as logits."""
     model = small_model().eval()
     ds = tiny_data()
     with torch.no_grad():
         x = to_input(ds.test_images, 32)
-        expected = (model(x) + model(x.flip(-1))) / 2
-    assert torch.allclose(predict(model, ds.test_images, flip_tta=True), expected, atol=1e-5)
-    accuracy = int((expected.argmax(1) == ds.test_labels).sum()) / len(ds.test_labels)
+        a, b = model(x).double(), model(x.flip(-1)).double()
+        posteriors = (a.exp() / a.exp().sum(1, keepdim=True) + b.exp() / b.exp().sum(1, keepdim=True)) / 2
+        averaged = augment.flip_averaged(model, x)
+    assert averaged.dtype == torch.float32 and averaged.shape == a.shape
+    assert torch.allclose(averaged.double().exp(), posteriors, atol=1e-6)  # its log-probabilities
+    assert torch.allclose(averaged.softmax(1).double(), posteriors, atol=1e-6)  # read as logits, the same
+    logits = predict(model, ds.test_images, flip_tta=True)
+    assert torch.allclose(logits.softmax(1).double(), posteriors, atol=1e-5)
+    accuracy = int((posteriors.argmax(1) == ds.test_labels).sum()) / len(ds.test_labels)
     assert evaluate(model, ds, "test", flip_tta=True) == pytest.approx(accuracy)
+    loss = evaluate(model, ds, "test", flip_tta=True, details=True).loss
+    expected_loss = -posteriors[torch.arange(len(ds.test_labels)), ds.test_labels].log().mean()
+    assert loss == pytest.approx(float(expected_loss), abs=1e-5)
+
+
+def test_flip_averaging_is_not_the_mean_of_the_logits():
+    """Two views that disagree: the mean of the posteriors picks class 0, the mean of the logits class 1."""
+    seen, mirrored = torch.tensor([[5.0, 0.0, 0.0]]), torch.tensor([[-20.0, 0.1, 0.0]])
+
+    def two_views(x):  # the image [1, -1] is "seen", its mirror image [-1, 1] "mirrored"
+        return seen if x[0, 0] > 0 else mirrored
+
+    x = torch.tensor([[1.0, -1.0]])
+    expected = (seen.softmax(1) + mirrored.softmax(1)) / 2  # about [0.49, 0.27, 0.24]
+    posteriors = augment.flip_averaged(two_views, x).exp()
+    assert torch.allclose(posteriors, expected, atol=1e-6)
+    assert posteriors.argmax(1).item() == 0 and ((seen + mirrored) / 2).argmax(1).item() == 1
 
 
 def test_fit_translates_and_zooms_repeatably():

@@ -5,6 +5,9 @@ import torch
 
 from vgg_edu import exercises
 
+# the package calls that are the answer: a hint points the way instead
+SECRETS = {"01.1": ["receptive_field("], "01.4": ["receptive_field(", "stage_table("]}
+
 WRONG = {
     "01.1": [14, 9, "18"],  # jump forgotten after the pool; the four convs only; text
     "01.2": [27 * 96**2, 49 * 96**2, 22 * 96**2 + 0.4],

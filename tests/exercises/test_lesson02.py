@@ -52,6 +52,10 @@ def _vgg_block_lazy_without_relus(num_convs, in_channels, out_channels):
     return _vgg_block(num_convs, in_channels, out_channels, conv=nn.LazyConv2d, relu=False, padding=1)
 
 
+def _vgg_block_without_biases(num_convs, in_channels, out_channels):  # bias=False is for a conv before BatchNorm
+    return _vgg_block(num_convs, in_channels, out_channels, padding=1, bias=False)
+
+
 def _package_block_wrapped(num_convs, in_channels, out_channels):
     return models.vgg_block(num_convs, in_channels, out_channels)
 
@@ -62,6 +66,18 @@ def _features_channels_updated_first(conv_arch, in_channels):  # the fix put bef
         in_channels = out_channels
         blocks.append(models.vgg_block(num_convs, in_channels, out_channels))
     return nn.Sequential(*blocks)
+
+
+def _features_lazy(conv_arch, in_channels):  # right: lazy convs read the channels they receive, nothing to chain
+    return nn.Sequential(*(_vgg_block_lazy(num_convs, None, out_channels) for num_convs, out_channels in conv_arch))
+
+
+def _features_lazy_one_block(conv_arch, in_channels):  # lazy, but one block of the last width: one pool only
+    return _vgg_block_lazy(sum(n for n, _ in conv_arch), None, conv_arch[-1][1])
+
+
+def _features_d2l_blocks(conv_arch, in_channels):  # right: the book's lazy block, as section 4 prints it
+    return nn.Sequential(*(d2l_reference.vgg_block(num_convs, out_channels) for num_convs, out_channels in conv_arch))
 
 
 def _features_one_block(conv_arch, in_channels):  # every conv in one block: one pool only
@@ -155,6 +171,7 @@ WRONG = {
         _vgg_block_without_pool,
         _vgg_block_valid_padding,
         _vgg_block_lazy_without_relus,
+        _vgg_block_without_biases,
     ],  # fmt: skip
     # 02.1's answers given to 02.2 (a block where a stack of blocks is asked), and fixes that are not one
     "02.2": [
@@ -165,6 +182,7 @@ WRONG = {
         _features_channels_updated_first,
         _features_one_block,
         _features_without_pools,
+        _features_lazy_one_block,
     ],  # fmt: skip
     "02.3": [_vgg_block_without_relus(2, 3, 64), _first_block_no_padding(), models.vgg_block(2, 3, 32)],
     "02.4": [_vgg_block_without_relus(3, 512, 512), models.vgg_block(2, 512, 512)],
@@ -175,6 +193,7 @@ WRONG = {
 
 RIGHT = {
     "02.1": [_vgg_block_same_padding, _vgg_block_lazy],
+    "02.2": [_features_lazy, _features_d2l_blocks],
     "02.3": [_vgg_block_same_padding(2, 3, 64), _vgg_block_lazy(2, 3, 64)],
     "02.5": [_TinyVGGView, _TinyVGGFlattenLayer],
     "02.7": [_Logits, _LogSoftmax, _log_softmax_in_classifier()],
@@ -252,3 +271,21 @@ def test_a_snippet_run_unchanged_is_told_so_without_naming_its_bug(exercise_id, 
     assert exercises.check(exercise_id, given) is False
     out = capsys.readouterr().out
     assert lesson02.AS_GIVEN in out and out.count("\n") == 2  # the verdict and the hint, nothing else
+
+
+def test_a_block_without_biases_is_refused_for_them(capsys):
+    """bias=False computes the right shapes, and the same values with the same weights: only the check of the convs
+    themselves can tell it from VGG's block, whose convs have biases (a conv drops its bias only before BatchNorm)."""
+    assert exercises.check("02.1", _vgg_block_without_biases) is False
+    assert "no bias" in capsys.readouterr().out
+
+
+def test_lazy_convs_are_materialised_before_their_channels_are_read(capsys):
+    """An unbuilt LazyConv2d reports 0 input channels: the check runs the stack once on a dummy input first, so a
+    right fix built with lazy convs is not told that its channels "do not chain"."""
+    assert nn.LazyConv2d(4, 3).in_channels == 0
+    for right in (_features_lazy, _features_d2l_blocks):
+        assert exercises.check("02.2", right) is True
+        assert "do not chain" not in capsys.readouterr().out
+    assert exercises.check("02.2", _features_lazy_one_block) is False  # built, its convs are read as any others'
+    assert "do not chain" in capsys.readouterr().out

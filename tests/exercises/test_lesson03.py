@@ -2,6 +2,8 @@
 
 from vgg_edu import exercises
 
+SECRETS = {"03.1": ["numel("], "03.2": ["numel("]}  # a hint counts by formula, not by the package
+
 WRONG = {
     "03.1": [(25088 * 4096 + 4096) / 138_357_544, 71.53, 0.86],  # VGG-16's share; a percentage; all FC layers
     "03.2": [15_227_688, 143_667_240, 20_536_384],  # VGG-16's; with the FC head; without the head's biases

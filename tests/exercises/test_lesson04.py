@@ -25,6 +25,8 @@ def _transposed(confusion):
     return divmod(int(mistakes.argmax()), confusion.shape[1])[::-1]
 
 
+SECRETS = {"04.1": ["numel("]}  # the hint counts by formula: sum(p.numel() ...) would be the answer itself
+
 WRONG = {
     # fractional; text; rounded; 3 input channels; the classroom network (global-average-pool head, BN) and without BN;
     # the weights without the biases; with BatchNorm

@@ -2,6 +2,7 @@
 count against what the package measures and the question against the classroom network."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -33,6 +34,24 @@ def _kd_no_temperature(s, t, y, temp, alpha):
     return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
 
 
+def _kd_mean_reduction(s, t, y, temp, alpha):  # the commonest bug: KL averaged over the classes too
+    with warnings.catch_warnings():  # PyTorch warns that "mean" is not the KL's batch mean: that is the bug
+        warnings.simplefilter("ignore", UserWarning)
+        soft = F.kl_div(F.log_softmax(s / temp, dim=1), F.softmax(t / temp, dim=1), reduction="mean")
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
+
+
+class _MeanOverTheMap(nn.Module):
+    """A global average written by hand: the mean over height and width, then the Linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(512, 10)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
 def _groups_swapped(model):
     return [{"params": model.features.parameters(), "lr": 1e-4}, {"params": model.classifier.parameters(), "lr": 1e-5}]
 
@@ -46,14 +65,33 @@ WRONG = {
         _run(lesson08.BUGS["08.1"]),  # the source's head: 25,088 numbers reach a 512-input layer
         nn.Sequential(nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(), nn.Linear(25088, 10)),  # runs at 7 x 7 only
         nn.Sequential(nn.AdaptiveMaxPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10)),  # max, not average
-        nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10)),  # not global: fails on a 14 x 14 map
+        nn.Sequential(nn.MaxPool2d(7), nn.Flatten(), nn.Linear(512, 10)),  # max over the 7 x 7 map, not average
+        nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(512, 10)),  # a local pool: 512 x 3 x 3 values remain
+        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Linear(512, 10)),  # not flattened: a Linear over the last dim (1)
         nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 1000)),  # ImageNet's classes
     ],
     # unpruned (or a 16 x 16 map); inputs not pruned; a 32 x 32 map; VGG-11/8's answer (the first classroom network)
     # or a 4 x 4 map; fractional
     "08.2": [1_179_648, 589_824, 4_718_592, 73_728, 294_912.4],
-    "08.3": [_kd_without_t_squared, _kd_reversed_kl, _kd_no_temperature, lambda s, t, y, temp, alpha: 0.0],
+    "08.3": [
+        _kd_without_t_squared,
+        _kd_reversed_kl,
+        _kd_no_temperature,
+        _kd_mean_reduction,
+        lambda s, t, y, temp, alpha: 0.0,
+    ],
     "08.4": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
+}
+
+# the question names (N, 512, 7, 7) maps: on them a 7 x 7 average pool, an adaptive one and a mean over the map are
+# all the global average
+RIGHT = {
+    "08.1": [
+        nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10)),
+        nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10)),
+        nn.Sequential(nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(1), nn.Linear(512, 10)),
+        _MeanOverTheMap(),
+    ],
 }
 
 # nowhere in the sources above 08.2: the 50% pruned network's layer table, which would print the answer
@@ -99,3 +137,17 @@ def test_the_broken_head_runs_as_written_and_fails_on_a_feature_map(capsys):
         head(torch.zeros(1, 512, 7, 7))
     assert exercises.check("08.1", head) is False
     assert "fails" in capsys.readouterr().out
+
+
+def test_kl_div_averaged_over_the_classes_is_named(capsys):
+    """F.kl_div(..., reduction="mean") divides the KL by the number of classes as well as the batch: the feedback
+    names the reduction, and the hint says what each one averages over."""
+    assert exercises.check("08.3", _kd_mean_reduction) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert "reduction='mean'" in verdict and "'batchmean'" in verdict
+    assert "'mean'" in exercises.EXERCISES["08.3"].hint and "'batchmean'" in exercises.EXERCISES["08.3"].hint
+
+
+def test_the_head_is_checked_on_the_7x7_maps_the_question_names(capsys):
+    assert "(N, 512, 7, 7)" in exercises.EXERCISES["08.1"].question and "14" not in exercises.EXERCISES["08.1"].question
+    assert exercises.check("08.1", nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10))) is True

@@ -15,11 +15,14 @@ uncovers is the value a black pixel takes after normalising, ``(0 - mean) / std`
 - scale jitter (Simonyan & Zisserman, Sec. 3.1): the paper rescales each training image so that its smaller side
   S is random in [256, 512] and crops 224 x 224 from it, i.e. it zooms in by up to 2x. Here: zoom in by s drawn
   in [1, max_zoom] about a random centre that keeps the crop inside the image (bilinear).
-- flip averaging (test time): logits = (f(x) + f(mirror(x))) / 2, for a model trained with flips.
+- flip averaging (test time, Sec. 3.2): the soft-max posteriors of x and of its mirror image averaged, p = (softmax
+  f(x) + softmax f(mirror(x))) / 2, for a model trained with flips; returned as log p, so that it stands where
+  logits do (its soft-max is p, its argmax p's, and cross-entropy on it is -log p of the label).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -120,5 +123,10 @@ def for_epoch(
 
 
 def flip_averaged(model: Callable, x: torch.Tensor) -> torch.Tensor:
-    """Test-time augmentation: the mean of the logits for ``x`` and for ``x`` mirrored left-right."""
-    return (model(x) + model(x.flip(-1))) / 2
+    """Test-time augmentation as the paper does it (Sec. 3.2): the mean of the soft-max posteriors for ``x`` and for
+    ``x`` mirrored left-right, returned as its logarithm (float32, N x classes), so that callers can treat it as
+    logits: ``.softmax(1)`` gives the averaged posteriors, ``argmax`` the class they favour, and cross-entropy on it
+    the loss of the averaged posteriors. (Averaging the logits is another rule: their mean's soft-max is the
+    normalised geometric mean of the two posteriors.)"""
+    log_posteriors = torch.stack([model(x).float().log_softmax(-1), model(x.flip(-1)).float().log_softmax(-1)])
+    return torch.logsumexp(log_posteriors, dim=0) - math.log(2)

@@ -22,8 +22,9 @@ def _field(layers) -> int:
     "01.1",
     "How many input pixels wide is the receptive field of a unit after four 3x3 convs (stride 1), then a 2x2 "
     "max-pool (stride 2), then two more 3x3 convs?",
-    hint="Use the recurrence: each layer adds (kernel - 1) x jump, where the jump doubles after a stride-2 pool. "
-    "receptive.receptive_field(list of (kernel, stride)) does it for you.",
+    hint="Walk the layers from the input with the recurrence of section 1, starting from r = 1 and j = 1: each layer "
+    "adds (kernel - 1) x j to the field r, and a stride-2 pool then doubles the jump j for every layer after it. "
+    "Write r down after each of the seven layers.",
     solution="answer = receptive.receptive_field([(3, 1)] * 4 + [(2, 2)] + [(3, 1)] * 2)[-1][0]   # 9, 10, 14, 18",
 )
 def _check_01_1(answer):
@@ -57,8 +58,9 @@ def _check_01_2(answer):
     "01.3",
     "Write a stack, as a list of (kernel, stride) pairs, of exactly three 3x3 convs (stride 1) and as many 2x2 "
     "max-pools (stride 2) as you need, ending with a pool, whose receptive field is exactly 22 pixels.",
-    hint="receptive.receptive_field(your_list)[-1][0] gives the field of any stack you try. Each layer adds "
-    "(kernel - 1) x jump, and each pool doubles the jump: a conv adds more the more pools come before it.",
+    hint="Start from 1 pixel and add, layer by layer: a 3x3 conv adds 2 x the jump where it sits, a 2x2 pool adds "
+    "1 x the jump and then doubles it. So a conv adds more the more pools come before it: choose where the pools go "
+    "so that the additions reach 22.",
     solution="answer = [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)]   # 3, 4 | 8, 10 | 18, 22",
 )
 def _check_01_3(answer):
@@ -91,9 +93,9 @@ def _check_01_3(answer):
 @exercise(
     "01.4",
     "What is the receptive field of VGG-11 (config A) at its third max-pool (pool3), in input pixels?",
-    hint="Write config A's layers up to its third pool as (kernel, stride) pairs (models.CONFIGS['A'] or the "
-    "paper's Table 1: a number is a 3x3 conv, 'M' a 2x2 pool) and apply the recurrence of section 1, layer by "
-    "layer, as in exercise 01.1.",
+    hint="Read config A in the paper's Table 1 up to its third max-pool: how many 3x3 convs does each of its first "
+    "three stages have (fewer than VGG-16's)? Write those layers as (kernel, stride) pairs, a conv (3, 1) and a pool "
+    "(2, 2), and apply the recurrence of section 1 layer by layer, as in exercise 01.1.",
     solution='with torch.device("meta"):   # shapes only\n'
     "    vgg11 = models.vgg11()\n"
     'answer = analysis.stage_table(analysis.layer_table(vgg11)).set_index("stage").loc["pool3", "rf"]   # 3, 4 | 8 '

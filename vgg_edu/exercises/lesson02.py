@@ -97,16 +97,25 @@ def _vgg_block_by_hand(convs, x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(x, kernel_size=2, stride=2)
 
 
-def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channels: int, size: int, call="the block"):
-    """True, or what differs between ``block`` and a VGG block of ``num_convs`` 3x3 convs + ReLUs and a 2x2 pool.
-    ``call`` names the block in the messages (for a student's function: the call that built it)."""
-    block = _as_module(block, "block")
-    if any(isinstance(m, LazyModuleMixin) for m in block.modules()):  # lazy layers learn their sizes from an input
+def _materialise(module: nn.Module, in_channels: int, size: int, call: str) -> str | None:
+    """Lazy layers (``nn.LazyConv2d``, d2l's blocks) learn their input channels from their first input, and report 0
+    until then: run one on a dummy input so that their attributes can be read. None, or the error it raised."""
+    if any(isinstance(m, LazyModuleMixin) for m in module.modules()):
         try:
             with torch.no_grad():
-                block(torch.zeros(1, in_channels, size, size))
+                module(torch.zeros(1, in_channels, size, size))
         except RuntimeError as err:
             return f"{call} fails on an input of {in_channels} channels: {str(err).splitlines()[0]}"
+    return None
+
+
+def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channels: int, size: int, call="the block"):
+    """True, or what differs between ``block`` and a VGG block of ``num_convs`` 3x3 convs (with biases) + ReLUs and a
+    2x2 pool. ``call`` names the block in the messages (for a student's function: the call that built it)."""
+    block = _as_module(block, "block")
+    failed = _materialise(block, in_channels, size, call)
+    if failed:
+        return failed
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     if any(isinstance(m, nn.BatchNorm2d) for m in block.modules()):
         return f"{call} has a BatchNorm layer; VGG's block has none (section 2 adds it): only convs, ReLUs and a pool."
@@ -114,6 +123,8 @@ def _behaves_like_vgg_block(block, num_convs: int, in_channels: int, out_channel
         return f"{call} has {len(convs)} convs, not {num_convs}."
     if any(c.kernel_size != (3, 3) or c.padding not in ((1, 1), "same") or c.stride != (1, 1) for c in convs):
         return "every conv should be 3x3 with stride 1 and padding 1, so that H and W are kept."
+    if any(c.bias is None for c in convs):
+        return f"in {call} a conv has no bias; a VGG block's convs have one each (nn.Conv2d's default)."
     if convs[0].in_channels != in_channels:
         return f"in {call} the first conv takes {convs[0].in_channels} channels, not the ones the block receives."
     if any(c.out_channels != out_channels for c in convs) or any(c.in_channels != out_channels for c in convs[1:]):
@@ -247,6 +258,9 @@ def _behaves_like_vgg_stages(features, conv_arch, in_channels: int, size: int):
     """True, or what differs between ``features`` and VGG blocks chained as ``conv_arch`` says, from ``in_channels``:
     its convs, taken in order, run stage by stage through ``_vgg_block_by_hand``, must give its output."""
     features = _as_module(features, "stack of blocks")
+    failed = _materialise(features, in_channels, size, "your stack of blocks")
+    if failed:
+        return failed
     convs = [m for m in features.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) != sum(n for n, _ in conv_arch):
         return f"conv_arch {conv_arch} asks for {sum(n for n, _ in conv_arch)} convs; yours has {len(convs)}."

@@ -29,8 +29,9 @@ _VGG19_PARAMS = _conv_params(_VGG19) + _FC6 + 4096 * 4096 + 4096 + 4096 * 1000 +
     "03.1",
     "What fraction of VGG-19's (config E) parameters sit in its first fully connected layer, fc6? Give a number "
     "between 0 and 1.",
-    hint="Count fc6 with the formula of section 1 (it maps the 512 x 7 x 7 map to 4096 units, with biases), then "
-    "divide by VGG-19's whole count, which section 2's configuration table gives for config E.",
+    hint="fc6 reads the flattened 512 x 7 x 7 map and has 4096 outputs, each with a bias: count it with section 1's "
+    "formula for an FC layer. The whole network is config E's sixteen 3x3 convs (9 C_in C_out + C_out each, the "
+    "channels of Table 1) and its three FC layers; check your total against section 2's table, then divide.",
     solution="with torch.device('meta'):\n    vgg19 = models.vgg19()\n"
     "fc6 = vgg19.classifier[0]   # 512 * 7 * 7 -> 4096\n"
     "answer = (fc6.weight.numel() + fc6.bias.numel()) / sum(p.numel() for p in vgg19.parameters())",
@@ -52,9 +53,9 @@ def _check_03_1(answer):
     "03.2",
     "How many parameters (weights and biases) has VGG-19 (config E) with the global-average-pooling head "
     "(head='gap', 1000 classes)?",
-    hint="The convs keep all their parameters (the three FC layers of VGG-19 are what the head replaces); the GAP "
-    "head is one Linear layer from the 512 channels to the classes, with biases. Section 8 does the same count for "
-    "VGG-16.",
+    hint="The convs keep all their parameters: config E's sixteen 3x3 convs, 9 C_in C_out + C_out each (the channels "
+    "of Table 1, from 3 input channels). The GAP head replaces the three FC layers by one Linear layer from the 512 "
+    "channels to the classes, with biases. Add the two; section 9 compares the two heads of VGG-16.",
     solution="with torch.device('meta'):\n    gap19 = models.VGG('E', head='gap')\n"
     "answer = sum(p.numel() for p in gap19.parameters())",
 )

@@ -44,8 +44,9 @@ def _vgg11_4_gap_params(batch_norm: bool) -> int:
     "04.1",
     "How many parameters (weights and biases) does d2l's VGG-11/4 hold: VGG-11 with every channel count divided by "
     "4, 1 input channel, 10 classes and FC layers of 4096? Give the exact count.",
-    hint="Build the network the question describes with models.VGG and count the numbers in all of its parameter "
-    "tensors (built under torch.device('meta') it costs no memory).",
+    hint="Count layer by layer: a 3x3 conv from C_in to C_out channels holds 9 C_in C_out + C_out parameters, a Linear "
+    "layer from n_in to n_out values n_in n_out + n_out. The convs are config A's, from 1 input channel, with VGG-11's "
+    "channels divided by 4; fc6 reads the last conv's channels x 7 x 7 values.",
     solution="with torch.device('meta'):   # shapes only\n"
     "    vgg11_4 = models.VGG('A', in_channels=1, num_classes=10, width_divisor=4)\n"
     "answer = sum(p.numel() for p in vgg11_4.parameters())   # fc6 and fc7 hold most of it",
@@ -61,10 +62,10 @@ def _check_04_1(answer):
     if n == expected + 2 * sum(_VGG11_4_WIDTHS):
         return "that network has BatchNorm (a scale and a shift per channel); d2l's VGG-11 has none."
     if abs(n - expected) < 50_000:
-        return "close, but not exact: count with sum(p.numel() ...) rather than from a rounded table."
+        return "close, but not exact: count every layer exactly rather than from a rounded table."
     if n in (_vgg11_4_gap_params(True), _vgg11_4_gap_params(False)):
         return "that network has a global-average-pool head (the classroom network); d2l's has fc6-fc8, 4096 wide."
-    return "sum p.numel() over the model's parameters."
+    return "count every conv and every FC layer, weights and biases, and add them up."
 
 
 @exercise(

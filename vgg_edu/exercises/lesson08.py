@@ -46,23 +46,22 @@ def _check_08_1(head):
     fc = linears[0]
     if fc.out_features != 10:
         return f"the head should score 10 classes; its Linear layer has {fc.out_features} outputs."
-    g = torch.Generator().manual_seed(7)
-    outputs = []
+    # the maps the question names, (N, 512, 7, 7): there AvgPool2d(7), AdaptiveAvgPool2d(1) and x.mean((2, 3)) are
+    # all the global average
+    x = torch.randn(2, 512, 7, 7, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
-        for side in (7, 14):  # global: the mean over any map size, one number per channel
-            x = torch.randn(2, 512, side, side, generator=g)
-            try:
-                got = head.eval()(x)
-            except Exception as err:  # noqa: BLE001 - a broken head fails in many ways; say how, do not crash
-                return f"the head fails on a (2, 512, {side}, {side}) batch: {str(err).splitlines()[0]}"
-            if fc.in_features != x.shape[1]:  # it ran on this map size, but not on the channels' means
-                return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
-            outputs.append((got, F.linear(x.mean((2, 3)), fc.weight, fc.bias)))
-    for got, expected in outputs:
-        if got.shape != expected.shape:
-            return f"the output should have shape (N, 10); got {tuple(got.shape)}."
-        if not torch.allclose(got, expected, atol=1e-5):
-            return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
+        try:
+            got = head.eval()(x)
+        except Exception as err:  # noqa: BLE001 - a broken head fails in many ways; say how, do not crash
+            return f"the head fails on a (2, 512, 7, 7) batch: {str(err).splitlines()[0]}"
+        expected = F.linear(x.mean((2, 3)), fc.weight, fc.bias)
+    if fc.in_features != x.shape[1]:  # it ran, but not on the channels' means
+        return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return f"the output should have shape (N, 10); got {shape}."
+    if not torch.allclose(got, expected, atol=1e-5):
+        return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
     return True
 
 
@@ -101,7 +100,9 @@ def _check_08_2(answer):
     "the teacher's logits (N, classes), y the labels, T the temperature and alpha the weight of the soft targets: "
     "(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)), averaged over the batch. Pass kd_loss.",
     hint="F.cross_entropy(s, y) is the hard part. For the soft part, F.kl_div(input, target) expects the student's "
-    "log-probabilities as input and computes KL(target || input); use reduction='batchmean'.",
+    "log-probabilities as input and computes KL(target || input) term by term. Its reduction decides what it "
+    "averages over: 'batchmean' sums over the classes and averages over the batch, as the formula does; 'mean' (the "
+    "default) averages over every term, so it also divides by the number of classes.",
     solution="""import torch.nn.functional as F
 
 def kd_loss(s, t, y, T, alpha):
@@ -127,6 +128,12 @@ def _check_08_3(kd_loss):
         if got.numel() != 1:
             return f"the loss should be one number (the batch mean); got shape {tuple(got.shape)}."
         if not torch.allclose(got.reshape(()), expected, rtol=1e-4, atol=1e-5):
+            if alpha and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * T**2 * kl / s.shape[1], rtol=1e-4):
+                return (
+                    "the soft term is divided by the number of classes: F.kl_div with reduction='mean' averages over "
+                    "every term, classes included; the formula's KL is summed over the classes and averaged over the "
+                    "batch, which is reduction='batchmean'."
+                )
             if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
                 return "close: the soft term is missing a factor (see the formula)."
             return f"with T={T} and alpha={alpha} your loss differs from the formula."

@@ -33,7 +33,7 @@ class FitConfig:
 
     epochs, batch_size, lr (peak), optimizer ("sgd", "adam", "adamw"), momentum, weight_decay, schedule;
     flip (mirror a random half), translate (shift by up to this many pixels), max_zoom (the paper's scale jitter,
-    zoom in by up to this factor): see ``vgg_edu.data.augment``; flip_tta (validate on the mean of the logits of
+    zoom in by up to this factor): see ``vgg_edu.data.augment``; flip_tta (validate on the mean soft-max posteriors of
     each image and its mirror image); label_smoothing; seed. ``max_steps``: stop after this many steps in all (the
     schedule still spans ``epochs``, so a run stopped early and resumed is the run never stopped); ``amp``: mixed
     precision (None: on CUDA only; bf16 is ~10x slower on CPUs without bf16 units); ``channels_last``: NHWC;

@@ -64,10 +64,10 @@ def predict(
     flip_tta: bool = False,
 ) -> torch.Tensor:
     """Logits (N, classes) on the CPU for uint8 images, made inputs by ``spec`` (default: the model's input contract,
-    ``spec_of``), computed in batches in eval mode (the model's mode is restored). ``flip_tta``: the mean of the
-    logits of each image and its mirror image (``augment.flip_averaged``). ``batch_size`` defaults to
-    ``eval_batch_size`` of the input size, ``channels_last`` to the layout of the model's weights (``fit`` leaves
-    them channels-last). ``device``: see ``runtime``'s device rule."""
+    ``spec_of``), computed in batches in eval mode (the model's mode is restored). ``flip_tta``: the log of the mean of
+    the soft-max posteriors of each image and its mirror image (``augment.flip_averaged``, as the paper does).
+    ``batch_size`` defaults to ``eval_batch_size`` of the input size, ``channels_last`` to the layout of the model's
+    weights (``fit`` leaves them channels-last). ``device``: see ``runtime``'s device rule."""
     device = runtime.place(model, device)
     runtime.keep_freed_memory(device)
     spec = spec if spec is not None else spec_of(model)
@@ -99,7 +99,7 @@ def evaluate(
 
     Choose and compare on "val"; report "test" once, at the end. With ``details=True`` returns an ``Evaluation``:
     accuracy, mean cross-entropy loss, the predictions, labels and softmax probabilities. ``flip_tta``: classify
-    each image by the mean of its logits and its mirror image's (test-time augmentation, ``predict``).
+    each image by the mean of its soft-max posteriors and its mirror image's (test-time augmentation, ``predict``).
     """
     images, labels = data.split(split)
     if not len(labels):
