@@ -114,6 +114,8 @@ class Exercise:
     check: Callable[[Any], bool | str | None]
     hint: str
     solution: str
+    takes_code: bool = False
+    """The answer is code (a function, a class, a module): the grader checks it in a sandbox, not as data."""
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -123,11 +125,12 @@ ANSWERS_ENV = "VGG_EDU_ANSWERS"
 own (``vgg_edu.teaching``); unset, as everywhere but in grading, nothing is saved."""
 
 
-def exercise(exercise_id: str, question: str, hint: str, solution: str):
-    """Decorator that registers a check function as exercise ``exercise_id``."""
+def exercise(exercise_id: str, question: str, hint: str, solution: str, takes_code: bool = False):
+    """Decorator that registers a check function as exercise ``exercise_id`` (``takes_code``: its answer is a
+    function, class or module, not numbers)."""
 
     def register(fn):
-        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution)
+        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution, takes_code)
         return fn
 
     return register

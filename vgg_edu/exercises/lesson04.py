@@ -109,6 +109,7 @@ def _confusions() -> list[torch.Tensor]:
     "04.3",
     "Write most_confused(confusion): given a confusion matrix C (C[i, j] = images of true class i predicted as j), "
     "return the pair (true class, predicted class) of the commonest mistake. Pass the function.",
+    takes_code=True,
     hint="The mistakes are the counts off the diagonal; leave the diagonal out without changing the matrix passed in "
     "(work on a copy). argmax over a whole matrix gives one flat index: turn it back into (row, column).",
     solution="def most_confused(confusion):\n"

@@ -37,6 +37,7 @@ def _required_arguments(fn) -> int | None:
     "being the tuple of tensors the module receives. Write make_pre_hook(store): it returns a pre-hook that, "
     "registered on an in-place ReLU (relu.register_forward_pre_hook(...)), keeps in store['in'] what the ReLU "
     "receives, negative values included. Pass make_pre_hook.",
+    takes_code=True,
     hint="The ReLU overwrites the very tensor it receives, right after your pre-hook returns: keep a copy of "
     "the first input, not a reference to it (section 1 shows the same pitfall for forward hooks).",
     solution="""def make_pre_hook(store):
@@ -113,6 +114,7 @@ def _check_05_2(answer):
     "Grad-CAM by hand: write cam(A, G) that takes one image's activations A and the gradients G of the class "
     "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map, not normalised. Pass the "
     "function.",
+    takes_code=True,
     hint="Section 6 gives the formula. alpha has one value per channel, shape (K,): give it two trailing axes of "
     "size 1 to weight A's maps with it.",
     solution="""def cam(A, G):
