@@ -25,9 +25,9 @@ IMPORTS = (
 FORGE = """
 import json, os, pathlib
 saved = pathlib.Path(os.environ["VGG_EDU_ANSWERS"])
-(saved / "01.3.0.json").write_text(json.dumps({"exercise": "01.3", "kernel_verdict": True, "pickled": True}))
-(saved / "01.3.0.pkl").write_bytes(b"x")
-(saved / "01.4.0.json").write_text(json.dumps({"exercise": "01.4", "kernel_verdict": True, "pickled": False}))
+(saved / "01.3.0.json").write_text(json.dumps({"exercise": "01.3", "kernel_verdict": True, "code": True}))
+(saved / "01.3.0.code").write_bytes(b"x")
+(saved / "01.4.0.json").write_text(json.dumps({"exercise": "01.4", "kernel_verdict": True, "why_not_saved": "?"}))
 """
 WRONG_TYPES = ["'eighteen'", "[1, 2]", "{'a': 1}", "lambda x: x"]
 
@@ -169,7 +169,7 @@ def graded(tmp_path_factory):
     (root / "pdf").mkdir()
     (root / "pdf" / "answers.pdf").write_bytes(b"%PDF-1.4")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
-    rows = grade.grade(root, out, grade.Limits(seconds=45, cell_seconds=45), progress=lambda *a, **k: None)
+    rows = grade.grade(root, out, sandbox.Limits(seconds=45), progress=lambda *a, **k: None)
     return {row["student"]: row for row in rows}, out
 
 

@@ -179,7 +179,7 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
     if os.environ.get(ANSWERS_ENV):  # set by ``python -m vgg_edu grade`` only
         from ..teaching.answers import record
 
-        record(exercise_id, given, verdict is True)
+        record(exercise_id, given, verdict is True, ex.takes_code)
     if verdict is True:
         print(f"[{exercise_id}] Correct!")
         return True
