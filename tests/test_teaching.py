@@ -251,11 +251,17 @@ def test_the_student_version_of_a_real_notebook_runs_top_to_bottom_unanswered(tm
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys):
+def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     from vgg_edu.__main__ import main
+    from vgg_edu.teaching import bwrap
 
     assert main(["grade", str(tmp_path / "nowhere")]) == 1
     assert main(["grade", str(tmp_path), "--time-limit", "0"]) == 1
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "grades.csv")]) == 1  # inside the submissions
     assert main(["assign", str(tmp_path), "--notebooks", str(tmp_path)]) == 1
+    monkeypatch.setattr(bwrap, "executable", lambda: None)
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path.parent / "g.csv")]) == 1  # no sandbox: not graded
+    assert not (tmp_path.parent / "g.csv").exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 5 and all(line.startswith("error: ") for line in err)
+    assert "bubblewrap" in err[-1] and "--unsandboxed" in err[-1]
