@@ -56,7 +56,7 @@ def _hostile(subs: Path, out: Path, port: int, spill: Path) -> list[str]:
     honest, kept = subs / "honest" / "01_tiny.ipynb", out / "grades_notebooks" / "honest" / "01_tiny.ipynb"
     lesson01 = ROOT / "vgg_edu" / "exercises" / "lesson01.py"
     teacher = f"""
-sys.path[:] = [p for p in sys.path if not p.startswith("/grading/lib") and p not in ("", ".")]
+sys.path[:] = [p for p in sys.path if "grading/lib" not in p and p not in ("", ".")]
 for name in [m for m in sys.modules if m.startswith("vgg_edu")]:
     del sys.modules[name]
 import vgg_edu.exercises as full
@@ -110,9 +110,10 @@ import subprocess, signal
 daemon = '''
 import glob, os, time
 os.setsid()
-for _ in range(600):
-    for d in glob.glob("/grading/out/answers") + glob.glob("/tmp/vgg_edu_grade_*/answers"):
-        open(os.path.join(d, "01.1.9.json"), "w").write('{{"exercise": "01.1", "data": 0}}')
+for _ in range(1200):  # every answer it can reach, its own or the next student's, made wrong
+    for note in glob.glob("/grading/rw/out/answers/*.json") + glob.glob("/tmp/vgg_edu_grade_*/**/answers/*.json",
+                                                                         recursive=True):
+        open(note, "w").write('{{"exercise": "' + os.path.basename(note)[:4] + '", "data": 0}}')
     time.sleep(0.1)
 '''
 subprocess.Popen([sys.executable, "-c", daemon, "{MARKER}"], start_new_session=True)

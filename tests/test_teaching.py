@@ -265,3 +265,26 @@ def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 5 and all(line.startswith("error: ") for line in err)
     assert "bubblewrap" in err[-1] and "--unsandboxed" in err[-1]
+
+
+def test_answers_are_saved_as_data_and_nothing_else_is(tmp_path, monkeypatch):
+    """Numbers, text and lists are JSON; an object with a payload, or an int that is not an int, is "not data"."""
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    class MyInt(int):
+        pass
+
+    monkeypatch.setenv(exercises.ANSWERS_ENV, str(tmp_path))
+    answers.record("01.1", float("inf"), False)
+    answers.record("01.2", Payload(), True)
+    answers.record("01.3", [(3, 1), (2, 2)], True)
+    answers.record("01.4", MyInt(3), False)
+    notes = answers.saved(tmp_path)
+    assert [n["exercise"] for n in notes] == LESSON
+    assert answers.from_data(notes[0]["data"]) == float("inf")
+    assert answers.from_data(notes[2]["data"]) == [(3, 1), (2, 2)]
+    assert all("data" not in notes[i] and "not data" in notes[i]["why_not_saved"] for i in (1, 3))
+    assert not list(tmp_path.glob("*.code"))  # only an exercise that takes code saves code

@@ -10,7 +10,8 @@ Inside, the run sees:
   ``.pth`` files that lead to the teacher's checkout;
 - ``/grading/lib`` (the student package), ``/grading/in`` (its input) and ``/grading/data`` (Fashion-MNIST),
   read-only;
-- ``/grading/home``, ``/grading/out`` and ``/tmp``: empty tmpfs of a fixed size each (its disk quota), gone with it;
+- ``/grading/rw``, one empty tmpfs of a fixed size (its disk quota), gone with it, which holds its home
+  (``/grading/rw/home``), its results (``/grading/rw/out``) and its ``/tmp`` (a link to ``/grading/rw/tmp``);
 - its own network namespace (loopback only: no network, no port of the machine), PID namespace (when its first
   process ends, every process it started is killed by the kernel), IPC and UTS namespaces; a new session; only the
   environment variables it is given.
@@ -28,7 +29,8 @@ import sys
 from pathlib import Path
 
 INSIDE = Path("/grading")
-LIB, IN, DATA, HOME, OUT = (INSIDE / name for name in ("lib", "in", "data", "home", "out"))
+LIB, IN, DATA, WRITABLE = (INSIDE / name for name in ("lib", "in", "data", "rw"))
+HOME, OUT, TMP = (WRITABLE / name for name in ("home", "out", "tmp"))
 NOBODY = 65534
 SYSTEM = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -94,8 +96,10 @@ def command(argv: list[str], *, env: dict, ro: dict[Path, Path], hidden: list[Pa
             if _under(found.resolve(), dirs) and _leads_to(found, hidden):
                 cmd += ["--ro-bind", "/dev/null", str(found)]
     cmd += ["--dev", "/dev", "--proc", "/proc"]
-    for folder, size in ((HOME, disk_mb), (OUT, disk_mb), (Path("/tmp"), 256)):
-        cmd += ["--perms", "1777", "--size", str(size * 2**20), "--tmpfs", str(folder)]
+    cmd += ["--perms", "1777", "--size", str(disk_mb * 2**20), "--tmpfs", str(WRITABLE)]
+    for folder in (HOME, OUT, TMP):
+        cmd += ["--perms", "1777", "--dir", str(folder)]
+    cmd += ["--symlink", str(TMP), "/tmp"]
     for inside, host in ro.items():
         cmd += ["--ro-bind", str(host), str(inside)]
     cmd += ["--chdir", str(HOME), "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]

@@ -44,7 +44,7 @@ def _log_cell(cell, cell_index: int) -> None:
         print(f"cell {cell_index + 1}: {json.dumps(cell.source[:120])}", file=sys.stderr, flush=True)
 
 
-def run(path: Path, seconds: float, out: Path) -> dict:
+def run(path: Path, seconds: float) -> tuple[dict, bytes | None]:
     nb = nbformat.read(path, as_version=4)
     deadline = time.monotonic() + seconds
     client = NotebookClient(
@@ -60,18 +60,18 @@ def run(path: Path, seconds: float, out: Path) -> dict:
         status = "time limit"
     text = nbformat.writes(nb).encode()
     result = {"status": status, "errors": cell_errors(nb), "executed_mb": round(len(text) / 2**20, 1)}
-    if len(text) <= MAX_KEPT_MB * 2**20:
-        (out / "executed.ipynb").write_bytes(text)
-    return result
+    return result, (text if len(text) <= MAX_KEPT_MB * 2**20 else None)
 
 
-def packed(out: Path, result: dict) -> bytes:
-    """The zip the grader reads: ``run.json``, ``executed.ipynb`` and the answers' files, nothing else."""
+def packed(out: Path, result: dict, executed: bytes | None) -> bytes:
+    """The zip the grader reads, made in memory (the notebook may have filled its disk): ``run.json``,
+    ``executed.ipynb`` and the answers' files, nothing else."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("run.json", json.dumps(result))
-        files = [out / "executed.ipynb", *sorted((out / "answers").glob("*"))]
-        for path in files:
+        if executed is not None:
+            z.writestr("executed.ipynb", executed)
+        for path in sorted((out / "answers").glob("*")):
             if path.is_file() and not path.is_symlink():
                 z.write(path, str(path.relative_to(out)))
     return buffer.getvalue()
@@ -84,9 +84,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=600)
     args = parser.parse_args(argv)
-    (args.out / "answers").mkdir(parents=True, exist_ok=True)
-    result = run(args.notebook, args.seconds, args.out)
-    handback.send(result_fd, packed(args.out, result))
+    (args.out / "answers").mkdir(parents=True, exist_ok=True)  # before the kernel starts: it writes there
+    result, executed = run(args.notebook, args.seconds)
+    handback.send(result_fd, packed(args.out, result, executed))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import nbformat
 
 from . import bwrap, gradebook, redact, sandbox
 from .answers import saved
+from .execute import MAX_KEPT_MB
 from .sandbox import Limits
 from .submissions import Submission, find
 
@@ -58,16 +59,20 @@ def hidden_folders(*more: Path) -> list[Path]:
 
 
 def _unpack(blob: bytes, answers: Path) -> tuple[dict | None, bytes | None]:
-    """(run.json, the executed notebook) from a run's zip; its answer files written to ``answers``; nothing else of
-    it is read."""
+    """(run.json, the executed notebook) from a run's zip; its answer files written to ``answers``, as long as they
+    stay within ``sandbox.OUTPUT_MB`` unpacked (a zip may hold far more than its size); nothing else of it is read."""
     try:
         z = zipfile.ZipFile(io.BytesIO(blob))
         run = json.loads(z.read("run.json")) if z.getinfo("run.json").file_size < 2**20 else None
-        names = {i.filename: i for i in z.infolist() if i.file_size <= 64 * 2**20}
-        executed = z.read("executed.ipynb") if "executed.ipynb" in names else None
-        for name in names:
+        names = {i.filename: i.file_size for i in z.infolist()}
+        executed = None
+        if names.get("executed.ipynb", 2**40) <= MAX_KEPT_MB * 2**20:
+            executed = z.read("executed.ipynb")
+        budget = sandbox.OUTPUT_MB * 2**20
+        for name, size in names.items():
             match = ANSWER_FILE.match(name)
-            if match:
+            if match and size <= budget:
+                budget -= size
                 (answers / match.group(1)).write_bytes(z.read(name))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         return None, None

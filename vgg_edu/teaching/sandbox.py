@@ -68,7 +68,7 @@ def base_env() -> dict[str, str]:
     env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
     env.setdefault("OMP_NUM_THREADS", "1")
     env.update(
-        PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=str(bwrap.HOME), TMPDIR="/tmp",
+        PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=str(bwrap.HOME), TMPDIR=str(bwrap.TMP),
         LANG="C.UTF-8", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(bwrap.LIB),
     )  # fmt: skip
     return env
@@ -107,7 +107,7 @@ def limiter(limits: Limits):
 def _unsandboxed(argv: list[str], env: dict, ro: dict[Path, Path], folder: Path) -> tuple[list[str], dict, Path]:
     """The same run as the teacher's user: the sandbox's folders made under ``folder``, its paths changed to them."""
     root = folder / "grading"
-    for path in (bwrap.HOME, bwrap.OUT):
+    for path in (bwrap.HOME, bwrap.OUT, bwrap.TMP):
         (root / path.relative_to(bwrap.INSIDE)).mkdir(parents=True)
     for inside, host in ro.items():
         (root / inside.relative_to(bwrap.INSIDE)).symlink_to(host)
