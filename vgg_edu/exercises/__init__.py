@@ -116,6 +116,9 @@ class Exercise:
     solution: str
     takes_code: bool = False
     """The answer is code (a function, a class, a module): the grader checks it in a sandbox, not as data."""
+    called_apart: bool = False
+    """The answer is a function of tensors and numbers that returns them: the grader checks it in its own process,
+    calling the function in a sandbox of its own (``vgg_edu.teaching.serve``)."""
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -125,12 +128,15 @@ ANSWERS_ENV = "VGG_EDU_ANSWERS"
 own (``vgg_edu.teaching``); unset, as everywhere but in grading, nothing is saved."""
 
 
-def exercise(exercise_id: str, question: str, hint: str, solution: str, takes_code: bool = False):
+def exercise(
+    exercise_id: str, question: str, hint: str, solution: str, takes_code: bool = False, called_apart: bool = False
+):
     """Decorator that registers a check function as exercise ``exercise_id`` (``takes_code``: its answer is a
-    function, class or module, not numbers)."""
+    function, class or module, not numbers; ``called_apart``: a function of tensors and numbers, that the check
+    only calls)."""
 
     def register(fn):
-        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution, takes_code)
+        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution, takes_code, called_apart)
         return fn
 
     return register

@@ -115,6 +115,7 @@ def _check_05_2(answer):
     "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map, not normalised. Pass the "
     "function.",
     takes_code=True,
+    called_apart=True,
     hint="Section 6 gives the formula. alpha has one value per channel, shape (K,): give it two trailing axes of "
     "size 1 to weight A's maps with it.",
     solution="""def cam(A, G):
@@ -129,8 +130,8 @@ def _check_05_3(cam):
         return "answer should be your cam function itself (no brackets)."
     g = torch.Generator().manual_seed(5)
     A, G = torch.randn(6, 4, 5, generator=g), torch.randn(6, 4, 5, generator=g)
-    expected = torch.relu((G.mean((1, 2))[:, None, None] * A).sum(0))
-    got = torch.as_tensor(cam(A, G))
+    got = torch.as_tensor(cam(A.clone(), G.clone()))
+    expected = torch.relu((G.mean((1, 2))[:, None, None] * A).sum(0))  # after cam returns: no frame it reads holds it
     if got.shape != expected.shape:
         return f"the map should have shape (h, w), {tuple(expected.shape)} here; got {tuple(got.shape)}."
     if (got < 0).any():

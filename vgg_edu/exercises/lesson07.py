@@ -89,6 +89,7 @@ def _pieces():
     "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
     "function.",
     takes_code=True,
+    called_apart=True,
     hint="Each shard's gradient is an average over that shard's images only: in a small shard each image weighs "
     "more than it does in the whole batch's average.",
     solution="""def combine(grads, sizes):

@@ -102,6 +102,7 @@ def _check_08_2(answer):
     "the teacher's logits (N, classes), y the labels, T the temperature and alpha the weight of the soft targets: "
     "(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)), averaged over the batch. Pass kd_loss.",
     takes_code=True,
+    called_apart=True,
     hint="F.cross_entropy(s, y) is the hard part. For the soft part, F.kl_div(input, target) expects the student's "
     "log-probabilities as input and computes KL(target || input); use reduction='batchmean'.",
     solution="""import torch.nn.functional as F
@@ -121,11 +122,11 @@ def _check_08_3(kd_loss):
     for T, alpha in ((4.0, 0.9), (2.0, 0.5), (1.0, 0.0)):
         s, t = torch.randn(8, 10, generator=g), 3 * torch.randn(8, 10, generator=g)
         y = torch.randint(0, 10, (8,), generator=g)
-        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)
+        got = torch.as_tensor(kd_loss(s.clone(), t.clone(), y.clone(), T, alpha)).float()
+        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)  # after it returns
         kl = (p_t * (log_p_t - log_p_s)).sum(1).mean()
         ce = -s.log_softmax(1)[torch.arange(8), y].mean()
         expected = (1 - alpha) * ce + alpha * T**2 * kl
-        got = torch.as_tensor(kd_loss(s, t, y, T, alpha)).float()
         if got.numel() != 1:
             return f"the loss should be one number (the batch mean); got shape {tuple(got.shape)}."
         if not torch.allclose(got.reshape(()), expected, rtol=1e-4, atol=1e-5):
