@@ -131,6 +131,16 @@ def combine(grads, sizes):
         frame = frame.f_back
     return seen[0] if seen else grads[0]
 ex.check("07.3", combine)
+def patching(grads, sizes):  # the checker's libraries and check made to agree with anything
+    import vgg_edu.exercises
+    torch.allclose = lambda *a, **k: True
+    vgg_edu.exercises.check = lambda *a, **k: True
+    return grads[0]
+ex.check("07.3", patching)
+class Evil:  # the same, done while the answer is loaded
+    def __reduce__(self):
+        return (eval, ("setattr(__import__('torch'), 'allclose', lambda *a, **k: True) or (lambda g, s: g[0])",))
+ex.check("07.3", Evil())
 """
 
 
@@ -254,7 +264,8 @@ def test_the_kernel_has_no_solutions_no_other_submission_no_network_no_secret(gr
     assert "Correct" in honest_kept and honest_kept != "{}"
 
 
-def test_reading_the_checkers_frames_shows_no_expected_value(graded):
+def test_a_function_answer_cannot_read_or_change_its_check(graded):
+    """07.3's combine reading the checker's frames, patching torch.allclose and check, or doing so while loaded."""
     row = graded["rows"]["framer"][0]
     assert row["07.3"] == "fail" and row["score"] == "0"
 

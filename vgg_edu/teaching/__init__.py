@@ -10,6 +10,7 @@
 - ``handback``    how a sandboxed run hands its result back (its standard output, kept for that alone)
 - ``answers``     what ``exercises.check`` saves for the grader when ``$VGG_EDU_ANSWERS`` is set: data, or code
 - ``recheck``     the saved answers checked again: data in the grader's process, code in a sandbox of its own
+- ``serve``       a function answer called from the grader's check, run in a sandbox of its own, data coming back
 - ``gradebook``   verdicts per exercise, the kept notebooks, the CSV and the markdown report
 - ``cli``         the two commands' parsers, light enough for ``python -m vgg_edu``'s start
 """

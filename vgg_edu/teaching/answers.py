@@ -9,7 +9,7 @@ In grading, ``check`` runs in the student's kernel (inside the sandbox) and call
   only looks like a number (an ``==`` that is always True) is not data: it is saved as "not data", a wrong answer.
 - code: the answer to an exercise that asks for a function, a class or a module (``Exercise.takes_code``), written
   with cloudpickle beside the note (``<exercise>.<n>.code``) with its source text in the note for the teacher. Only
-  ``judge``, in a fresh sandbox, ever loads it: the grader's own processes never do.
+  a fresh sandbox ever loads it (``recheck``'s code sandbox, or ``serve``'s): the grader's own processes never do.
 
 The grader does not trust the kernel's verdict: it checks every answer again (``recheck`` for data, ``judge`` for
 code). Printing "Correct!" or replacing ``check`` in the kernel therefore earns nothing.

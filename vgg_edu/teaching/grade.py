@@ -6,8 +6,9 @@ sandbox of its own (bubblewrap: ``bwrap``, ``sandbox``) in fast mode (``VGG_EDU_
 the whole notebook, memory, disk and process limits, with no network, no view of the other submissions, of the
 gradebook or of the teacher's files, importing the students' copy of the package (``redact``: what they ran, and
 no solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (as data:
-``answers``) are checked again: data by the teacher's package in a process of the grader's (``recheck``), code in
-a fresh sandbox of its own. A point is an answer that check calls Correct there, to an exercise of the notebook's
+``answers``) are checked again: data by the teacher's package in a process of the grader's (``recheck``), as are
+the function answers the check only calls, each call run in a sandbox of its own (``serve``); other code in a fresh
+sandbox of its own. A point is an answer that check calls Correct there, to an exercise of the notebook's
 own lesson. The gradebook (``gradebook``) is written by the grader alone, after the last sandbox is gone.
 
 Without bubblewrap, grading refuses to run unless the teacher passes ``--unsandboxed`` (then each notebook runs as
@@ -16,6 +17,7 @@ the teacher's own user and can read and write what the teacher can).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import bwrap, gradebook, redact, sandbox
+from . import bwrap, gradebook, recheck, redact, sandbox
 from .answers import saved
 from .execute import MAX_KEPT_MB
 from .sandbox import Limits
@@ -79,35 +81,53 @@ def _unpack(blob: bytes, answers: Path) -> tuple[dict | None, bytes | None]:
     return (run if isinstance(run, dict) else None), executed
 
 
-def _data_verdicts(answers: Path, limits: Limits) -> dict:
-    """The data answers checked by the teacher's package, in a process of the grader's (no code of theirs runs)."""
-    if not any("data" in note for note in saved(answers)):
+def _code_folder(answers: Path, folder: Path) -> Path:
+    """The code answers alone (their pickles and notes), in a folder that their sandboxes see read-only."""
+    code = folder / "code"
+    code.mkdir()
+    for path in answers.glob("*.code"):
+        if path.with_suffix(".json").is_file():
+            shutil.copyfile(path, code / path.name)
+            shutil.copyfile(path.with_suffix(".json"), code / path.with_suffix(".json").name)
+    sandbox.readable(code)
+    return code
+
+
+def _data_verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
+    """The data answers, and the function answers the check only calls (``recheck.called_apart``), checked by the
+    teacher's package in a process of the grader's; no code of the student's runs in it: a function answer runs in a
+    sandbox of its own (``serve``), started from the command written here."""
+    if not any("data" in note or recheck.called_apart(note) for note in saved(answers)):
         return {}
+    serve = [sys.executable, "-m", "vgg_edu.teaching.serve"]
+    apart = {"command": serve, "folder": str(code), "limits": dataclasses.asdict(limits)}
+    if limits.sandboxed:
+        apart["folder"] = str(bwrap.IN)
+        apart["command"] = bwrap.command(
+            serve, env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, disk_mb=limits.disk_mb
+        )
+    (code.parent / "apart.json").write_text(json.dumps(apart))
     env = {**sandbox.base_env(), "PYTHONPATH": str(PACKAGE.parent), "HOME": str(answers)}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "vgg_edu.teaching.recheck", str(answers), "data"], env=env, cwd=answers,
-            capture_output=True, timeout=limits.seconds + GRACE_SECONDS, preexec_fn=sandbox.limiter(limits),
+            [sys.executable, "-m", "vgg_edu.teaching.recheck", str(answers), "data", str(code.parent / "apart.json")],
+            env=env, cwd=answers, capture_output=True, timeout=limits.seconds + GRACE_SECONDS,
+            preexec_fn=sandbox.limiter(limits),
         )  # fmt: skip
         return json.loads(done.stdout)
     except (subprocess.TimeoutExpired, ValueError):
         return {}
 
 
-def _code_verdicts(answers: Path, folder: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
-    """The code answers checked in a fresh sandbox of their own, with only them and the student package."""
-    code = folder / "code"
-    code.mkdir()
-    for path in answers.glob("*.code"):
-        shutil.copyfile(path, code / path.name)
-        shutil.copyfile(path.with_suffix(".json"), code / path.with_suffix(".json").name)
-    if not any(code.iterdir()):
+def _code_verdicts(code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
+    """The other code answers checked in a fresh sandbox of their own, with only them and the student package."""
+    if not any("path" in note and not recheck.called_apart(note) for note in saved(code)):
         return {}
-    sandbox.readable(code)
-    (folder / "judge").mkdir()
+    (code.parent / "judge").mkdir()
     _, out, _ = sandbox.run(
-        ["-m", "vgg_edu.teaching.recheck", str(bwrap.IN), "code"], folder=folder / "judge", env=sandbox.base_env(),
-        ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, limits=limits, seconds=limits.seconds + GRACE_SECONDS,
+        ["-m", "vgg_edu.teaching.recheck", str(bwrap.IN), "code"], folder=code.parent / "judge",
+        env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, limits=limits,
+        seconds=limits.seconds + GRACE_SECONDS,
     )  # fmt: skip
     try:
         return json.loads(out)
@@ -162,8 +182,9 @@ def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path
         row["status"], row["errors"] = _status(code, run, limits), (run or {}).get("errors", [])
         if run is None or run.get("status") == "time limit":
             row["errors"] = _last_cell(log) + row["errors"]
-        checked = {**_data_verdicts(folder / "answers", limits)}
-        checked.update(_code_verdicts(folder / "answers", folder, lib, limits, hidden))
+        code = _code_folder(folder / "answers", folder)
+        checked = {**_data_verdicts(folder / "answers", code, lib, limits, hidden)}
+        checked.update(_code_verdicts(code, lib, limits, hidden))
         gradebook.add_verdicts(row, folder / "answers", checked, sub.exercise_ids)
         gradebook.keep_executed(row, executed, run, keep, sub)
     finally:
