@@ -257,13 +257,14 @@ def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path,
 
     assert main(["grade", str(tmp_path / "nowhere")]) == 1
     assert main(["grade", str(tmp_path), "--time-limit", "0"]) == 1
+    assert main(["grade", str(tmp_path), "--lesson", "99", "--out", str(tmp_path.parent / "g.csv")]) == 1
     assert main(["grade", str(tmp_path), "--out", str(tmp_path / "grades.csv")]) == 1  # inside the submissions
     assert main(["assign", str(tmp_path), "--notebooks", str(tmp_path)]) == 1
     monkeypatch.setattr(bwrap, "executable", lambda: None)
     assert main(["grade", str(tmp_path), "--out", str(tmp_path.parent / "g.csv")]) == 1  # no sandbox: not graded
     assert not (tmp_path.parent / "g.csv").exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 5 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 6 and all(line.startswith("error: ") for line in err)
     assert "bubblewrap" in err[-1] and "--unsandboxed" in err[-1]
 
 
@@ -288,3 +289,13 @@ def test_answers_are_saved_as_data_and_nothing_else_is(tmp_path, monkeypatch):
     assert answers.from_data(notes[2]["data"]) == [(3, 1), (2, 2)]
     assert all("data" not in notes[i] and "not data" in notes[i]["why_not_saved"] for i in (1, 3))
     assert not list(tmp_path.glob("*.code"))  # only an exercise that takes code saves code
+
+
+def test_grading_unsandboxed_when_asked_still_grades(tmp_path):
+    """--unsandboxed (the teacher's own user, no bubblewrap): the same run, the same grades, and the report says so."""
+    (tmp_path / "submissions").mkdir()
+    nbformat.write(_notebook(*[_right(i) for i in LESSON]), tmp_path / "submissions" / "alice.ipynb")
+    out, limits = tmp_path / "grades.csv", sandbox.Limits(seconds=60, sandboxed=False)
+    rows = grade.grade(tmp_path / "submissions", out, limits, progress=lambda *a, **k: None, lesson="01")  # no NN_
+    assert [gradebook.verdict(rows[0], i) for i in LESSON] == ["pass"] * len(LESSON)
+    assert "UNSANDBOXED" in out.with_suffix(".md").read_text()

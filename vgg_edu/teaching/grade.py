@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import exercises
 from . import bwrap, gradebook, recheck, redact, sandbox
 from .answers import saved
 from .execute import MAX_KEPT_MB
@@ -192,13 +193,14 @@ def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path
     return row
 
 
-def grade(root: Path, out_csv: Path, limits: Limits | None = None, progress=print) -> list[dict]:
+def grade(root: Path, out_csv: Path, limits: Limits | None = None, progress=print, lesson: str | None = None):
     """Grade every submission under ``root``; write ``out_csv``, a markdown report beside it (same name, ``.md``) and
-    the executed notebooks in a folder beside it (``<name>_notebooks/``). Returns the rows."""
+    the executed notebooks in a folder beside it (``<name>_notebooks/``). ``lesson``: the lesson of the notebooks
+    whose names give none. Returns the rows."""
     limits = limits or Limits()
     keep = out_csv.with_name(out_csv.stem + "_notebooks")
     hidden = hidden_folders(root.resolve(), out_csv.resolve().parent)
-    found, skipped = find(root)
+    found, skipped = find(root, lesson)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vgg_edu_student_") as lib:
         sandbox.write_package(redact.student_package(sandbox.package_snapshot()), Path(lib))  # as students have it
@@ -228,10 +230,13 @@ def grade_command(args) -> int:
         why = "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, or pass --unsandboxed to run"
         print(f"error: {why} every notebook as your own user, with your rights (README, For teachers)", file=sys.stderr)
         return 1
+    if args.lesson is not None and not exercises.list_exercises(f"{args.lesson}."):
+        print(f"error: --lesson {args.lesson}: no such lesson (two digits, such as 01)", file=sys.stderr)
+        return 1
     limits = Limits(args.time_limit, args.memory_limit, int(args.disk_limit * 1024), sandboxed=not args.unsandboxed)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        rows = grade(args.submissions, args.out, limits)
+        rows = grade(args.submissions, args.out, limits, lesson=args.lesson)
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

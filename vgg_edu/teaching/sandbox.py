@@ -112,7 +112,7 @@ def _unsandboxed(argv: list[str], env: dict, ro: dict[Path, Path], folder: Path)
     for inside, host in ro.items():
         (root / inside.relative_to(bwrap.INSIDE)).symlink_to(host)
     swap = lambda text: text.replace(str(bwrap.INSIDE), str(root))  # noqa: E731
-    return [swap(a) for a in argv], {k: swap(v) for k, v in env.items()}, root / "home"
+    return [swap(a) for a in argv], {k: swap(v) for k, v in env.items()}, root / bwrap.HOME.relative_to(bwrap.INSIDE)
 
 
 def readable(*paths: Path) -> None:
