@@ -17,7 +17,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course course-strict figures check test lab data install browser colab-like clean
+.PHONY: course course-strict figures check test lab data install browser bubblewrap colab-like clean
 
 # tools/run_course.py: one notebook at a time, a line per notebook with its time and progress inside long ones, HTML
 # with each figure's alt text and without widget state (each widget cell shows its static PNG), and at the end the
@@ -35,13 +35,13 @@ course-strict: install data
 figures: install data
 	VGG_EDU_SAVE_FIGURES=1 $(BIN)/python tools/run_course.py $(NOTEBOOKS) --out $(COURSE_OUT)
 
-test: install data browser colab-like
+test: install data browser bubblewrap colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(abspath $(COLAB_VENV))/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
 
 # The everyday loop: what `make test` checks, less the browser test and the notebooks (a few minutes).
-check: install
+check: install bubblewrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests -m "not browser" --ignore=tests/test_browser.py -p no:cacheprovider
@@ -51,20 +51,29 @@ lab: install data
 
 install: $(VENV)/.installed
 
+# $(call apt_install,PACKAGE,WHAT NEEDS IT,WITHOUT APT-GET): Debian's PACKAGE where apt-get is available (sudo where
+# not root), else one line saying what to do; never fails the make (what needs it fails and says why).
+apt_install = if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's $(1) for $(2) ..."; \
+	    $(SUDO) apt-get install -y -q $(1) || \
+	      { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(1); } || \
+	      echo "apt-get could not install $(1): $(2) will fail until it is installed."; \
+	  else \
+	    echo "No apt-get here: $(3); without it $(2) cannot pass."; \
+	  fi
+
 # `make test` only: the browser test (tests/test_browser.py) drives a real Chromium through playwright (the tests extra): Debian's
 # chromium where apt-get is available (playwright's own browser download is not used). Without one that test fails
 # and says how to get it.
 CHROMIUM ?= $(or $(VGG_EDU_CHROMIUM),/usr/bin/chromium)
 browser:
-	@[ -x "$(CHROMIUM)" ] || { \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's chromium for the browser test ..."; \
-	    $(SUDO) apt-get install -y -q chromium || \
-	      { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; } || \
-	      echo "apt-get could not install chromium: tests/test_browser.py will fail until it is installed."; \
-	  else \
-	    echo "No apt-get here: install Chromium and set VGG_EDU_CHROMIUM=/path/to/it, or tests/test_browser.py fails."; \
-	  fi; }
+	@[ -x "$(CHROMIUM)" ] || { $(call apt_install,chromium,tests/test_browser.py,install Chromium and set VGG_EDU_CHROMIUM=/path/to/it); }
+
+# The grading tests (tests/test_teaching.py, tests/test_grading_attacks.py) run each submission in bubblewrap, as
+# `python -m vgg_edu grade` does: Debian's bubblewrap where apt-get is available. Without it those tests fail and say
+# how to get it.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { $(call apt_install,bubblewrap,the grading tests,install bubblewrap (bwrap)); }
 
 # `make test` only: a virtual environment pinned to Google Colab's runtime for tests/test_colab_like.py, which installs
 # the package into it the way the notebooks' setup cell does on Colab. Colab's Python (tests/colab_like/python-version)

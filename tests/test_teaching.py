@@ -25,9 +25,9 @@ IMPORTS = (
 FORGE = """
 import json, os, pathlib
 saved = pathlib.Path(os.environ["VGG_EDU_ANSWERS"])
-(saved / "01.3.0.json").write_text(json.dumps({"exercise": "01.3", "kernel_verdict": True, "pickled": True}))
-(saved / "01.3.0.pkl").write_bytes(b"x")
-(saved / "01.4.0.json").write_text(json.dumps({"exercise": "01.4", "kernel_verdict": True, "pickled": False}))
+(saved / "01.3.0.json").write_text(json.dumps({"exercise": "01.3", "kernel_verdict": True, "code": True}))
+(saved / "01.3.0.code").write_bytes(b"x")
+(saved / "01.4.0.json").write_text(json.dumps({"exercise": "01.4", "kernel_verdict": True, "why_not_saved": "?"}))
 """
 WRONG_TYPES = ["'eighteen'", "[1, 2]", "{'a': 1}", "lambda x: x"]
 
@@ -169,7 +169,7 @@ def graded(tmp_path_factory):
     (root / "pdf").mkdir()
     (root / "pdf" / "answers.pdf").write_bytes(b"%PDF-1.4")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
-    rows = grade.grade(root, out, grade.Limits(seconds=45, cell_seconds=45), progress=lambda *a, **k: None)
+    rows = grade.grade(root, out, sandbox.Limits(seconds=45), progress=lambda *a, **k: None)
     return {row["student"]: row for row in rows}, out
 
 
@@ -251,11 +251,51 @@ def test_the_student_version_of_a_real_notebook_runs_top_to_bottom_unanswered(tm
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys):
+def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     from vgg_edu.__main__ import main
+    from vgg_edu.teaching import bwrap
 
     assert main(["grade", str(tmp_path / "nowhere")]) == 1
     assert main(["grade", str(tmp_path), "--time-limit", "0"]) == 1
+    assert main(["grade", str(tmp_path), "--lesson", "99", "--out", str(tmp_path.parent / "g.csv")]) == 1
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "grades.csv")]) == 1  # inside the submissions
     assert main(["assign", str(tmp_path), "--notebooks", str(tmp_path)]) == 1
+    monkeypatch.setattr(bwrap, "executable", lambda: None)
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path.parent / "g.csv")]) == 1  # no sandbox: not graded
+    assert not (tmp_path.parent / "g.csv").exists()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 6 and all(line.startswith("error: ") for line in err)
+    assert "bubblewrap" in err[-1] and "--unsandboxed" in err[-1]
+
+
+def test_answers_are_saved_as_data_and_nothing_else_is(tmp_path, monkeypatch):
+    """Numbers, text and lists are JSON; an object with a payload, or an int that is not an int, is "not data"."""
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    class MyInt(int):
+        pass
+
+    monkeypatch.setenv(exercises.ANSWERS_ENV, str(tmp_path))
+    answers.record("01.1", float("inf"), False)
+    answers.record("01.2", Payload(), True)
+    answers.record("01.3", [(3, 1), (2, 2)], True)
+    answers.record("01.4", MyInt(3), False)
+    notes = answers.saved(tmp_path)
+    assert [n["exercise"] for n in notes] == LESSON
+    assert answers.from_data(notes[0]["data"]) == float("inf")
+    assert answers.from_data(notes[2]["data"]) == [(3, 1), (2, 2)]
+    assert all("data" not in notes[i] and "not data" in notes[i]["why_not_saved"] for i in (1, 3))
+    assert not list(tmp_path.glob("*.code"))  # only an exercise that takes code saves code
+
+
+def test_grading_unsandboxed_when_asked_still_grades(tmp_path):
+    """--unsandboxed (the teacher's own user, no bubblewrap): the same run, the same grades, and the report says so."""
+    (tmp_path / "submissions").mkdir()
+    nbformat.write(_notebook(*[_right(i) for i in LESSON]), tmp_path / "submissions" / "alice.ipynb")
+    out, limits = tmp_path / "grades.csv", sandbox.Limits(seconds=60, sandboxed=False)
+    rows = grade.grade(tmp_path / "submissions", out, limits, progress=lambda *a, **k: None, lesson="01")  # no NN_
+    assert [gradebook.verdict(rows[0], i) for i in LESSON] == ["pass"] * len(LESSON)
+    assert "UNSANDBOXED" in out.with_suffix(".md").read_text()

@@ -8,6 +8,18 @@ from vgg_edu import exercises
 # the package calls that are the answer: a hint points the way instead
 SECRETS = {"01.1": ["receptive_field("], "01.4": ["receptive_field(", "stage_table("]}
 
+class _EqualsAnything:
+    """An answer that claims to equal whatever it is compared with."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
 WRONG = {
     "01.1": [14, 9, "18"],  # jump forgotten after the pool; the four convs only; text
     "01.2": [27 * 96**2, 49 * 96**2, 22 * 96**2 + 0.4],
@@ -19,6 +31,8 @@ WRONG = {
         [(3, 1), (3, 1), (3, 1), (2, 2)],  # the convs first, one pool: 8
         [(2, 2), (3, 1), (3, 1), (3, 1), (2, 2)],  # every conv after one pool: 16
         [(3, 1), (2, 2), (2, 2), (3, 1), (3, 1), (2, 2)],  # two convs after two pools: 26
+        [(3.0, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)],  # a float where a whole number belongs
+        [(_EqualsAnything(), _EqualsAnything())] * 3,  # pairs that equal any pair
     ],
     "01.4": [44, 26, 30.4],  # VGG-16's pool3; VGG-11's conv3_2; not a whole number
 }

@@ -21,12 +21,24 @@ def _first_shard(grads, sizes):
     return grads[0]
 
 
+def _from_the_checkers_frames(grads, sizes):
+    """Returns any tensor called ``full`` in the frames that called it (the checker's expected value, if it were
+    there while combine runs)."""
+    import sys
+
+    frame, found = sys._getframe(1), []
+    while frame is not None:
+        found += [v for k, v in frame.f_locals.items() if k == "full" and isinstance(v, torch.Tensor)]
+        frame = frame.f_back
+    return found[0] if found else grads[0] * 0
+
+
 P = 138_357_544
 STAGE_INPUTS = 150_528 + 802_816 + 401_408 + 200_704 + 100_352  # 3x224², 64x112², 128x56², 256x28², 512x14²
 WRONG = {
     "07.1": [P * 12, P * 4, P * 16 * 8, P * 16 + 0.4],  # SGD momentum; weights only; bits; not a whole number
     "07.2": [STAGE_INPUTS - 150_528, 802_816 + 401_408 + 200_704 + 100_352 + 25_088, 15_000_000, 4 * STAGE_INPUTS],
-    "07.3": [_mean_of_shards, _sum_of_shards, _first_shard, "combine"],
+    "07.3": [_mean_of_shards, _sum_of_shards, _first_shard, _from_the_checkers_frames, "combine"],
 }
 
 SECRETS = {"07.3": ["sum(g * n", "/ sum(sizes)"]}  # besides the answer's own digits

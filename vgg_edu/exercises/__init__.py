@@ -114,6 +114,11 @@ class Exercise:
     check: Callable[[Any], bool | str | None]
     hint: str
     solution: str
+    takes_code: bool = False
+    """The answer is code (a function, a class, a module): the grader checks it in a sandbox, not as data."""
+    called_apart: bool = False
+    """The answer is a function of tensors and numbers that returns them: the grader checks it in its own process,
+    calling the function in a sandbox of its own (``vgg_edu.teaching.serve``)."""
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -123,11 +128,15 @@ ANSWERS_ENV = "VGG_EDU_ANSWERS"
 own (``vgg_edu.teaching``); unset, as everywhere but in grading, nothing is saved."""
 
 
-def exercise(exercise_id: str, question: str, hint: str, solution: str):
-    """Decorator that registers a check function as exercise ``exercise_id``."""
+def exercise(
+    exercise_id: str, question: str, hint: str, solution: str, takes_code: bool = False, called_apart: bool = False
+):
+    """Decorator that registers a check function as exercise ``exercise_id`` (``takes_code``: its answer is a
+    function, class or module, not numbers; ``called_apart``: a function of tensors and numbers, that the check
+    only calls)."""
 
     def register(fn):
-        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution)
+        EXERCISES[exercise_id] = Exercise(exercise_id, question, fn, hint, solution, takes_code, called_apart)
         return fn
 
     return register
@@ -176,7 +185,7 @@ def check(exercise_id: str, answer: Any = ...) -> bool:
     if os.environ.get(ANSWERS_ENV):  # set by ``python -m vgg_edu grade`` only
         from ..teaching.answers import record
 
-        record(exercise_id, given, verdict is True)
+        record(exercise_id, given, verdict is True, ex.takes_code)
     if verdict is True:
         print(f"[{exercise_id}] Correct!")
         return True

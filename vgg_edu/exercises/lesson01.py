@@ -66,6 +66,8 @@ def _check_01_2(answer):
 def _check_01_3(answer):
     if not isinstance(answer, (list, tuple)) or not all(isinstance(p, (list, tuple)) for p in answer):
         return "answer should be a list of (kernel, stride) pairs, such as [(3, 1), (2, 2)]."
+    if not all(type(v) is int for p in answer for v in p):  # 3, not 3.0 nor an object that equals anything
+        return "each pair holds two whole numbers, such as (3, 1)."
     layers = [tuple(p) for p in answer]
     if not layers or any(p not in ((3, 1), (2, 2)) for p in layers):
         return "use only (3, 1) convs and (2, 2) pools."

@@ -210,6 +210,7 @@ def _as_given(answer, exercise_id: str) -> bool:
     "Write vgg_block(num_convs, in_channels, out_channels): num_convs 3x3 convolutions with padding 1, each followed "
     "by a ReLU (the first takes in_channels, every conv gives out_channels), then a 2x2 max-pool with stride 2, "
     "all in one nn.Sequential.",
+    takes_code=True,
     hint="Collect the layers in a Python list and unpack it: nn.Sequential(*layers). nn.Conv2d, nn.ReLU and "
     "nn.MaxPool2d take kernel_size, padding and stride; a conv takes as many channels as the layer before it gives.",
     solution=SOLUTION_02_1,
@@ -237,6 +238,7 @@ def _check_written_block(answer, instead: str):
     "vgg_features(conv_arch, in_channels) should chain one VGG block per (number of convs, output channels) pair "
     "of conv_arch, the first taking in_channels. It runs on a one-stage conv_arch, but fails on VGG-11's. Find the "
     "bug and fix it.",
+    takes_code=True,
     hint="Build it with conv_arch = ((1, 64), (1, 128)) and in_channels = 1, run it on torch.zeros(1, 1, 32, 32) and "
     "read the error: how many channels does the second block receive, and how many does it expect? d2l's version of "
     "section 4 never has to ask, because lazy layers read their input's channels.",
@@ -282,6 +284,7 @@ def _behaves_like_vgg_stages(features, conv_arch, in_channels: int, size: int):
     "02.3",
     "This should be the first block of VGG-16. Its output has the right shape, but the block computes less than "
     "VGG's does. Find the bug and fix it.",
+    takes_code=True,
     hint="Compare it layer by layer with the block built in section 1 (models.vgg_block(2, 64, 128)): what follows "
     "every conv there? Without it, what can two stacked convs compute that one 5x5 conv cannot?",
     solution=BUGS["02.3"].replace(
@@ -298,6 +301,7 @@ def _check_02_3(answer):
     "02.4",
     "This is the fifth block of a hand-written VGG-16; its input is the 512 x 14 x 14 output of block 4. Find the "
     "bug and fix it.",
+    takes_code=True,
     hint="Run it on torch.zeros(1, 512, 14, 14) and read the error: how many channels does each conv expect?",
     solution=BUGS["02.4"].replace("nn.Conv2d(256, 512", "nn.Conv2d(512, 512"),
 )
@@ -323,6 +327,7 @@ def _matches_its_own_layers(model, x: torch.Tensor):
 @exercise(
     "02.5",
     "TinyVGG's forward fails on a batch of images (try it on torch.randn(2, 3, 32, 32)). Find the bug and fix it.",
+    takes_code=True,
     hint="Print x.shape just before self.classifier and compare it with what a Linear layer reads: one vector per "
     "image, N x features. torch.flatten's documentation says which dimensions it joins.",
     solution=BUGS["02.5"].replace("torch.flatten(x)", "torch.flatten(x, 1)"),
@@ -367,6 +372,7 @@ def _check_02_6(answer):
 @exercise(
     "02.7",
     "This network is trained with nn.CrossEntropyLoss. Find the bug and fix it.",
+    takes_code=True,
     hint="nn.CrossEntropyLoss applies log-softmax itself, so it expects raw scores (logits). What does a "
     "softmax before it do to the loss and its gradients?",
     solution=BUGS["02.7"].replace("return torch.softmax(self.classifier(x), dim=1)", "return self.classifier(x)"),

@@ -110,6 +110,8 @@ def _confusions() -> list[torch.Tensor]:
     "04.3",
     "Write most_confused(confusion): given a confusion matrix C (C[i, j] = images of true class i predicted as j), "
     "return the pair (true class, predicted class) of the commonest mistake. Pass the function.",
+    takes_code=True,
+    called_apart=True,
     hint="The mistakes are the counts off the diagonal; leave the diagonal out without changing the matrix passed in "
     "(work on a copy). argmax over a whole matrix gives one flat index: turn it back into (row, column).",
     solution="def most_confused(confusion):\n"
@@ -122,12 +124,12 @@ def _check_04_3(answer):
     if not callable(answer):
         return "answer should be your most_confused function itself (answer = most_confused, no brackets)."
     for confusion in _confusions():
-        expected = _most_confused_by_hand(confusion)
         given = confusion.clone()
         try:
             got = tuple(as_count(v) for v in as_numbers(answer(given)))
         except AnswerError:
             return "return two whole numbers: (true class, predicted class)."
+        expected = _most_confused_by_hand(confusion)  # after the answer returns: no frame it reads holds it
         if not torch.equal(given, confusion):
             return "your function changed the matrix passed in; work on a copy (.clone())."
         if len(got) != 2:

@@ -37,6 +37,7 @@ def _required_arguments(fn) -> int | None:
     "being the tuple of tensors the module receives. Write make_pre_hook(store): it returns a pre-hook that, "
     "registered on an in-place ReLU (relu.register_forward_pre_hook(...)), keeps in store['in'] what the ReLU "
     "receives, negative values included. Pass make_pre_hook.",
+    takes_code=True,
     hint="The ReLU overwrites the very tensor it receives, right after your pre-hook returns: keep a copy of "
     "the first input, not a reference to it (section 1 shows the same pitfall for forward hooks).",
     solution="""def make_pre_hook(store):
@@ -113,6 +114,8 @@ def _check_05_2(answer):
     "Grad-CAM by hand: write cam(A, G) that takes one image's activations A and the gradients G of the class "
     "score with respect to them, both (K, h, w), and returns the (h, w) Grad-CAM map, not normalised. Pass the "
     "function.",
+    takes_code=True,
+    called_apart=True,
     hint="Section 6 gives the formula. alpha has one value per channel, shape (K,): give it two trailing axes of "
     "size 1 to weight A's maps with it.",
     solution="""def cam(A, G):
@@ -127,8 +130,8 @@ def _check_05_3(cam):
         return "answer should be your cam function itself (no brackets)."
     g = torch.Generator().manual_seed(5)
     A, G = torch.randn(6, 4, 5, generator=g), torch.randn(6, 4, 5, generator=g)
-    expected = torch.relu((G.mean((1, 2))[:, None, None] * A).sum(0))
-    got = torch.as_tensor(cam(A, G))
+    got = torch.as_tensor(cam(A.clone(), G.clone()))
+    expected = torch.relu((G.mean((1, 2))[:, None, None] * A).sum(0))  # after cam returns: no frame it reads holds it
     if got.shape != expected.shape:
         return f"the map should have shape (h, w), {tuple(expected.shape)} here; got {tuple(got.shape)}."
     if (got < 0).any():

@@ -88,6 +88,8 @@ def _check_06_2(answer):
     "Multi-scale testing, as the paper does it (section 3): write posteriors(logits) that takes a list of the "
     "network's logits for the same images at each test scale Q, each a tensor (N, classes), and returns the class "
     "posteriors of the scale set, a tensor (N, classes). Pass the function.",
+    takes_code=True,
+    called_apart=True,
     hint="What the paper averages over the scales is in section 3's claims; each row of the result is a "
     "probability distribution over the classes.",
     solution="""def posteriors(logits):

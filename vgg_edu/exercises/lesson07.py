@@ -88,6 +88,8 @@ def _pieces():
     "and the shards have the sizes in `sizes` (the last ones may be smaller). Write combine(grads, sizes) that "
     "returns the gradient of the mean loss over the whole batch (a tensor shaped like each of grads). Pass the "
     "function.",
+    takes_code=True,
+    called_apart=True,
     hint="Each shard's gradient is an average over that shard's images only: in a small shard each image weighs "
     "more than it does in the whole batch's average.",
     solution="""def combine(grads, sizes):
@@ -99,8 +101,9 @@ def _check_07_3(combine):
 
     if not callable(combine):
         return "answer should be your combine function itself (no brackets)."
-    grads, sizes, full = _pieces()
+    grads, sizes, _ = _pieces()  # the whole batch's gradient is computed again after combine returns: no frame
     got = torch.as_tensor(combine([g.clone() for g in grads], list(sizes)), dtype=torch.float64)
+    full = _pieces()[2]  # combine can read (sys._getframe) holds it while it runs
     if got.shape != full.shape:
         return f"the result should have the shape of one gradient, {tuple(full.shape)}; got {tuple(got.shape)}."
     if torch.allclose(got, full, atol=1e-9):

@@ -24,6 +24,7 @@ answer = head""",
     "The practical-tips source replaces VGG-16's three FC layers by the head in the cell below, which receives the "
     "features' output, a batch of shape (N, 512, 7, 7). Run it on such a batch: it fails. Fix it so that it is a "
     "real global-average-pool head for 10 classes, and pass the fixed head.",
+    takes_code=True,
     hint="Read the shape that reaches the Linear layer: print(nn.Flatten()(nn.AdaptiveAvgPool2d((7, 7))(x)).shape). "
     "What should one channel contribute after a *global* average?",
     solution="""head = nn.Sequential(
@@ -99,6 +100,8 @@ def _check_08_2(answer):
     "Write kd_loss(s, t, y, T, alpha), the distillation loss of Hinton et al. (2015): s and t are the student's and "
     "the teacher's logits (N, classes), y the labels, T the temperature and alpha the weight of the soft targets: "
     "(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)), averaged over the batch. Pass kd_loss.",
+    takes_code=True,
+    called_apart=True,
     hint="F.cross_entropy(s, y) is the hard part. For the soft part, F.kl_div(input, target) expects the student's "
     "log-probabilities as input and computes KL(target || input) term by term. Its reduction decides what it "
     "averages over: 'batchmean' sums over the classes and averages over the batch, as the formula does; 'mean' (the "
@@ -120,11 +123,11 @@ def _check_08_3(kd_loss):
     for T, alpha in ((4.0, 0.9), (2.0, 0.5), (1.0, 0.0)):
         s, t = torch.randn(8, 10, generator=g), 3 * torch.randn(8, 10, generator=g)
         y = torch.randint(0, 10, (8,), generator=g)
-        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)
+        got = torch.as_tensor(kd_loss(s.clone(), t.clone(), y.clone(), T, alpha)).float()
+        p_t, log_p_t, log_p_s = (t / T).softmax(1), (t / T).log_softmax(1), (s / T).log_softmax(1)  # after it returns
         kl = (p_t * (log_p_t - log_p_s)).sum(1).mean()
         ce = -s.log_softmax(1)[torch.arange(8), y].mean()
         expected = (1 - alpha) * ce + alpha * T**2 * kl
-        got = torch.as_tensor(kd_loss(s, t, y, T, alpha)).float()
         if got.numel() != 1:
             return f"the loss should be one number (the batch mean); got shape {tuple(got.shape)}."
         if not torch.allclose(got.reshape(()), expected, rtol=1e-4, atol=1e-5):
@@ -145,6 +148,7 @@ def _check_08_3(kd_loss):
     "Layer-wise learning rates, the practical-tips source's fine-tuning recipe: write param_groups(model) that "
     "returns the parameter groups for torch.optim.SGD with the parameters of model.features at learning rate 1e-5 "
     "and those of model.classifier at 1e-4, each parameter in exactly one group. Pass param_groups.",
+    takes_code=True,
     hint='torch.optim.SGD accepts a list of dicts, [{"params": ..., "lr": ...}, ...]; a module\'s parameters are '
     "module.parameters().",
     solution="""def param_groups(model):

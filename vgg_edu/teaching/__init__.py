@@ -1,12 +1,16 @@
 """For teachers: student versions of the notebooks, and grading the notebooks students hand in.
 
-- ``assign``    ``python -m vgg_edu assign OUT/``: the student and teacher versions of every notebook
-- ``redact``    the student copy of the package: solutions removed, the checks sealed
-- ``grade``     ``python -m vgg_edu grade SUBMISSIONS/ --out grades.csv``: every submission run and checked
-- ``gradebook`` the answers checked again, the CSV and the markdown report
-- ``sandbox``   the cheap protections: a private folder, a fresh package copy, time and memory limits
-- ``execute``   one notebook run by nbclient in its folder (the grader's child process)
-- ``answers``   what ``exercises.check`` saves for the grader when ``$VGG_EDU_ANSWERS`` is set
-- ``recheck``   the saved answers checked again in a process of the grader's own
-- ``cli``       the two commands' parsers, light enough for ``python -m vgg_edu``'s start
+- ``assign``      ``python -m vgg_edu assign OUT/``: the student and teacher versions of every notebook
+- ``redact``      the student copy of the package: solutions removed, the checks sealed
+- ``grade``       ``python -m vgg_edu grade SUBMISSIONS/ --out grades.csv``: every submission run and checked
+- ``submissions`` what was handed in: links refused, lessons from the names, duplicates flagged
+- ``sandbox``     one run under its limits (time, memory, disk, processes, environment), in bubblewrap
+- ``bwrap``       the bubblewrap command line: what a run sees, as which user, in which namespaces
+- ``execute``     one notebook run by nbclient inside the sandbox, its results handed back as a zip
+- ``handback``    how a sandboxed run hands its result back (its standard output, kept for that alone)
+- ``answers``     what ``exercises.check`` saves for the grader when ``$VGG_EDU_ANSWERS`` is set: data, or code
+- ``recheck``     the saved answers checked again: data in the grader's process, code in a sandbox of its own
+- ``serve``       a function answer called from the grader's check, run in a sandbox of its own, data coming back
+- ``gradebook``   verdicts per exercise, the kept notebooks, the CSV and the markdown report
+- ``cli``         the two commands' parsers, light enough for ``python -m vgg_edu``'s start
 """

@@ -1,38 +1,101 @@
-"""The answers a notebook gave to ``exercises.check``, saved for the grader.
+"""The answers a notebook gave to ``exercises.check``, saved for the grader as data.
 
-In grading, ``check`` runs in the student's kernel and calls ``record`` for every answer: the answer goes into the
-folder ``$VGG_EDU_ANSWERS`` as ``<exercise>.<n>.pkl`` (cloudpickle, so a function or class written in the notebook
-travels by value), with what the kernel's check said beside it. The grader does not trust that verdict: it loads the
-answers in a fresh process and checks them again with its own copy of the package (``recheck``). Printing "Correct!"
-or replacing ``check`` in the kernel therefore earns nothing; the only way to a point is a right answer. An answer
-that cannot be pickled (it holds an open file, a generator ...) keeps the kernel's verdict, marked for the teacher
-and not counted.
+In grading, ``check`` runs in the student's kernel (inside the sandbox) and calls ``record`` for every answer, after
+``normalize`` has turned numbers, arrays and tensors into plain Python. The answer goes into ``$VGG_EDU_ANSWERS`` as
+``<exercise>.<n>.json``, with what the kernel's check said beside it, in one of two forms:
+
+- data: ``None``, booleans, integers, floats, text, and lists and tuples of them, written as JSON (``to_data``).
+  Loading it is ``json.loads`` (``from_data``): no code of the notebook can run in the grader, and an object that
+  only looks like a number (an ``==`` that is always True) is not data: it is saved as "not data", a wrong answer.
+- code: the answer to an exercise that asks for a function, a class or a module (``Exercise.takes_code``), written
+  with cloudpickle beside the note (``<exercise>.<n>.code``) with its source text in the note for the teacher. Only
+  a fresh sandbox ever loads it (``recheck``'s code sandbox, or ``serve``'s): the grader's own processes never do.
+
+The grader does not trust the kernel's verdict: it checks every answer again (``recheck`` for data, ``judge`` for
+code). Printing "Correct!" or replacing ``check`` in the kernel therefore earns nothing.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
 import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any
 
 MAX_PER_EXERCISE = 20
 """A notebook that calls check in a loop saves its first 20 answers to each exercise, no more."""
+MAX_BYTES = 8 * 2**20
+"""An answer larger than this (as JSON or as a pickle) is not saved: it counts as wrong."""
+MAX_DEPTH = 32
 
 _ID = re.compile(r"^\d\d\.\d+$")
+_NAME = re.compile(r"^\d\d\.\d+\.\d+\.json$")
 
 
-def _dumps(answer: Any) -> bytes:
+class NotData(ValueError):
+    """The answer holds something that is not plain data (its type's name is the message)."""
+
+
+def to_data(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON: lists as lists, tuples as ``{"tuple": [...]}``, inf and nan as ``{"float": "inf"}``; only
+    the exact built-in types (a subclass of int or str could answer anything to ``==``)."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if type(value) in (list, tuple) and depth < MAX_DEPTH:
+        items = [to_data(v, depth + 1) for v in value]
+        return items if type(value) is list else {"tuple": items}
+    raise NotData(type(value).__name__)
+
+
+def from_data(data: Any) -> Any:
+    """The answer ``to_data`` wrote, rebuilt from JSON."""
+    if isinstance(data, list):
+        return [from_data(v) for v in data]
+    if isinstance(data, dict) and isinstance(data.get("tuple"), list):
+        return tuple(from_data(v) for v in data["tuple"])
+    if isinstance(data, dict) and data.get("float") in ("inf", "-inf", "nan"):
+        return float(data["float"])
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    raise NotData(type(data).__name__)
+
+
+def _source(answer: Any) -> str:
     try:
-        import cloudpickle
-    except ImportError:  # a student's own machine: grading is never done there
-        return pickle.dumps(answer)
-    return cloudpickle.dumps(answer)
+        return inspect.getsource(answer if callable(answer) or inspect.ismodule(answer) else type(answer))[:20_000]
+    except (TypeError, OSError):
+        return ""
 
 
-def record(exercise_id: str, answer: Any, kernel_verdict: bool) -> None:
+def _note(exercise_id: str, answer: Any, takes_code: bool, folder: Path, stem: str) -> dict:
+    note: dict[str, Any] = {"exercise": exercise_id}
+    try:
+        note["data"] = to_data(answer)
+        if len(json.dumps(note["data"])) > MAX_BYTES:
+            del note["data"]
+            note["why_not_saved"] = "the answer is over 8 MB"
+        return note
+    except NotData as err:
+        if not takes_code:
+            note["why_not_saved"] = f"not data (a {err}): this exercise takes numbers, text or lists of them"
+            return note
+    import cloudpickle  # the teachers extra: only grading saves code
+
+    note["code"], note["source"] = True, _source(answer)
+    blob = cloudpickle.dumps(answer)
+    if len(blob) > MAX_BYTES:
+        note["why_not_saved"] = "the answer is over 8 MB"
+        return note
+    (folder / f"{stem}.code").write_bytes(blob)
+    return note
+
+
+def record(exercise_id: str, answer: Any, kernel_verdict: bool, takes_code: bool = False) -> None:
     """Save ``answer`` to exercise ``exercise_id`` in ``$VGG_EDU_ANSWERS``; never raises (a notebook must not fail
     because grading is on)."""
     folder = Path(os.environ.get("VGG_EDU_ANSWERS", ""))
@@ -42,12 +105,11 @@ def record(exercise_id: str, answer: Any, kernel_verdict: bool) -> None:
     if taken >= MAX_PER_EXERCISE:
         return
     stem = f"{exercise_id}.{taken}"
-    note = {"exercise": exercise_id, "kernel_verdict": bool(kernel_verdict), "pickled": False}
     try:
-        (folder / f"{stem}.pkl").write_bytes(_dumps(answer))
-        note["pickled"] = True
-    except Exception as err:  # an answer pickle cannot carry
-        note["why_not_pickled"] = f"{type(err).__name__}: {err}"[:300]
+        note = _note(exercise_id, answer, takes_code, folder, stem)
+    except Exception as err:  # an answer cloudpickle cannot carry (an open file, a generator ...)
+        note = {"exercise": exercise_id, "why_not_saved": f"{type(err).__name__}: {err}"[:300]}
+    note["kernel_verdict"] = bool(kernel_verdict)
     try:
         (folder / f"{stem}.json").write_text(json.dumps(note))
     except OSError:
@@ -55,14 +117,18 @@ def record(exercise_id: str, answer: Any, kernel_verdict: bool) -> None:
 
 
 def saved(folder: str | Path) -> list[dict]:
-    """The notes ``record`` wrote, each with ``path`` (its pickle) added, in the order the answers were given."""
+    """The notes ``record`` wrote, in the order the answers were given, each with ``stem`` (its file's name) and,
+    for code, ``path`` (its pickle, which only the code answers' sandbox opens)."""
     notes = []
-    for path in sorted(Path(folder).glob("*.json")):
+    names = [p for p in Path(folder).glob("*.json") if _NAME.match(p.name)]
+    for path in sorted(names, key=lambda p: [int(x) for x in p.name.split(".")[:3]]):
         try:
             note = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         if isinstance(note, dict) and _ID.match(str(note.get("exercise", ""))):
-            note["path"] = str(path.parent / (path.name[: -len(".json")] + ".pkl"))
+            note["stem"] = path.name[: -len(".json")]
+            if note.get("code") and path.with_suffix(".code").is_file():
+                note["path"] = str(path.with_suffix(".code"))
             notes.append(note)
     return notes

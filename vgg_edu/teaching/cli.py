@@ -28,4 +28,10 @@ def add_parsers(subparsers) -> None:
     g.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (a .md report beside it)")
     g.add_argument("--time-limit", type=float, default=600, help="seconds for a whole notebook (default 600)")
     g.add_argument("--memory-limit", type=float, default=8, help="GiB of address space per notebook (default 8)")
+    g.add_argument("--lesson", default=None, help="the lesson (01 ...) of notebooks whose names give none")
+    g.add_argument("--disk-limit", type=float, default=1, help="GiB a notebook may write (default 1)")
+    g.add_argument(
+        "--unsandboxed", action="store_true",
+        help="run every notebook as your own user, with your rights, where bubblewrap is missing (not safe)",
+    )  # fmt: skip
     g.set_defaults(run=_grade)

@@ -1,62 +1,46 @@
 """``python -m vgg_edu grade SUBMISSIONS/ --out grades.csv``: run every submitted notebook and say, per student,
 which exercises pass.
 
-``SUBMISSIONS/`` holds one folder per student (``alice/01_receptive_fields.ipynb``), or one notebook per student
-(``alice.ipynb``). Every submission is read into memory first, then run alone, one after the other, each in a fresh
-private folder (``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time limit for the whole notebook, a memory
-limit and a file-size limit, importing the students' copy of the package (``redact``: what they ran, and no
-solution to print). The answers its ``exercises.check`` calls received are checked again by the teacher's
-own package in a separate process (``recheck``): a point is an answer the students' ``check`` calls Correct. A
-submission that is not a notebook, raises, loops, crashes its kernel or deletes files is recorded as such; it cannot
-touch the next one's folder, which does not exist yet, nor the copy of the package that checks it.
+Every submission is read into memory first (``submissions``), then run alone, one after the other, each in a
+sandbox of its own (bubblewrap: ``bwrap``, ``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time limit for
+the whole notebook, memory, disk and process limits, with no network, no view of the other submissions, of the
+gradebook or of the teacher's files, importing the students' copy of the package (``redact``: what they ran, and
+no solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (as data:
+``answers``) are checked again: data by the teacher's package in a process of the grader's (``recheck``), as are
+the function answers the check only calls, each call run in a sandbox of its own (``serve``); other code in a fresh
+sandbox of its own. A point is an answer that check calls Correct there, to an exercise of the notebook's
+own lesson. The gradebook (``gradebook``) is written by the grader alone, after the last sandbox is gone.
+
+Without bubblewrap, grading refuses to run unless the teacher passes ``--unsandboxed`` (then each notebook runs as
+the teacher's own user and can read and write what the teacher can).
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import io
+import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+import zipfile
 from pathlib import Path
 
 import nbformat
 
 from .. import exercises
-from . import gradebook, redact, sandbox
+from . import bwrap, gradebook, recheck, redact, sandbox
+from .answers import saved
+from .execute import MAX_KEPT_MB
+from .sandbox import Limits
+from .submissions import Submission, find
 
-SKIPPED = re.compile(r"^(\.|__MACOSX$|.*~$)")  # hidden files, .ipynb_checkpoints, macOS zip debris, backups
-
-
-@dataclass
-class Submission:
-    student: str
-    name: str  # the file's name
-    data: bytes = b""
-    exercise_ids: list[str] = field(default_factory=list)
-
-
-def exercises_of(name: str) -> list[str]:
-    """The exercises a notebook is graded on, from the two digits its file name starts with (``01_...`` -> 01.x)."""
-    match = re.match(r"(\d\d)", name)
-    return exercises.list_exercises(match.group(1) + ".") if match else []
-
-
-def find_submissions(root: Path) -> list[Submission]:
-    """Every file handed in: ``root/student/file`` or ``root/student.ipynb``, read into memory now."""
-    found = []
-    for entry in sorted(root.iterdir()):
-        if SKIPPED.match(entry.name):
-            continue
-        files = [entry] if entry.is_file() else [p for p in sorted(entry.rglob("*")) if p.is_file()]
-        student = entry.stem if entry.is_file() else entry.name
-        for path in files:
-            if any(SKIPPED.match(part) for part in path.relative_to(root).parts):
-                continue
-            found.append(Submission(student, path.name, path.read_bytes(), exercises_of(path.name)))
-    return found
+GRACE_SECONDS = 120  # the kernel's start and shutdown, and packing the results, on top of the notebook's time
+ANSWER_FILE = re.compile(r"^answers/(\d\d\.\d+\.\d+\.(json|code))$")
+PACKAGE = sandbox.PACKAGE
 
 
 def not_a_notebook(sub: Submission) -> str | None:
@@ -70,90 +54,164 @@ def not_a_notebook(sub: Submission) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Limits:
-    seconds: float = 600
-    cell_seconds: int = 600
-    memory_gb: float = 8
+def hidden_folders(*more: Path) -> list[Path]:
+    """What no sandbox may see, even where it lies inside the Python folders: the teacher's package, its checkout
+    (an editable install's ``.pth`` names it), the submissions and the gradebook."""
+    checkout = [PACKAGE.parent] if (PACKAGE.parent / "pyproject.toml").is_file() else []
+    return [PACKAGE, *checkout, *more]
 
 
-def _kernel_env(folder: Path, lib: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VGG_EDU_")}
-    env.update(
-        VGG_EDU_FAST="1", VGG_EDU_ANSWERS=str(folder / "answers"), VGG_EDU_ARTIFACTS=str(folder / "work" / "artifacts"),
-        PYTHONPATH=str(lib), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
+def _unpack(blob: bytes, answers: Path) -> tuple[dict | None, bytes | None]:
+    """(run.json, the executed notebook) from a run's zip; its answer files written to ``answers``, as long as they
+    stay within ``sandbox.OUTPUT_MB`` unpacked (a zip may hold far more than its size); nothing else of it is read."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(blob))
+        run = json.loads(z.read("run.json")) if z.getinfo("run.json").file_size < 2**20 else None
+        names = {i.filename: i.file_size for i in z.infolist()}
+        executed = None
+        if names.get("executed.ipynb", 2**40) <= MAX_KEPT_MB * 2**20:
+            executed = z.read("executed.ipynb")
+        budget = sandbox.OUTPUT_MB * 2**20
+        for name, size in names.items():
+            match = ANSWER_FILE.match(name)
+            if match and size <= budget:
+                budget -= size
+                (answers / match.group(1)).write_bytes(z.read(name))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return None, None
+    return (run if isinstance(run, dict) else None), executed
+
+
+def _code_folder(answers: Path, folder: Path) -> Path:
+    """The code answers alone (their pickles and notes), in a folder that their sandboxes see read-only."""
+    code = folder / "code"
+    code.mkdir()
+    for path in answers.glob("*.code"):
+        if path.with_suffix(".json").is_file():
+            shutil.copyfile(path, code / path.name)
+            shutil.copyfile(path.with_suffix(".json"), code / path.with_suffix(".json").name)
+    sandbox.readable(code)
+    return code
+
+
+def _data_verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
+    """The data answers, and the function answers the check only calls (``recheck.called_apart``), checked by the
+    teacher's package in a process of the grader's; no code of the student's runs in it: a function answer runs in a
+    sandbox of its own (``serve``), started from the command written here."""
+    if not any("data" in note or recheck.called_apart(note) for note in saved(answers)):
+        return {}
+    serve = [sys.executable, "-m", "vgg_edu.teaching.serve"]
+    apart = {"command": serve, "folder": str(code), "limits": dataclasses.asdict(limits)}
+    if limits.sandboxed:
+        apart["folder"] = str(bwrap.IN)
+        apart["command"] = bwrap.command(
+            serve, env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, disk_mb=limits.disk_mb
+        )
+    (code.parent / "apart.json").write_text(json.dumps(apart))
+    env = {**sandbox.base_env(), "PYTHONPATH": str(PACKAGE.parent), "HOME": str(answers)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "vgg_edu.teaching.recheck", str(answers), "data", str(code.parent / "apart.json")],
+            env=env, cwd=answers, capture_output=True, timeout=limits.seconds + GRACE_SECONDS,
+            preexec_fn=sandbox.limiter(limits),
+        )  # fmt: skip
+        return json.loads(done.stdout)
+    except (subprocess.TimeoutExpired, ValueError):
+        return {}
+
+
+def _code_verdicts(code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
+    """The other code answers checked in a fresh sandbox of their own, with only them and the student package."""
+    if not any("path" in note and not recheck.called_apart(note) for note in saved(code)):
+        return {}
+    (code.parent / "judge").mkdir()
+    _, out, _ = sandbox.run(
+        ["-m", "vgg_edu.teaching.recheck", str(bwrap.IN), "code"], folder=code.parent / "judge",
+        env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, limits=limits,
+        seconds=limits.seconds + GRACE_SECONDS,
     )  # fmt: skip
-    data_dir = gradebook.fashion_mnist_dir()
-    if data_dir:
-        env["VGG_EDU_DATA"] = data_dir
-    return env
+    try:
+        return json.loads(out)
+    except ValueError:
+        return {}
 
 
 def _status(code: int | None, run: dict | None, limits: Limits) -> str:
-    if code is None:
+    if code is None or (run or {}).get("status") == "time limit":
         return f"time limit ({limits.seconds:g} s)"
     if run is None:
-        return "no result (killed, out of memory, or its files deleted)"
+        return "no result (killed, out of memory or disk, or its results overwritten)"
     if run["status"] != "finished":
         return run["status"]
     return f"errors in {len(run['errors'])} cells" if run["errors"] else "ok"
 
 
-def _unfinished(code: int | None, log: str, result: Path) -> list[str]:
-    """What is known of a run that left no result: the cell it was running at its time limit, or its last words."""
-    running = gradebook.read_json(result / "running.json")
-    if code is None and isinstance(running, dict) and "cell" in running:
-        return [f"stopped in cell {running['cell']}: {str(running.get('source', ''))[:120]!r}"]
+def _last_cell(log: str) -> list[str]:
+    """What is known of a run that left no result: the cell it was running, or its last words."""
+    cells = re.findall(r"^cell (\d+): (.*)$", log, re.MULTILINE)
+    if cells:
+        return [f"stopped in cell {cells[-1][0]}: {cells[-1][1][:120]}"]
     return [log.strip().splitlines()[-1][:200]] if log.strip() else []
 
 
-def run_submission(sub: Submission, snapshot: dict[str, bytes], limits: Limits, keep: Path | None = None) -> dict:
-    """Run one submission in a private folder and check its answers: the gradebook's row for it."""
-    row = {"student": sub.student, "notebook": sub.name, "verdicts": {}, "errors": [], "seconds": 0.0}
-    problem = not_a_notebook(sub)
+def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path], keep: Path | None) -> dict:
+    """Run one submission in its sandbox and check its answers: the gradebook's row for it."""
+    row = gradebook.new_row(sub)
+    problem = sub.refused or not_a_notebook(sub)
     if problem:
         return {**row, "status": problem}
     folder = Path(tempfile.mkdtemp(prefix="vgg_edu_grade_"))
     try:
-        (folder / "work").mkdir()
-        (folder / "answers").mkdir()
-        (folder / "result").mkdir()
-        (folder / "work" / sub.name).write_bytes(sub.data)
-        lib = sandbox.write_package(redact.student_package(snapshot), folder / "lib")  # as the students have it
+        for name in ("in", "run", "answers"):
+            (folder / name).mkdir()
+        (folder / "in" / "submission.ipynb").write_bytes(sub.data)
+        sandbox.readable(folder / "in")
+        env = {**sandbox.base_env(), "VGG_EDU_FAST": "1", "VGG_EDU_ANSWERS": str(bwrap.OUT / "answers")}
+        env["VGG_EDU_ARTIFACTS"] = str(bwrap.HOME / "artifacts")
+        ro = {bwrap.LIB: lib, bwrap.IN: folder / "in"}
+        data_dir = gradebook.fashion_mnist_dir()
+        if data_dir:
+            ro[bwrap.DATA], env["VGG_EDU_DATA"] = Path(data_dir), str(bwrap.DATA)
+        args = ["-m", "vgg_edu.teaching.execute", str(bwrap.IN / "submission.ipynb"), "--out", str(bwrap.OUT)]
         start = time.perf_counter()
-        args = ["-m", "vgg_edu.teaching.execute", sub.name, "--cell-timeout", str(limits.cell_seconds)]
-        args += ["--result", str(folder / "result")]
-        code, log = sandbox.run_limited(
-            args, cwd=folder / "work", env=_kernel_env(folder, lib), seconds=limits.seconds, memory_gb=limits.memory_gb
-        )
+        code, out, log = sandbox.run(
+            [*args, "--seconds", str(limits.seconds)], folder=folder / "run", env=env, ro=ro, hidden=hidden,
+            limits=limits, seconds=limits.seconds + GRACE_SECONDS,
+        )  # fmt: skip
         row["seconds"] = time.perf_counter() - start
-        run = gradebook.read_json(folder / "result" / "run.json")
+        run, executed = _unpack(out, folder / "answers")
         row["status"], row["errors"] = _status(code, run, limits), (run or {}).get("errors", [])
-        if run is None:
-            row["errors"] = _unfinished(code, log, folder / "result")
-        row["verdicts"] = gradebook.recheck(folder / "answers", snapshot, folder)
-        if keep is not None and (folder / "result" / "executed.ipynb").is_file():
-            gradebook.keep_executed(folder / "result" / "executed.ipynb", keep, sub)
+        if run is None or run.get("status") == "time limit":
+            row["errors"] = _last_cell(log) + row["errors"]
+        code = _code_folder(folder / "answers", folder)
+        checked = {**_data_verdicts(folder / "answers", code, lib, limits, hidden)}
+        checked.update(_code_verdicts(code, lib, limits, hidden))
+        gradebook.add_verdicts(row, folder / "answers", checked, sub.exercise_ids)
+        gradebook.keep_executed(row, executed, run, keep, sub)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return row
 
 
-def grade(root: Path, out_csv: Path, limits: Limits = Limits(), progress=print) -> list[dict]:
+def grade(root: Path, out_csv: Path, limits: Limits | None = None, progress=print, lesson: str | None = None):
     """Grade every submission under ``root``; write ``out_csv``, a markdown report beside it (same name, ``.md``) and
-    the executed notebooks in a folder beside it (``<name>_notebooks/``). Returns the rows."""
-    snapshot = sandbox.package_snapshot()
+    the executed notebooks in a folder beside it (``<name>_notebooks/``). ``lesson``: the lesson of the notebooks
+    whose names give none. Returns the rows."""
+    limits = limits or Limits()
     keep = out_csv.with_name(out_csv.stem + "_notebooks")
+    hidden = hidden_folders(root.resolve(), out_csv.resolve().parent)
+    found, skipped = find(root, lesson)
     rows = []
-    submissions = find_submissions(root)
-    for i, sub in enumerate(submissions, 1):
-        progress(f"[{i}/{len(submissions)}] {sub.student}: {sub.name} ...", end=" ", flush=True)
-        row = run_submission(sub, snapshot, limits, keep)
-        row["exercises"] = sub.exercise_ids
-        rows.append(row)
-        progress(f"{row['status']}, {gradebook.score(row)}/{len(gradebook.graded_ids(row))} in {row['seconds']:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="vgg_edu_student_") as lib:
+        sandbox.write_package(redact.student_package(sandbox.package_snapshot()), Path(lib))  # as students have it
+        sandbox.readable(Path(lib))
+        for i, sub in enumerate(found, 1):
+            progress(f"[{i}/{len(found)}] {sub.student}: {sub.path} ...", end=" ", flush=True)
+            row = run_submission(sub, Path(lib), limits, hidden, keep)
+            rows.append(row)
+            progress(f"{row['status']}, {gradebook.score(row)}/{row['out_of']} in {row['seconds']:.0f} s")
     gradebook.write_csv(rows, out_csv)
-    gradebook.write_markdown(rows, out_csv.with_suffix(".md"), limits)
+    gradebook.write_markdown(rows, out_csv.with_suffix(".md"), limits, skipped)
     return rows
 
 
@@ -161,13 +219,24 @@ def grade_command(args) -> int:
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
         return 1
-    if args.time_limit <= 0 or args.memory_limit <= 0:
-        print("error: --time-limit and --memory-limit must be positive", file=sys.stderr)
+    if args.time_limit <= 0 or args.memory_limit <= 0 or args.disk_limit <= 0:
+        print("error: --time-limit, --memory-limit and --disk-limit must be positive", file=sys.stderr)
         return 1
-    limits = Limits(seconds=args.time_limit, cell_seconds=int(args.time_limit) + 1, memory_gb=args.memory_limit)
+    out = args.out.resolve()
+    if out.parent == args.submissions.resolve() or args.submissions.resolve() in out.parents:
+        print("error: --out must not be inside the submissions folder", file=sys.stderr)
+        return 1
+    if not args.unsandboxed and bwrap.executable() is None:
+        why = "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, or pass --unsandboxed to run"
+        print(f"error: {why} every notebook as your own user, with your rights (README, For teachers)", file=sys.stderr)
+        return 1
+    if args.lesson is not None and not exercises.list_exercises(f"{args.lesson}."):
+        print(f"error: --lesson {args.lesson}: no such lesson (two digits, such as 01)", file=sys.stderr)
+        return 1
+    limits = Limits(args.time_limit, args.memory_limit, int(args.disk_limit * 1024), sandboxed=not args.unsandboxed)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        rows = grade(args.submissions, args.out, limits)
+        rows = grade(args.submissions, args.out, limits, lesson=args.lesson)
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -10,8 +10,9 @@ Done at assign time on a copy, never on the course's own files (the lesson modul
   before; ``inspect.getsource`` and opening the file show no check.
 
 Sealing is not encryption: the checks must run on the student's machine to say "Correct", so a student who decodes
-the blob (or disassembles a check) can learn what it accepts. It keeps answers out of sight, not out of reach; the
-grade never depends on the student's copy, which the grader does not use (``recheck``).
+the blob (or disassembles a check) can learn what it accepts. It keeps answers out of sight, not out of reach.
+The grader checks data answers with the teacher's package (``recheck``); the sealed checks decide only the code
+answers it checks in a sandbox, the same checks, sealed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The cheap protections around a submission: a fresh private folder, a fresh copy of the teacher's package, time,
-memory and file-size limits, and every process it started killed at the end.
+"""One run of a submission's code under its limits: in bubblewrap (``bwrap``, what it sees and as which user), or,
+only where the teacher asks in so many words (``--unsandboxed``), as the teacher's own user in a private folder.
 
-None of this is a sandbox in the security sense: the notebook runs as the teacher's user and can read and write
-whatever that user can (see the README, "For teachers": grade in a container or as a separate user).
+Either way: only the environment variables the run is given, a time limit for the whole run after which every
+process it started is killed, an address-space limit per process, a file-size limit, a process limit; its output
+read back from a file of a limited size. The package snapshot (the teacher's package read once, before any
+submission runs) is what the student copy is made from and what checks the data answers again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import resource
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from . import bwrap
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -43,32 +48,98 @@ def write_package(snapshot: dict[str, bytes], dest: Path) -> Path:
     return dest
 
 
-def limiter(memory_gb: float, file_gb: float = 2.0):
-    """A ``preexec_fn`` that caps the address space (RLIMIT_AS, so PyTorch needs about 3.5 GB of it just to import)
-    and the size of any file written, and turns core dumps off; where the OS has no such limit it is skipped."""
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 600
+    memory_gb: float = 8
+    disk_mb: int = 1024
+    processes: int = 256
+    sandboxed: bool = True
+
+
+OUTPUT_MB = 256
+"""The most a run's output (the zip of its results) and its log may each hold."""
+KEPT_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TZ")
+"""The teacher's environment variables a run is given (and nothing else of the teacher's environment)."""
+
+
+def base_env() -> dict[str, str]:
+    """What every run starts from: no variable of the teacher's but ``KEPT_ENV``."""
+    env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=str(bwrap.HOME), TMPDIR=str(bwrap.TMP),
+        LANG="C.UTF-8", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(bwrap.LIB),
+    )  # fmt: skip
+    return env
+
+
+def processes_of(uid: int) -> int:
+    count = 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            count += entry.stat().st_uid == uid
+        except OSError:
+            pass
+    return count
+
+
+def limiter(limits: Limits):
+    """A ``preexec_fn``: the address space (RLIMIT_AS: PyTorch needs about 3.5 GB of it just to import), the size
+    of any file written, no core dumps, and the processes of the user the run is (RLIMIT_NPROC; on top of those the
+    user has already where that is the teacher); where the OS has no such limit it is skipped."""
+    nproc = processes_of(bwrap.sandbox_uid() if limits.sandboxed else os.getuid()) + limits.processes
+    wanted = {"RLIMIT_AS": int(limits.memory_gb * 2**30), "RLIMIT_FSIZE": OUTPUT_MB * 2**20, "RLIMIT_CORE": 0}
+    wanted["RLIMIT_NPROC"] = nproc
 
     def apply() -> None:
-        for name, value in (("RLIMIT_AS", memory_gb), ("RLIMIT_FSIZE", file_gb), ("RLIMIT_CORE", 0)):
+        for name, value in wanted.items():
             limit = getattr(resource, name, None)
-            if limit is not None and value is not None:
+            if limit is not None:
                 try:
-                    resource.setrlimit(limit, (int(value * 2**30), int(value * 2**30)))
+                    resource.setrlimit(limit, (value, value))
                 except (ValueError, OSError):
                     pass
 
     return apply
 
 
-def run_limited(args: list[str], *, cwd: Path, env: dict, seconds: float, memory_gb: float) -> tuple[int | None, str]:
-    """Run ``args`` (this Python) in its own session under the limits, its output into ``cwd/../<cwd name>.log``; on
-    return every process of that session, the kernel included, is killed. (exit code, or None past ``seconds``; the
-    last 4,000 characters of its output)."""
-    limited = limiter(memory_gb) if sys.platform != "win32" else None
-    log = cwd.parent / f"{cwd.name}.log"
-    with open(log, "wb") as out:
+def _unsandboxed(argv: list[str], env: dict, ro: dict[Path, Path], folder: Path) -> tuple[list[str], dict, Path]:
+    """The same run as the teacher's user: the sandbox's folders made under ``folder``, its paths changed to them."""
+    root = folder / "grading"
+    for path in (bwrap.HOME, bwrap.OUT, bwrap.TMP):
+        (root / path.relative_to(bwrap.INSIDE)).mkdir(parents=True)
+    for inside, host in ro.items():
+        (root / inside.relative_to(bwrap.INSIDE)).symlink_to(host)
+    swap = lambda text: text.replace(str(bwrap.INSIDE), str(root))  # noqa: E731
+    return [swap(a) for a in argv], {k: swap(v) for k, v in env.items()}, root / bwrap.HOME.relative_to(bwrap.INSIDE)
+
+
+def readable(*paths: Path) -> None:
+    """Let the sandbox's user (65534, where the grader is root) read these folders the grader made in its temporary
+    folder (their names are random, and the grader's folder above them is not listed to others: 0711)."""
+    for path in paths:
+        if path.parent.name.startswith("vgg_edu_"):
+            path.parent.chmod(0o711)
+        for p in [path, *path.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def run(args: list[str], *, folder: Path, env: dict, ro: dict[Path, Path], hidden: list[Path], limits: Limits,
+        seconds: float) -> tuple[int | None, bytes, str]:  # fmt: skip
+    """Run ``python args`` in the sandbox (``ro``: inside -> host, read-only; ``hidden``: the teacher's folders)
+    for at most ``seconds``, then kill whatever is left of it. (exit code, or None past ``seconds``; its standard
+    output, at most ``OUTPUT_MB``; the last 4,000 characters of its standard error)."""
+    argv = [sys.executable, *args]
+    if limits.sandboxed:
+        cwd, cmd = folder, bwrap.command(argv, env=env, ro=ro, hidden=hidden, disk_mb=limits.disk_mb)
+    else:
+        cmd, env, cwd = _unsandboxed(argv, env, ro, folder)
+    out_path, log_path = folder / "stdout", folder / "log"
+    with open(out_path, "wb") as out, open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=limited,
+            cmd, cwd=cwd, env=env if not limits.sandboxed else {"PATH": "/usr/bin:/bin"}, stdout=out, stderr=log,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=limiter(limits),
         )  # fmt: skip
         try:
             code = proc.wait(timeout=seconds)
@@ -76,8 +147,8 @@ def run_limited(args: list[str], *, cwd: Path, env: dict, seconds: float, memory
             code = None
         finally:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # bwrap's --die-with-parent then ends its PID namespace
             except (ProcessLookupError, PermissionError):
                 pass
             proc.wait()
-    return code, log.read_bytes().decode(errors="replace")[-4000:]
+    return code, out_path.read_bytes(), log_path.read_bytes().decode(errors="replace")[-4000:]
