@@ -8,6 +8,7 @@ from vgg_edu import exercises
 # the package calls that are the answer: a hint points the way instead
 SECRETS = {"01.1": ["receptive_field("], "01.4": ["receptive_field(", "stage_table("]}
 
+
 class _EqualsAnything:
     """An answer that claims to equal whatever it is compared with."""
 
