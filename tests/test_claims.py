@@ -64,3 +64,11 @@ def test_first_step_below_reads_the_moving_mean_not_one_step():
 )  # fmt: skip
 def test_paired_differences_give_a_verdict_only_when_every_seed_agrees(differences, verdict):
     assert claims.paired(differences).startswith(verdict)
+
+
+def test_per_seed_prints_each_sign_and_the_verdict_they_support():
+    assert (
+        claims.per_seed([4.5, -1.0, 2.3]) == "+4.5, -1.0, +2.3 points (no verdict: the sign changes from seed to seed)"
+    )
+    assert claims.per_seed([0.3, 1.0], unit="pp") == "+0.3, +1.0 pp (higher at every seed)"
+    assert claims.per_seed([-3.0, -0.5, -7.25]).endswith("points (lower at every seed)")

@@ -1,6 +1,7 @@
 """Training memory: the count from the layer table against autograd's own saved tensors and torchinfo's
 parameter count; the checkpointed VGG's gradients against the plain one's; the peak measured."""
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -145,6 +146,17 @@ def test_measured_training_peak_on_cuda_covers_the_count():
     peak, _ = memory.measured_training_peak(build, 4, (3, 64, 64), device="cuda", num_classes=10)
     counted = memory.training_memory(build(), (3, 64, 64), 4)["total"]
     assert 0.9 * counted < peak < 2 * counted
+
+
+def test_peaks_against_count_gives_each_ratio_or_says_why_there_is_none():
+    how = "peak resident memory (Linux VmHWM)"
+    peaks = pd.DataFrame(dict(batch_size=[1, 4], peak_bytes=[3e9, 4e9], counted=[2e9, 5e9], how=[how, how]))
+    assert (
+        memory.peaks_against_count(peaks) == f"measured peak / counted bytes: 1.50 at batch 1, 0.80 at batch 4 ({how})"
+    )
+    why = "not measurable here (needs CUDA or Linux's /proc)"
+    none = pd.DataFrame(dict(batch_size=[1], peak_bytes=[-1], counted=[2e9], how=[why]))
+    assert memory.peaks_against_count(none) == f"the peak is not measured here: {why}"
 
 
 def test_compare_step_times_times_each_model_in_turns():

@@ -111,6 +111,14 @@ def paired(differences) -> str:
     return "no verdict: the sign changes from seed to seed"
 
 
+def per_seed(differences, unit: str = "points") -> str:
+    """Paired differences as a run prints them (a variant minus its baseline, seed by seed): each with its sign,
+    then the verdict they support (``paired``): ``"+4.5, -1.0, +2.3 points (no verdict: the sign changes from seed
+    to seed)"``."""
+    values = [float(d) for d in differences]
+    return f"{', '.join(f'{v:+.1f}' for v in values)} {unit} ({paired(values)})"
+
+
 def first_step_below(curve, level: float, window: int = 20) -> int | None:
     """The first step at which the mean of the last ``window`` values of ``curve`` (a training loss, step by step)
     is below ``level``; None if it never is. With ``level`` a little under ln 10 it says when a 10-class network

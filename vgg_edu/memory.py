@@ -212,6 +212,19 @@ def compare_step_times(models: dict, x: torch.Tensor, y: torch.Tensor, *, repeat
     return {name: t / 1e3 for name, t in ms.items()}
 
 
+def peaks_against_count(peaks: pd.DataFrame) -> str:
+    """What the measured peaks show (``peaks``: one row per batch size, with ``batch_size``, ``peak_bytes`` and
+    ``how`` as ``measured_training_peak`` returns them, and ``counted``, the ``training_memory`` total), in words:
+    measured over counted at each batch size, and how they were measured; or that they could not be measured."""
+    measured = peaks[peaks.peak_bytes > 0]
+    if measured.empty:
+        return f"the peak is not measured here: {peaks.how.iloc[0]}"
+    ratios = ", ".join(
+        f"{p / c:.2f} at batch {int(b)}" for b, p, c in measured[["batch_size", "peak_bytes", "counted"]].values
+    )
+    return f"measured peak / counted bytes: {ratios} ({measured.how.iloc[0]})"
+
+
 def measured_training_peak(
     build, batch_size: int, input_size=(3, 224, 224), *, device="cpu", num_classes: int = 1000, steps: int = 2
 ) -> tuple[int, str]:

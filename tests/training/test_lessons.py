@@ -3,6 +3,7 @@ pipeline's costs, where the lesson's checkpoint goes."""
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -17,9 +18,11 @@ from vgg_edu.training.lessons import (
     lesson_model,
     pipeline_costs,
     seeded_ablation,
+    step_against_resize,
     step_ms,
     summarize,
     summarize_seeds,
+    time_against_macs,
     train_steps,
 )
 from vgg_edu.training.loop import fit
@@ -97,6 +100,27 @@ def test_step_ms_times_each_variant():
     a64 = step_ms(tiny_data(), {"A": {"width_divisor": 16, "input_size": 64}}, batch_size=4, repeats=1).MACs_M["A"]
     extra = timed.MACs_M["64 px, config B"] - a64
     assert extra == pytest.approx((64 * 64 * 4 * 4 * 9 + 32 * 32 * 8 * 8 * 9) / 1e6, abs=1e-9)
+
+
+def test_step_against_resize_says_the_ratios_and_which_lesson_they_support():
+    parts = ["PIL resize (d2l, per image)", "F.interpolate (batched)", "training step"]
+    cpu = step_against_resize(pd.Series([0.2, 0.01, 7.0], index=parts))  # 7 / 0.2 = 35, 7 / 0.01 = 700
+    assert "35x as long as PIL's resize and 700x as long as F.interpolate" in cpu
+    assert "over ten times either resize" in cpu and "waiting" not in cpu
+    gpu = step_against_resize(pd.Series([0.2, 0.004, 0.3], index=parts))  # 1.5 and 75
+    assert "1.5x as long as PIL's resize and 75x as long as F.interpolate" in gpu
+    assert "PIL's resize is within a tenth of the step" in gpu and "over ten times" not in gpu
+    both = step_against_resize(pd.Series([0.2, 0.1, 0.5], index=parts))  # 2.5 and 5
+    assert "PIL's resize and F.interpolate are within a tenth" in both
+
+
+def test_time_against_macs_says_whether_time_follows_the_macs():
+    rising = pd.DataFrame({"MACs_M": [31.0, 10.0, 66.0], "ms_per_image": [0.3, 0.1, 0.7]}, index=["56", "32", "84"])
+    said = time_against_macs(rising)
+    assert said.startswith("a step took more time the more MACs it did")
+    assert said.index("32 10.0 M MACs, 0.100 ms") < said.index("56 31.0 M") < said.index("84 66.0 M")
+    flat = rising.assign(ms_per_image=[0.1, 0.1, 0.12])  # two networks of different MACs in the same time
+    assert time_against_macs(flat).startswith("a step's time did not follow its MACs")
 
 
 def test_seeded_ablation_pairs_the_variants_seed_by_seed():

@@ -239,6 +239,38 @@ def step_ms(
     return pd.DataFrame({"MACs_M": macs, "ms_per_image": timed})
 
 
+def _times(ratio: float) -> str:
+    """A ratio as a reader says it: ``"35x"`` from 10 up, ``"2.4x"`` below."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
+def step_against_resize(ms: pd.Series) -> str:
+    """What a run of ``pipeline_costs`` shows (``ms``: its column of milliseconds per image), in words: how many
+    times as long as each resize one training step took, and which lesson that supports on this machine: over ten
+    times both, the time goes to the convolutions; otherwise a resize is of the step's order, and the input pipeline
+    can keep the device waiting."""
+    step = ms["training step"]
+    ratios = {"PIL's resize": step / ms["PIL resize (d2l, per image)"],
+              "F.interpolate": step / ms["F.interpolate (batched)"]}  # fmt: skip
+    said = "a training step took " + " and ".join(f"{_times(r)} as long as {k}" for k, r in ratios.items())
+    close = [k for k, r in ratios.items() if r <= 10]
+    if not close:
+        return f"{said}: the step costs over ten times either resize, so the time goes to the convolutions"
+    return (f"{said}: {' and '.join(close)} {'is' if len(close) == 1 else 'are'} within a tenth of the step here, "
+            "so the input pipeline can keep the device waiting")  # fmt: skip
+
+
+def time_against_macs(step_cost: pd.DataFrame) -> str:
+    """What a ``step_ms`` table shows (its ``MACs_M`` and ``ms_per_image`` columns), in words: whether a training
+    step took more time the more MACs it did on this machine, with the numbers in order of MACs."""
+    rows = step_cost.sort_values("MACs_M")
+    numbers = ", ".join(f"{k} {m:.1f} M MACs, {t:.3f} ms" for k, (m, t) in rows[["MACs_M", "ms_per_image"]].iterrows())
+    if (rows.ms_per_image.diff().iloc[1:] > 0).all():  # strictly: two equal times do not rise
+        return f"a step took more time the more MACs it did ({numbers})"
+    return (f"a step's time did not follow its MACs ({numbers}): a network this small can leave the device partly "
+            "idle, and then the MACs do not set the time")  # fmt: skip
+
+
 def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
     """The book's d2l recipe trained on ``data`` when ``device`` is a CUDA GPU (12 steps in fast mode):
     ``{"d2l": History}``; elsewhere ``{}`` and a line saying why (on a CPU it takes hours)."""
