@@ -11,7 +11,8 @@ Inside, the run sees:
 - ``/grading/lib`` (the student package), ``/grading/in`` (its input) and ``/grading/data`` (Fashion-MNIST),
   read-only;
 - ``/grading/rw``, one empty tmpfs of a fixed size (its disk quota), gone with it, which holds its home
-  (``/grading/rw/home``), its results (``/grading/rw/out``) and its ``/tmp`` (a link to ``/grading/rw/tmp``);
+  (``/grading/rw/home``), its results (``/grading/rw/out``) and its ``/tmp`` (a link to ``/grading/rw/tmp``; where
+  the grading Python itself lies under /tmp, as in a checkout there, /tmp is a tmpfs of its own of the same size);
 - its own network namespace (loopback only: no network, no port of the machine), PID namespace (when its first
   process ends, every process it started is killed by the kernel), IPC and UTS namespaces; a new session; only the
   environment variables it is given.
@@ -31,6 +32,7 @@ from pathlib import Path
 INSIDE = Path("/grading")
 LIB, IN, DATA, WRITABLE = (INSIDE / name for name in ("lib", "in", "data", "rw"))
 HOME, OUT, TMP = (WRITABLE / name for name in ("home", "out", "tmp"))
+TMP_HOST = Path("/tmp")
 NOBODY = 65534
 SYSTEM = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -82,6 +84,10 @@ def command(argv: list[str], *, env: dict, ro: dict[Path, Path], hidden: list[Pa
             cmd += ["--ro-bind", str(path), str(path)]
     dirs = python_dirs()
     made: set[Path] = set()
+    python_in_tmp = any(_under(path, [TMP_HOST]) for path in dirs)  # a checkout (and its .venv) under /tmp
+    if python_in_tmp:  # then /tmp is a tmpfs of its own, made before the Python folders are bound into it
+        cmd += ["--perms", "1777", "--size", str(disk_mb * 2**20), "--tmpfs", str(TMP_HOST)]
+        made.add(TMP_HOST)
     for path in dirs:  # its parent folders made open to all (the host's /root, say, is not)
         for parent in sorted(set(path.parents) - made - {Path("/")}):
             cmd += ["--perms", "0755", "--dir", str(parent)]
@@ -99,7 +105,8 @@ def command(argv: list[str], *, env: dict, ro: dict[Path, Path], hidden: list[Pa
     cmd += ["--perms", "1777", "--size", str(disk_mb * 2**20), "--tmpfs", str(WRITABLE)]
     for folder in (HOME, OUT, TMP):
         cmd += ["--perms", "1777", "--dir", str(folder)]
-    cmd += ["--symlink", str(TMP), "/tmp"]
+    if not python_in_tmp:
+        cmd += ["--symlink", str(TMP), str(TMP_HOST)]
     for inside, host in ro.items():
         cmd += ["--ro-bind", str(host), str(inside)]
     cmd += ["--chdir", str(HOME), "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
