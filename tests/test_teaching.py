@@ -6,6 +6,7 @@ follow the lesson when its exercises change); one test runs a real course notebo
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -87,7 +88,8 @@ def test_no_solution_text_is_in_any_student_file_but_the_detector_finds_the_teac
     assert assign.leaked(student_package) == []
     assert len(assign.leaked(ROOT / "vgg_edu" / "exercises")) >= 3  # the detector works: the teacher's files have them
     sealed = (student_package / "vgg_edu" / "exercises" / "lesson03.py").read_text()
-    assert "_check_03" not in sealed and "expected" not in sealed and "==" not in sealed
+    code = re.sub(r'"[^"\n]*"', '""', sealed)  # the sealed blob's base85 may hold "==" by chance: its code may not
+    assert "_check_03" not in sealed and "expected" not in sealed and "==" not in code
 
 
 def test_the_sealed_checks_accept_the_solutions_and_refuse_wrong_answers(student_package):
