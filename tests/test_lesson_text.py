@@ -3,6 +3,7 @@ sources: the paper's figures in docs/REFERENCE.md, the package's counts and chec
 the shape every lesson shares: what it assumes and what it teaches first, a summary before its exercises, and
 markdown cells short enough to read at once."""
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -125,3 +126,33 @@ def test_each_lesson_sums_up_before_its_exercises(number):
 def test_markdown_cells_are_short(number):
     long = [(len(cell.split()), cell[:60]) for cell in _markdown(number) if len(cell.split()) > 200]
     assert not long, long
+
+
+# Notebooks 01, 04 and 05: no claim rests on one seed (issue 31, item 3), and issue 33's items for 04 and 05.
+
+
+def _claims(number: str | None = None, code: str = "") -> list[str]:
+    """Every ``claims.claim(...)`` call in a notebook's code (or in ``code``): its first line and the indented lines
+    after it, with the pieces of a string split over lines joined."""
+    calls = []
+    for part in (_code(number) if number else code).split("claims.claim(")[1:]:
+        first, *rest = part.split("\n")
+        more = list(itertools.takewhile(lambda line: line.startswith(" "), rest))
+        calls.append(re.sub(r'"\s*\n\s*f?"', "", "\n".join([first, *more])))
+    return calls
+
+
+def _cell(number: str, marker: str) -> str:
+    """The one code cell of a notebook that contains ``marker``."""
+    cells = json.loads(NOTEBOOKS[number].read_text())["cells"]
+    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    assert len(found) == 1, (marker, len(found))
+    return found[0]
+
+
+def test_01_says_how_far_one_short_training_moved_the_effective_field_without_a_rule():
+    prose, cell = _prose("01"), _cell("01", "side holding")
+    assert "moves those sides by a few pixels at most" not in prose
+    assert not any("few pixels at most" in c for c in _claims("01"))
+    assert "one training from one seed" in prose and "one training from one seed" in cell  # said and printed
+    assert 'moved = (sides.loc["trained"] - sides.loc["random"])' in cell and "print(" in cell
