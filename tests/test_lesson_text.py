@@ -156,3 +156,17 @@ def test_01_says_how_far_one_short_training_moved_the_effective_field_without_a_
     assert not any("few pixels at most" in c for c in _claims("01"))
     assert "one training from one seed" in prose and "one training from one seed" in cell  # said and printed
     assert 'moved = (sides.loc["trained"] - sides.loc["random"])' in cell and "print(" in cell
+
+
+def test_05_calls_its_sanity_check_a_simplified_version_of_adebayo_et_al():
+    prose, cell = _prose("05"), _cell("05", "untrained_seeds")
+    assert "a simplified version of Adebayo et al.'s (2018)" in prose
+    assert "Pearson correlation" in prose and "The threshold is ours: a median under 0.5" in prose
+    assert "it does not say that they are right" in prose
+    assert "here saliency and Grad-CAM both pass it" not in prose
+    assert "untrained_seeds = runtime.fast_or_full((1, 2), (1, 2, 3))" in cell and "m < 0.5" in cell
+
+
+def test_05_claims_about_the_trained_model_are_said_of_this_network():
+    said = [c for c in _claims("05") if "zero_fraction" in c or "blank_share" in c or "grey_share" in c]
+    assert len(said) == 3 and all("this network" in c for c in said), said
