@@ -158,6 +158,55 @@ def test_01_says_how_far_one_short_training_moved_the_effective_field_without_a_
     assert 'moved = (sides.loc["trained"] - sides.loc["random"])' in cell and "print(" in cell
 
 
+def test_04_ablation_draws_no_verdict_from_one_seed_per_change():
+    prose, ablation = _prose("04"), _cell("04", "lessons.ablation(")
+    assert "each cost more than five points" not in prose
+    assert not any("more than five points" in c for c in _claims("04"))
+    assert "a ranking of this run, not a verdict" in prose
+    assert "one seed" in ablation and "print(" in ablation  # each change's difference printed, as measured
+    sizes = _cell("04", "seeds_apart")  # after the seeded size sweep: which changes lie beyond the seeds' spread
+    assert "further = [" in sizes and "below.drop(" in sizes
+
+
+def test_04_accuracy_gap_is_measured_and_claimed_at_several_seeds():
+    runs, checks = _cell("04", "lessons.accuracy_gap("), _cell("04", "recipe_col, harder")
+    assert "gap_seeds = runtime.fast_or_full((0, 1), (0, 1, 2))" in runs and "seed=seed" in runs
+    gap_claims = _claims(code=checks)
+    assert len(gap_claims) == 5 and all("at every seed" in c for c in gap_claims), gap_claims
+    assert all(".all()" in c for c in gap_claims)  # the condition holds for each seed's column
+    assert not any("overtakes validation accuracy" in c for c in _claims("04"))  # one run: printed, not claimed
+    assert not any('first["train_acc"] < first["val_acc"]' in c for c in _claims("04"))
+
+
+def test_04_surest_mistake_is_printed_and_only_its_bound_claimed():
+    prose, cell = _prose("04"), _cell("04", "smoothed_top =")
+    assert "even its surest mistakes stop near that" not in prose
+    assert "abs(surest - smoothed_top)" not in cell and "surest < smoothed_top + 0.05" in cell
+    assert "print(" in cell
+
+
+def test_04_says_what_besides_the_size_differs_from_the_books_recipe():
+    """Every setting that recipes 'd2l' and 'classroom' set differently is named in the prose, which says that the
+    size alone is not isolated; the table the notebook prints is computed from the recipes."""
+    from vgg_edu.training import recipes
+
+    book, ours = recipes.recipe("d2l"), recipes.recipe("classroom")
+    named = {"batch_norm": "BatchNorm", "head": "the head", "hidden": "4096", "dropout": "dropout 0.5",
+             "init": "initialisation", "input_size": "input size", "epochs": "12 epochs against 10",
+             "lr": "peak learning rate", "momentum": "momentum", "weight_decay": "weight decay",
+             "schedule": "the schedule", "flip": "flips in training", "flip_tta": "flip averaging at test",
+             "label_smoothing": "label smoothing", "amp": "mixed precision"}  # fmt: skip
+    settings = [(dict(book.model), dict(ours.model)), (book.fit.__dict__, ours.fit.__dict__)]
+    differ = {k for a, b in settings for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    assert {"batch_norm", "head", "schedule", "label_smoothing", "flip_tta", "momentum", "weight_decay"} <= differ
+    paragraph = next(p for p in _markdown("04") if "The two runs differ in far more than the input size" in p)
+    paragraph = " ".join(paragraph.split())
+    assert all(named[k] in paragraph for k in differ), [k for k in differ if named[k] not in paragraph]
+    assert "it does not say that 32 px beats 224 px, and the size alone is not isolated here" in paragraph
+    assert "ends above the book's 0.922 at 224 px" not in _prose("04")
+    assert "book.fit.__dict__, ours.fit.__dict__" in _cell("04", 'recipes.recipe("d2l")')
+
+
 def test_05_calls_its_sanity_check_a_simplified_version_of_adebayo_et_al():
     prose, cell = _prose("05"), _cell("05", "untrained_seeds")
     assert "a simplified version of Adebayo et al.'s (2018)" in prose
@@ -170,3 +219,36 @@ def test_05_calls_its_sanity_check_a_simplified_version_of_adebayo_et_al():
 def test_05_claims_about_the_trained_model_are_said_of_this_network():
     said = [c for c in _claims("05") if "zero_fraction" in c or "blank_share" in c or "grey_share" in c]
     assert len(said) == 3 and all("this network" in c for c in said), said
+
+
+@pytest.mark.parametrize("number", ["04", "05"])
+def test_04_and_05_open_with_what_they_assume_and_what_they_teach(number):
+    cells = json.loads(NOTEBOOKS[number].read_text())["cells"]
+    opening = "".join(cells[2]["source"])  # after the title and the setup cell
+    assert cells[2]["cell_type"] == "markdown"
+    assert "**What it assumes.**" in opening and "**After it you can**" in opening
+
+
+@pytest.mark.parametrize("number", ["04", "05"])
+def test_04_and_05_sum_up_before_their_exercises(number):
+    markdown = _markdown(number)
+    summary = next(i for i, cell in enumerate(markdown) if cell.startswith("## What we saw"))
+    exercises_start = next(i for i, cell in enumerate(markdown) if cell.startswith("## Exercises"))
+    assert summary == exercises_start - 1 and len(markdown[summary].split()) < 200
+    assert markdown[-1].split("\n\n")[-1].startswith("Next: `0")  # the pointer to the next notebook stays last
+
+
+@pytest.mark.parametrize("number", ["04", "05"])
+def test_04_and_05_leave_maintenance_asides_to_docs(number):
+    prose = _prose(number)
+    for aside in ("glibc", "malloc", "page fault", "benchmarks/", "load average", "AVX", "AMX", "ISA"):
+        assert aside not in prose, aside
+    assert not re.search(r"\bcommit [0-9a-f]{7}", prose)
+    if number == "04":
+        assert "glibc's malloc" in (ROOT / "docs" / "benchmarks.md").read_text()  # where the aside lives now
+
+
+@pytest.mark.parametrize("number", ["04", "05"])
+def test_04_and_05_markdown_cells_are_short(number):
+    long = [(len(cell.split()), cell[:60]) for cell in _markdown(number) if len(cell.split()) > 200]
+    assert not long, long
