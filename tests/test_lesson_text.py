@@ -125,3 +125,60 @@ def test_each_lesson_sums_up_before_its_exercises(number):
 def test_markdown_cells_are_short(number):
     long = [(len(cell.split()), cell[:60]) for cell in _markdown(number) if len(cell.split()) > 200]
     assert not long, long
+
+
+# Notebooks 06-08 (issue 33's errors there, issue 31's "no claim rests on one seed").
+
+
+def _reference_table_4() -> tuple[float, float]:
+    """docs/REFERENCE.md's Table 4 line: D trained at S = 256, top-1 error at Q = 256 and at {224, 256, 288}."""
+    text = " ".join((ROOT / "docs" / "REFERENCE.md").read_text().split())
+    found = re.search(r"Table 4.*?Q=\{224, 256, 288\} \(S-32, S, S\+32\): (\d+\.\d)%, against (\d+\.\d)%", text)
+    assert found, "REFERENCE.md's Table 4 line has moved"
+    return float(found.group(2)), float(found.group(1))
+
+
+def _cell(number: str, start: str) -> str:
+    """The one markdown cell of notebook `number` that starts with `start`, its line breaks as spaces."""
+    cells = [cell for cell in _markdown(number) if cell.startswith(start)]
+    assert len(cells) == 1, (number, start, len(cells))
+    return " ".join(cells[0].split())
+
+
+def test_06_summary_says_each_schedule_ran_at_three_seeds_paired():
+    """Issue 33 #3: the schedules run three seeds each, paired with the constant rate's; the summary said one."""
+    summary = _cell("06", "## What we saw")
+    assert "above all three seeds of the constant rate" not in summary and "one seed per schedule" not in summary
+    assert "each ran at three seeds, paired with the constant rate's run of the same seed" in summary
+    assert "by_seed = " in _code("06") and "for s in (1, 2)" in _code("06")  # seed 0 and two more, in the code
+
+
+def test_06_limits_multiscale_testing_to_the_ranges_it_measured():
+    """Issue 33 #10: the paper's Table 4 has a single-scale D gain from a small range of test scales."""
+    single, small_range = _reference_table_4()
+    assert single == _table_3()["S=256"]["D"] and small_range < single
+    prose = _prose("06")
+    assert "at home only at the scales it was trained on" not in prose
+    assert f"from {single}% top-1 error at Q = 256 to {small_range}% tested at {{224, 256, 288}}" in prose
+
+
+@pytest.mark.parametrize("number", ["06", "07", "08"])
+def test_06_to_08_give_nin_no_linear_layer_after_its_average(number):
+    """Issue 33 #4 in 08: Network in Network ends in one map per class; GAP + one linear layer is GoogLeNet's and
+    ResNet's head."""
+    for sentence in re.split(r"(?<=\.) ", _prose(number)):
+        if "Network in Network" in sentence or "NiN" in sentence:
+            assert not re.search(r"(one|a single) (linear|Linear|FC|fully connected) layer", sentence), sentence
+            assert "no linear layer after it" in sentence or number != "08", sentence
+    if number == "08":
+        head = _cell("08", "## 3. The global-average-pool head")
+        assert "the head of GoogLeNet (Szegedy et al., September 2014) and of ResNet (He et al., December 2015)" in head
+        assert "its last layer gives one feature map per class, averaged straight into the soft-max" in head
+
+
+def test_08_points_to_no_notebook_that_does_not_exist():
+    """Issue 33 #8: 08 ended with "Next: `09_...` (to come)"; every notebook it names exists."""
+    prose = _prose("08")
+    assert "(to come)" not in prose
+    for name in re.findall(r"`(\d\d_[^`]*)`", prose):
+        assert name.split(".")[0] in {p.stem for p in NOTEBOOKS.values()}, name
