@@ -182,3 +182,23 @@ def test_08_points_to_no_notebook_that_does_not_exist():
     assert "(to come)" not in prose
     for name in re.findall(r"`(\d\d_[^`]*)`", prose):
         assert name.split(".")[0] in {p.stem for p in NOTEBOOKS.values()}, name
+
+
+def test_06_draws_no_verdict_on_augmentation_from_one_seed():
+    """Issue 33: 06's bold "augmentation did not pay" rested on one seed, 8 epochs and 4,800 images; the budget the
+    text names is the code's full-mode budget."""
+    prose, code = _prose("06"), _code("06")
+    assert "augmentation did not pay" not in prose.lower()
+    assert "This run cannot say whether augmentation pays: one seed per variant, 8 epochs of 4,800 images" in prose
+    assert 'AUG["epochs"] = runtime.fast_or_full(2, 8)' in code
+    assert "aug_data = ds.subset(*runtime.fast_or_full((640, 500), (4_800, 500))" in code
+
+
+def test_06_gives_the_papers_own_reason_for_starting_from_net_a():
+    """The paper (Sec. 3.1) says why it initialised its deeper nets from net A; 06 said "why the paper grew its nets"
+    of its own run's result."""
+    reason = "instability of gradient in deep nets"
+    assert reason in " ".join((ROOT / "docs" / "REFERENCE.md").read_text().split())
+    prose = _prose("06")
+    assert "why the paper grew its deep nets from net A" not in prose and "This is why the paper" not in prose
+    assert f'"bad initialisation can stall learning due to the {reason}" (Sec. 3.1)' in prose
