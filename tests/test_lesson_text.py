@@ -281,3 +281,66 @@ def test_07_trains_its_one_comparison_at_three_seeds():
     code = _code_cell("07", "amp_by_seed = {")
     assert "for seed in runtime.fast_or_full((0,), (0, 1, 2))" in code
     assert "claims.claim(all(abs(g) < 3 * se for g in gaps)" in code
+
+
+@pytest.mark.parametrize("number", ["06", "07", "08"])
+def test_06_to_08_open_with_what_they_assume_and_what_they_teach(number):
+    cells = json.loads(NOTEBOOKS[number].read_text())["cells"]
+    opening = "".join(cells[2]["source"])  # after the title and the setup cell, as in 00-03
+    assert cells[2]["cell_type"] == "markdown"
+    assert opening.startswith("**What it assumes.**") and "**After it you can**" in opening
+    assert len(opening.split()) < 200
+
+
+@pytest.mark.parametrize("number", ["06", "07", "08"])
+def test_06_to_08_sum_up_before_their_exercises(number):
+    markdown = _markdown(number)
+    summary = next(i for i, cell in enumerate(markdown) if cell.startswith("## What we saw"))
+    first_exercise = next(i for i, cell in enumerate(markdown) if cell.startswith("**Exercise"))
+    assert summary < first_exercise
+    assert len(markdown[summary].split()) < 200
+
+
+def _bibliography() -> str:
+    text = (ROOT / "docs" / "REFERENCE.md").read_text()
+    return text.split("## Primary literature that notebooks 06-08 cite")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize("number", ["06", "07", "08"])
+def test_06_to_08_name_who_made_each_claim_not_an_unnamed_source(number):
+    """Issue 33: 06-08 attributed advice to an unnamed "practical-tips source"; each claim is now traced to who first
+    made it, and every work cited by author and year is in REFERENCE.md's list of the primary literature."""
+    prose, code = _prose(number), _code(number)
+    assert "practical-tips" not in (prose + code).lower()
+    questions = [e.question for key, e in exercises.EXERCISES.items() if key.startswith(number)]
+    assert not any("practical-tips" in q for q in questions)
+    works = [line for line in _bibliography().splitlines() if line.startswith("- ")]
+    cited = re.findall(
+        r"\b([A-Z][a-zü]+)(?: et al\.| & [A-Z][a-zü]+)?(?:'s)?,? \(?(?:[A-Z][a-z]+ )?((?:19|20)\d\d)\b", prose
+    )
+    assert cited
+    for name, year in cited:
+        if name in {"Table", "Sec", "ImageNet", "September", "December"}:
+            continue
+        assert any(name in work and year in work for work in works), (name, year)
+
+
+def test_06_to_08_cite_the_primary_literature_for_each_claim():
+    """The claims and the first papers behind them (issue 33's list: He et al. 2015, Smith 2017, Micikevicius et al.
+    2018, Li et al. 2017, Hinton et al. 2015), and common advice said to be common advice."""
+    expected = {
+        "06": ["He et al. (2015) derived the Kaiming init", "Smith 2017", "Krizhevsky et al.'s (2012)",
+               '"BN after every conv is a must" is common advice'],
+        "07": ["Micikevicius et al. 2018", "Chen et al. 2016", "common advice with no batch size and no paper"],
+        "08": ["Li et al. 2017", "Hinton et al. 2015", "Jacob et al. 2018", "Howard & Ruder 2018"],
+    }  # fmt: skip
+    for number, phrases in expected.items():
+        prose = _prose(number)
+        for phrase in phrases:
+            assert phrase in prose, (number, phrase)
+
+
+def test_08_ends_the_course():
+    last = _markdown("08")[-1]
+    assert "Next:" not in last
+    assert "This is the course's last notebook." in _cell("08", "## What we saw")
