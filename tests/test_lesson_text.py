@@ -344,3 +344,11 @@ def test_08_ends_the_course():
     last = _markdown("08")[-1]
     assert "Next:" not in last
     assert "This is the course's last notebook." in _cell("08", "## What we saw")
+
+
+def test_06_reads_the_range_test_at_three_seeds():
+    """A range test takes seconds, so its reading (lowest loss right of the steepest fall, divergence before the end)
+    is claimed at three seeds, not one."""
+    code = _code_cell("06", "lr_range.lr_range_test(")
+    assert "for s in (1, 2)]" in code and "seed=s" in code
+    assert "for t in range_tests)" in code and "at each of three seeds" in code
