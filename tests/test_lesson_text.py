@@ -352,3 +352,11 @@ def test_06_reads_the_range_test_at_three_seeds():
     code = _code_cell("06", "lr_range.lr_range_test(")
     assert "for s in (1, 2)]" in code and "seed=s" in code
     assert "for t in range_tests)" in code and "at each of three seeds" in code
+
+
+def test_07_states_no_unchecked_shape_of_one_seeds_curves():
+    """07 said seed 0's float32 and autocast curves "lie on top of each other for the first steps", which no claim
+    checked; it now says what to compare and why they can drift."""
+    prose = _prose("07")
+    assert "lie on top of each other for the first steps" not in prose
+    assert "Compare the curves (seed 0)" in prose and "At each of three seeds the two runs end within" in prose
