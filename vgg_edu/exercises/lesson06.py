@@ -10,7 +10,7 @@ from . import as_number, exercise
 
 @exercise(
     "06.1",
-    "torchvision (and the practical-tips source) draw each conv's weights with "
+    "torchvision draws each conv's weights with He et al.'s (2015) init, "
     "kaiming_normal_(mode='fan_out', nonlinearity='relu'). What standard deviation does that give conv2_1 of the "
     "full-width VGG-16 (3x3 kernels, 64 input and 128 output channels)?",
     hint="Section 1's formula gives Kaiming's variance; check which channels mode='fan_out' counts, and whether "

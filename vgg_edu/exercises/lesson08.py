@@ -1,6 +1,6 @@
 """Exercises of notebook 08: making VGG small and reusing it.
 
-08.1 is a find-the-bug: the practical-tips source's global-average-pool head (``BUGS["08.1"]``) is in the cell to
+08.1 is a find-the-bug: a widely read post's global-average-pool head (``BUGS["08.1"]``) is in the cell to
 fix. The checks compute what they expect by hand (the pooled mean and one Linear; the conv MAC formula; Hinton et
 al.'s loss written out; the parameters of each optimizer group).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import as_count, exercise
 
 BUGS = {
-    "08.1": """head = nn.Sequential(          # the practical-tips source's GAP head for VGG-16, 10 classes
+    "08.1": """head = nn.Sequential(          # the post's GAP head for VGG-16, 10 classes
     nn.AdaptiveAvgPool2d((7, 7)),
     nn.Flatten(),
     nn.Linear(512, 10),
@@ -21,7 +21,7 @@ answer = head""",
 
 @exercise(
     "08.1",
-    "The practical-tips source replaces VGG-16's three FC layers by the head in the cell below, which receives the "
+    "A widely read post on VGG replaces VGG-16's three FC layers by the head in the cell below, which receives the "
     "features' output, a batch of shape (N, 512, 7, 7). Run it on such a batch: it fails. Fix it so that it is a "
     "real global-average-pool head for 10 classes, and pass the fixed head.",
     takes_code=True,
@@ -145,7 +145,8 @@ def _check_08_3(kd_loss):
 
 @exercise(
     "08.4",
-    "Layer-wise learning rates, the practical-tips source's fine-tuning recipe: write param_groups(model) that "
+    "Layer-wise learning rates (Howard & Ruder 2018's discriminative fine-tuning), a common fine-tuning recipe: "
+    "write param_groups(model) that "
     "returns the parameter groups for torch.optim.SGD with the parameters of model.features at learning rate 1e-5 "
     "and those of model.classifier at 1e-4, each parameter in exactly one group. Pass param_groups.",
     takes_code=True,
