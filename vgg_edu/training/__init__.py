@@ -4,7 +4,7 @@
 - ``recipes``      measured runs: a network and a ``FitConfig``; ``build_model``
 - ``loop``         ``fit`` and ``train_step``: forward, loss, backward, step
 - ``throughput``   what keeps a GPU busy: no waiting on it in a step, the next batch made ahead, CUDA graphs
-- ``optim``        the update rule and the learning-rate schedules
+- ``optim``        the update rule and the learning-rate schedules, each saying when it steps
 - ``callbacks``    progress, printed epochs, ``StopTraining``
 - ``history``      what a run measured, per epoch and per step
 - ``evaluation``   ``predict``, ``evaluate``, the confusion matrix, the most confident mistakes

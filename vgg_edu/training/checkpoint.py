@@ -236,7 +236,7 @@ def save_run(path, run) -> Path:
             history={"epochs": run.history.epochs, "steps": run.history.steps},
             training=dict(
                 optimizer=run.optimizer.state_dict(),
-                scheduler=run.scheduler.state_dict(),
+                scheduler=run.schedule.state_dict(),
                 scaler=run.scaler.state_dict(),
                 rng=rng,
                 position=run.position(),
@@ -280,7 +280,7 @@ def restore_run(run, path) -> dict:
     t, p = state["training"], state["training"]["position"]
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(t["optimizer"])
-    run.scheduler.load_state_dict(t["scheduler"])
+    run.schedule.load_state_dict(t["scheduler"])
     run.scaler.load_state_dict(t["scaler"])
     torch.set_rng_state(t["rng"]["torch"].cpu())
     if t["rng"].get("cuda") is not None and torch.cuda.is_available():

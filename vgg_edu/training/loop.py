@@ -34,7 +34,7 @@ from .checkpoint import Lock, SaveCheckpoint, restore_run
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
-from .optim import make_optimizer, make_scheduler
+from .optim import Schedule, make_optimizer, make_schedule, needs_validation
 
 
 class TrainingDiverged(RuntimeError):
@@ -57,7 +57,7 @@ class Run:
     device: torch.device
     amp: bool  # mixed precision, resolved (``config.amp`` None: on CUDA only)
     optimizer: torch.optim.Optimizer
-    scheduler: object
+    schedule: Schedule  # when it steps: after every step, or after every validated epoch
     scaler: torch.amp.GradScaler
     history: History
     loss_fn: object = None
@@ -153,8 +153,7 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     run.scaler.scale(loss).backward()
     run.scaler.step(opt)
     run.scaler.update()
-    if not c.schedule.startswith("plateau"):
-        run.scheduler.step()
+    run.schedule.after_step()
     with torch.no_grad():  # kept on the device: read once per logging interval and per epoch, never waited for here
         run.sums["loss_sum"] += loss.detach().double() * len(y)
         run.sums["correct"] += (out.argmax(1) == y).sum()
@@ -203,8 +202,7 @@ def _end_epoch(run: Run) -> dict:
         row.update(val_acc=ev.accuracy, val_loss=ev.loss)
     row["wall_s"] = run.wall()
     run.history.epochs.append(row)
-    if c.schedule.startswith("plateau") and row["val_acc"] is not None:
-        run.scheduler.step(row["val_acc"])
+    run.schedule.after_epoch(row["val_acc"])
     if done:
         run.epoch, run.batch, run.sums = run.epoch + 1, 0, _fresh_sums(run.device)
     return row
@@ -279,9 +277,9 @@ def _check_data(config: FitConfig, data: FashionMNIST) -> None:
         )
     if not len(data.train_labels):
         raise ValueError(f"{data!r} has no training images")
-    if config.schedule.startswith("plateau") and not (len(data.val_labels) and config.eval_every):
+    if needs_validation(config.schedule) and not (len(data.val_labels) and config.eval_every):
         raise ValueError(
-            "schedule 'plateau' lowers the learning rate when validation accuracy stops rising: it "
+            f"schedule {config.schedule!r} lowers the learning rate when validation accuracy stops rising: it "
             "needs a validation split (data.hold_out, --val-size) and eval_every >= 1"
         )
 
@@ -328,7 +326,7 @@ def _start(
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
-    sched = make_scheduler(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
+    sched = make_schedule(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
     scaler = torch.amp.GradScaler(device.type, enabled=amp and _amp_dtype(device) == torch.float16)
     record = config.as_dict() | dict(
         amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
