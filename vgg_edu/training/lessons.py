@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import analysis, claims, runtime
-from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import num_batches, spec_of
 from . import checkpoint
+from .batches import training_batches
 from .callbacks import KeepHistory
 from .config import DEFAULT_CHECKPOINT, FIELDS, FitConfig
 from .evaluation import evaluate
@@ -139,16 +139,10 @@ def accuracy_gap(
     same in eval mode; in eval mode on the images as stored; then the validation accuracy. A table, its column
     ``name``."""
     images, labels = data.train_images[:n], data.train_labels[:n]
-    spec, device, seed = spec_of(model, data), runtime.model_device(model), config.seed
-    shift_and_zoom = augment.for_epoch(
-        len(labels),
-        seed=seed,
-        translate_px=config.translate,
-        max_zoom=config.max_zoom,
-        fill=augment.background(spec.mean, spec.std).to(device),
-    )
-    mirror = torch.rand(len(labels), generator=torch.Generator().manual_seed(seed)) < 0.5
-    augmented = shift_and_zoom(spec(images, device, flip=mirror if config.flip else None), 0)
+    spec, device = spec_of(model, data), runtime.model_device(model)
+    one_batch = training_batches(images, labels, config, spec=spec, device=device, seed=config.seed, shuffle=False,
+                                 batch_size=len(labels))  # fmt: skip
+    augmented, _ = next(one_batch)
     clean = spec(images, device)
     scratch = copy.deepcopy(model)  # train mode updates BatchNorm's running statistics: not on the real model
 

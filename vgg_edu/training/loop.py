@@ -27,8 +27,9 @@ from torch import nn
 from .. import runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
-from ..data.inputs import InputSpec, batches, num_batches, spec_of
+from ..data.inputs import InputSpec, num_batches, spec_of
 from . import distributed, throughput
+from .batches import training_batches
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
 from .checkpoint import Lock, SaveCheckpoint, restore_run
 from .config import FitConfig
@@ -211,29 +212,16 @@ def _end_epoch(run: Run) -> dict:
 def _epoch_batches(run: Run):
     """The rest of the current epoch's batches (from ``run.batch``), made inputs and augmented, this process's
     part of each (under torchrun)."""
-    c, start = run.config, run.batch
-    order = batches(
+    c = run.config
+    for x, y in training_batches(
         run.data.train_images,
         run.data.train_labels,
-        c.batch_size,
+        c,
         spec=run.spec,
         device=run.device,
-        shuffle=True,
-        flip=c.flip,
         seed=c.seed + run.epoch,
-        start=start,
-        channels_last=c.channels_last,
-    )
-    shift_and_zoom = augment.for_epoch(
-        len(run.data.train_labels),
-        seed=c.seed + run.epoch,
-        translate_px=c.translate,
-        max_zoom=c.max_zoom,
-        fill=augment.background(run.spec.mean, run.spec.std).to(run.device, non_blocking=True),
-    )
-    layout = torch.channels_last if c.channels_last else torch.contiguous_format
-    for i, (x, y) in enumerate(order, start=start):
-        x = shift_and_zoom(x, i * c.batch_size).contiguous(memory_format=layout)
+        start=run.batch,
+    ):
         yield distributed.local_part(x, y)  # under torchrun: this process's slice of the global batch
 
 
