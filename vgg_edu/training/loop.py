@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import math
 import signal
 import threading
@@ -19,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +29,7 @@ from ..data.inputs import InputSpec, num_batches, spec_of
 from . import distributed, throughput
 from .batches import training_batches
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
-from .checkpoint import Lock, SaveCheckpoint, restore_run
+from .checkpoint import Lock, SaveCheckpoint, refuse_to_replace, restore_run, run_record
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
@@ -246,17 +244,6 @@ def _train_epoch(run: Run, callbacks) -> None:
     run.sums["train_s"] += time.perf_counter() - t0
 
 
-def _fingerprint(data: FashionMNIST) -> dict:
-    """Which images a run trains on: the split sizes and a hash of the training labels in order."""
-    labels = data.train_labels.cpu().numpy().astype(np.int64).tobytes()
-    return dict(
-        train=len(data.train_labels),
-        val=len(data.val_labels),
-        test=len(data.test_labels),
-        train_labels_sha1=hashlib.sha1(labels).hexdigest()[:16],
-    )
-
-
 def _check_data(config: FitConfig, data: FashionMNIST) -> None:
     """A clear ValueError for a config this data cannot run."""
     if not isinstance(data, FashionMNIST):
@@ -303,11 +290,7 @@ def _start(
     """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
     _check_data(config, data)
     if path is not None:  # writable: checked by the run's Lock, which fit takes first
-        if path.exists() and not (resume or overwrite):
-            raise FileExistsError(
-                f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
-                "that run, overwrite=True (--overwrite) to replace it, or another path."
-            )
+        refuse_to_replace(path, resume=resume, overwrite=overwrite)
     device = runtime.place(model, device)
     runtime.keep_freed_memory(device)
     amp = device.type == "cuda" if config.amp is None else config.amp
@@ -316,9 +299,7 @@ def _start(
     opt = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
     sched = make_schedule(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
     scaler = torch.amp.GradScaler(device.type, enabled=amp and _amp_dtype(device) == torch.float16)
-    record = config.as_dict() | dict(
-        amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
-    )
+    record = run_record(config, data, amp=amp, device=device)
     spec = _check_model(model, data, spec_of(model, data))
     side = spec.size or data.train_images.shape[-1]
     augment.check_shift(config.translate, side, side)  # before any step, not at the first batch
