@@ -8,7 +8,14 @@ import torch
 
 from vgg_edu.training.config import OPTIMIZERS, SCHEDULES
 from vgg_edu.training.loop import fit
-from vgg_edu.training.optim import make_optimizer, make_schedule, make_scheduler, needs_validation, schedule_curve
+from vgg_edu.training.optim import (
+    KINDS,
+    make_optimizer,
+    make_schedule,
+    make_scheduler,
+    needs_validation,
+    schedule_curve,
+)
 
 from conftest import small_model, tiny_data
 
@@ -17,6 +24,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _opt(lr=1.0):
     return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def test_every_schedule_the_config_offers_has_a_kind():
+    assert tuple(KINDS) == SCHEDULES
 
 
 def test_every_choice_the_config_offers_is_built():

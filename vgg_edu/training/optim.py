@@ -64,7 +64,8 @@ class Schedule:
 
 
 class OnPlateau(Schedule):
-    """ "plateau" and "plateau3": a ``ReduceLROnPlateau`` stepped once per validated epoch, with its accuracy."""
+    """The schedules that follow validation accuracy ("plateau", "plateau3"): a ``ReduceLROnPlateau`` stepped once
+    per validated epoch, with its accuracy."""
 
     needs_validation = True
 
@@ -76,8 +77,15 @@ class OnPlateau(Schedule):
             self.scheduler.step(val_acc)
 
 
-KINDS = {name: OnPlateau if name in ("plateau", "plateau3") else Schedule for name in SCHEDULES}
-"""Each schedule's kind: when it steps."""
+KINDS = {
+    "constant": Schedule,
+    "cosine": Schedule,
+    "onecycle": Schedule,
+    "step": Schedule,
+    "plateau": OnPlateau,
+    "plateau3": OnPlateau,
+}
+"""Each schedule's kind: when it steps (``config.SCHEDULES``, the names the CLI offers, are these)."""
 
 
 def needs_validation(name: str) -> bool:
@@ -120,7 +128,7 @@ def make_scheduler(optimizer, name: str, total_steps: int):
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda t: 0.1 ** ((t >= total_steps // 2) + (t >= 3 * total_steps // 4))
         )
-    if name in ("plateau", "plateau3"):  # "plateau3": the practical-tips source's ReduceLROnPlateau('max', patience=3)
+    if needs_validation(name):  # "plateau3": the practical-tips source's ReduceLROnPlateau('max', patience=3)
         patience = 3 if name == "plateau3" else 1
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1, patience=patience)
     raise ValueError(f"unknown schedule {name!r}; use one of {', '.join(map(repr, SCHEDULES))}")
