@@ -31,7 +31,6 @@ from vgg_edu import runtime
 from vgg_edu.data.fashion_mnist import load_fashion_mnist
 from vgg_edu.training import recipes
 from vgg_edu.training.callbacks import Callback
-from vgg_edu.training.config import FIELDS
 from vgg_edu.training.evaluation import evaluate
 from vgg_edu.training.loop import fit
 
@@ -63,23 +62,23 @@ def first_time(rows, key, target):
     return next((r["wall_s"] for r in rows if r[key] is not None and r[key] >= target), None)
 
 
-def parse_sets(pairs) -> tuple[dict, dict]:
-    """``["translate=2", "batch_norm=False"]`` -> (network keywords, ``FitConfig`` fields)."""
-    model_kw, fit_kw = {}, {}
+def parse_sets(pairs) -> dict:
+    """``["translate=2", "batch_norm=False"]`` -> ``{"translate": 2, "batch_norm": False}`` (network keywords and
+    ``FitConfig`` fields, mixed: ``Recipe.split`` tells them apart)."""
+    changes = {}
     for pair in pairs:
         key, _, text = pair.partition("=")
         try:
-            value = ast.literal_eval(text)
+            changes[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            value = text  # a bare word: schedule=cosine
-        (fit_kw if key in FIELDS else model_kw)[key] = value
-    return model_kw, fit_kw
+            changes[key] = text  # a bare word: schedule=cosine
+    return changes
 
 
-def run_recipe(name, ds, device, model_kw, fit_kw) -> tuple[dict, list]:
+def run_recipe(name, ds, device, changes) -> tuple[dict, list]:
     """Train ``name`` (with the overrides) to its end; return its ``FitConfig`` and the spy's rows."""
-    model = recipes.build_model(name, seed=0, data=ds, **model_kw)
-    config = recipes.fit_config(name, **fit_kw)
+    network, config = recipes.recipe(name).split(changes)
+    model = recipes.build_model(name, seed=0, data=ds, **network)
     spy = Spy()
     fit(model, ds, config, device=device, quiet=True, callbacks=[spy])
     return config, spy.rows
@@ -127,10 +126,11 @@ def main(argv=None) -> None:
     threads = f"{args.threads} CPU threads" if args.threads else runtime.choose_threads()[1]
     ds = load_fashion_mnist().hold_out(5000, seed=0)
     print(f"{runtime.device_name(device)}, {threads}, torch {torch.__version__}, load average {load():.2f}; {ds}")
-    model_kw, fit_kw = parse_sets(args.set)
+    changes = parse_sets(args.set)
+    model_kw, _ = recipes.Recipe().split(changes)  # the network keywords --set changes
     results = {}
     for name in args.recipes:
-        kw, rows = run_recipe(name, ds, device, model_kw, fit_kw)
+        kw, rows = run_recipe(name, ds, device, changes)
         results[name] = dict(fit=kw.as_dict(), model=model_kw, rows=rows, load_after=load())
         report(name, kw, rows)
     speeds = {n: sum(r["examples_per_s"] for r in res["rows"]) / len(res["rows"]) for n, res in results.items()}

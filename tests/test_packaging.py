@@ -56,6 +56,13 @@ def test_no_function_in_the_package_is_longer_than_60_lines():
     assert not long
 
 
+def test_no_module_in_the_package_passes_500_lines():
+    """One idea per module, read top to bottom in one sitting: a longer one is split along its sections (as
+    ``probe`` was, into the package ``vgg_edu.probe``)."""
+    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 500}
+    assert not long
+
+
 def test_no_module_shadows_the_standard_library():
     names = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.rglob("*") if p.is_dir()}
     assert not names & set(sys.stdlib_module_names) - {"__init__", "__main__"}

@@ -9,6 +9,7 @@ from vgg_edu import analysis, models
 from vgg_edu import probe as P
 from vgg_edu.data.inputs import MEAN, STD, InputSpec, to_input
 from vgg_edu.models import VGG, init_weights
+from vgg_edu.probe.activations import _Traceable
 
 from conftest import requires_cuda
 
@@ -142,7 +143,7 @@ def test_inplace_relu_pitfall(model, x):
     # in-place ReLU on the conv's output (asked alone, the graph is cut after the conv and no ReLU runs).
     from torchvision.models.feature_extraction import create_feature_extractor
 
-    fx = create_feature_extractor(P._Traceable(model), {"features.0": "conv", "features.2": "pool1"})
+    fx = create_feature_extractor(_Traceable(model), {"features.0": "conv", "features.2": "pool1"})
     assert torch.allclose(fx(x)["conv"], conv.relu())
     assert torch.allclose(P.extract(model, x, ["conv1_1", "pool1"])["conv1_1"], conv)
 

@@ -174,6 +174,10 @@ def _train_parser(sub) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch only)")
 
 
+NETWORK_OPTIONS = ("width_divisor", "batch_norm", "hidden", "head", "dropout", "init")
+"""The network keywords ``train`` offers as options (``--resize`` is ``input_size``)."""
+
+
 def _default_name(args) -> str:
     """``DEFAULT_CHECKPOINT`` (the Fashion-MNIST model notebook 05 loads) for Fashion-MNIST; a run on a folder of
     your images gets a file named after the folder, so it never replaces the lessons' model."""
@@ -196,19 +200,12 @@ def _paths(args, runtime) -> tuple[Path, Path]:
         raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
     if metrics.resolve() == checkpoint.resolve() or metrics.suffix == ".pt":
         raise ValueError(f"--metrics {metrics} would overwrite a checkpoint: give it a .json name of its own")
-    if metrics.is_dir():
-        raise ValueError(f"--metrics {metrics} is a folder; give a file path")
-    if checkpoint.is_dir():
-        raise ValueError(f"--checkpoint {checkpoint} is a folder; give a file path such as {checkpoint / 'model.pt'}")
-    if checkpoint.exists() and not (args.resume or args.overwrite):
-        raise ValueError(
-            f"--checkpoint {checkpoint} already exists: pass --resume to continue that run, --overwrite "
-            "to replace it, or another --checkpoint"
-        )
-    if metrics.exists() and not (args.overwrite or args.resume):
-        raise ValueError(f"--metrics {metrics} already exists: pass --overwrite to replace it, or another --metrics")
-    from .training.checkpoint import check_writable
+    from .training.checkpoint import check_writable, not_a_folder, refuse_to_replace
 
+    not_a_folder(metrics, "metrics.json")
+    not_a_folder(checkpoint)
+    refuse_to_replace(checkpoint, resume=args.resume, overwrite=args.overwrite)
+    refuse_to_replace(metrics, resume=args.resume, overwrite=args.overwrite, resumable=False)
     for path in (checkpoint, metrics):
         check_writable(path)  # by trying, before any training: a full epoch lost to a bad path is the worst kind
     if args.resume and not checkpoint.is_file():
@@ -294,14 +291,11 @@ def _setup(args):
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
         print(f"{runtime.use_fitting_threads()}.")
     paths = _paths(args, runtime)
-    model_kw = {k: getattr(args, k) for k in ("width_divisor", "batch_norm", "hidden", "head", "dropout", "init")}
-    fit_kw = {k: getattr(args, k) for k in FIELDS if hasattr(args, k)}  # the FitConfig fields the CLI offers
-    config = recipes.fit_config(args.recipe, **{k: v for k, v in fit_kw.items() if v is not None})
-    ds = _data(args, args.resize or recipes.recipe(args.recipe).model["input_size"])
-    model_kw = {k: v for k, v in model_kw.items() if v is not None}
-    if args.resize is not None:
-        model_kw["input_size"] = args.resize
-    model = recipes.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **model_kw)
+    given = {k: getattr(args, k) for k in (*NETWORK_OPTIONS, *FIELDS) if hasattr(args, k)}  # what the CLI offers
+    given["input_size"] = args.resize
+    network, config = recipes.recipe(args.recipe).split({k: v for k, v in given.items() if v is not None})
+    ds = _data(args, network["input_size"])
+    model = recipes.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **network)
     if args.init_from:
         checkpoint.load_weights(model, args.init_from)
     return device, paths, ds, model, config

@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -180,22 +179,6 @@ class Checkpointed(nn.Module):
             done = b
         x = features[done:](x)
         return self.model.classifier(torch.flatten(self.model.avgpool(x), 1))
-
-
-def _timed_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Seconds of one forward + backward of the cross-entropy, synchronised on CUDA."""
-    model.zero_grad(set_to_none=True)
-    runtime.synchronize(x.device)
-    start = time.perf_counter()
-    F.cross_entropy(model(x), y).backward()
-    runtime.synchronize(x.device)
-    return time.perf_counter() - start
-
-
-def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, repeats: int = 3) -> float:
-    """Median seconds of one forward + backward of the cross-entropy (after one warm-up), synchronised on CUDA."""
-    times = [_timed_step(model, x, y) for _ in range(repeats + 1)][1:]
-    return sorted(times)[len(times) // 2]
 
 
 def compare_step_times(models: dict, x: torch.Tensor, y: torch.Tensor, *, repeats: int = 5) -> dict:

@@ -9,10 +9,12 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from vgg_edu.data.fashion_mnist import FashionMNIST
 from vgg_edu.data.inputs import CLASSES, InputSpec, to_input
 from vgg_edu.training import checkpoint
 from vgg_edu.training.callbacks import Callback
 from vgg_edu.training.checkpoint import CheckpointBusy, Lock, RunMismatch
+from vgg_edu.training.config import FitConfig
 from vgg_edu.training.evaluation import evaluate, predict
 from vgg_edu.training.loop import fit
 
@@ -256,3 +258,32 @@ def test_a_full_disk_is_one_clear_error_and_the_old_checkpoint_stays(tmp_path, m
     with pytest.raises(OSError, match="the disk is full; the previous checkpoint there is intact"):
         checkpoint.save(path, {"hparams": {}, "model": {}})
     assert path.read_bytes() == before and checkpoint.temporary_files(path) == []
+
+
+def test_the_run_record_is_what_fit_records_and_the_resume_check_compares(tmp_path):
+    ds, path = tiny_data(), tmp_path / "run.pt"
+    config = FitConfig(epochs=1, batch_size=32, translate=1)
+    history = fit(small_model(), ds, config, checkpoint=path, quiet=True)
+    record = checkpoint.run_record(config, ds, amp=False, device=torch.device("cpu"))
+    assert history.config == record == checkpoint.load(path)["fit"]
+    assert record["data"]["train"] == 96 and record["world_size"] == 1 and record["translate"] == 1
+    order = torch.arange(96).flip(0)  # the same images in another order: another run
+    shuffled = FashionMNIST(ds.train_images[order], ds.train_labels[order], ds.test_images, ds.test_labels)
+    assert checkpoint.fingerprint(shuffled) != record["data"] and checkpoint.fingerprint(ds) == record["data"]
+    with pytest.raises(RunMismatch, match="data: saved"):
+        fit(small_model(), shuffled, config.replace(epochs=2), checkpoint=path, resume=True, quiet=True)
+
+
+def test_one_refusal_for_a_file_in_the_way_and_one_for_a_folder(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("{}")
+    checkpoint.refuse_to_replace(path, resume=True, overwrite=False)  # continuing the run may replace it
+    checkpoint.refuse_to_replace(path, resume=False, overwrite=True)
+    checkpoint.refuse_to_replace(tmp_path / "new.pt", resume=False, overwrite=False)
+    with pytest.raises(FileExistsError, match=r"m\.json already exists: pass resume=True \(--resume\)"):
+        checkpoint.refuse_to_replace(path, resume=False, overwrite=False)
+    with pytest.raises(FileExistsError, match=r"exists: pass overwrite=True \(--overwrite\) to replace it"):
+        checkpoint.refuse_to_replace(path, resume=False, overwrite=False, resumable=False)
+    assert checkpoint.not_a_folder(path) == path
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a folder; give a file path such as .*metrics.json"):
+        checkpoint.not_a_folder(tmp_path, "metrics.json")

@@ -124,3 +124,10 @@ def test_from_dict_reads_a_checkpoints_record_and_ignores_other_keys():
     assert FitConfig.from_dict({"lr": 0.2, "unknown": 1}) == FitConfig(lr=0.2)  # older records lack newer fields
     with pytest.raises(ValueError, match="lr"):
         FitConfig.from_dict({"lr": -1})
+
+
+@pytest.mark.parametrize("steps, n_train, batch_size", [(300, 55_000, 64), (100, 96, 32), (3, 96, 32), (4, 96, 32)])
+def test_a_run_of_n_steps_spans_the_epochs_they_reach_into(steps, n_train, batch_size):
+    config = FitConfig(batch_size=batch_size, lr=0.1).for_steps(steps, n_train)
+    assert config.epochs == math.ceil(steps / math.ceil(n_train / batch_size)) and config.max_steps == steps
+    assert config.replace(epochs=1, max_steps=None) == FitConfig(batch_size=batch_size, lr=0.1)  # nothing else

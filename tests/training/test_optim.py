@@ -8,7 +8,14 @@ import torch
 
 from vgg_edu.training.config import OPTIMIZERS, SCHEDULES
 from vgg_edu.training.loop import fit
-from vgg_edu.training.optim import make_optimizer, make_scheduler, schedule_curve
+from vgg_edu.training.optim import (
+    KINDS,
+    make_optimizer,
+    make_schedule,
+    make_scheduler,
+    needs_validation,
+    schedule_curve,
+)
 
 from conftest import small_model, tiny_data
 
@@ -17,6 +24,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _opt(lr=1.0):
     return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def test_every_schedule_the_config_offers_has_a_kind():
+    assert tuple(KINDS) == SCHEDULES
 
 
 def test_every_choice_the_config_offers_is_built():
@@ -96,3 +107,30 @@ def test_schedule_curves_follow_their_formulas():
     assert cosine[20] == pytest.approx(peak / 2) and len(cosine) == total
     with pytest.raises(ValueError, match="validation accuracy"):
         schedule_curve("plateau", 10)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_a_schedule_says_when_it_steps(name):
+    """Per-step schedules move after every step and not at an epoch's end; the plateau ones the other way round, and
+    only they need validation. Against the torch scheduler stepped by hand."""
+    schedule = make_schedule(_opt(0.1), name, 12)
+    opt, reference_opt = schedule.scheduler.optimizer, _opt(0.1)
+    reference = make_scheduler(reference_opt, name, 12)
+    plateau = isinstance(reference, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert needs_validation(name) is schedule.needs_validation is plateau
+    for _ in range(6):  # six epochs of two steps, validation accuracy stalled at 0.5
+        for _ in range(2):
+            opt.step()
+            reference_opt.step()
+            schedule.after_step()
+            if not plateau:
+                reference.step()
+        schedule.after_epoch(None)  # an epoch that was not validated: nothing to follow
+        schedule.after_epoch(0.5)
+        if plateau:
+            reference.step(0.5)
+        assert opt.param_groups[0]["lr"] == reference_opt.param_groups[0]["lr"]
+    assert schedule.state_dict() == reference.state_dict()  # what a checkpoint saves, as before
+    assert (opt.param_groups[0]["lr"] < 0.1) is (name != "constant")  # it did act (plateau3: after 4 stalled epochs)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        needs_validation("sixth")

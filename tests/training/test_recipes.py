@@ -28,3 +28,15 @@ def test_recipe_options_are_checked():
     assert RECIPES["classroom"].fit.epochs == 12  # the preset was not changed
     with pytest.raises(TypeError):
         RECIPES["classroom"].model["epochs"] = 1
+
+
+def test_a_recipe_splits_mixed_changes_into_network_keywords_and_a_fit_config():
+    network, config = recipe("classroom").split({"batch_norm": False, "epochs": 1, "translate": 2})
+    assert network == dict(RECIPES["classroom"].model) | {"batch_norm": False}
+    assert config == RECIPES["classroom"].fit.replace(epochs=1, translate=2)
+    assert recipe("classroom").split() == (dict(RECIPES["classroom"].model), RECIPES["classroom"].fit)
+    with torch.device("meta"):  # what build_model makes of the split is what it makes of the change alone
+        split, alone = build_model("classroom", **network), build_model("classroom", batch_norm=False)
+    assert split.hparams == alone.hparams and not any(isinstance(m, torch.nn.BatchNorm2d) for m in split.modules())
+    with pytest.raises(ValueError, match="epochs"):
+        recipe("classroom").split({"epochs": 0})

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import layer_names
-from ..probe import _as_batch, capture, first_layer_filters, relu_layers, top_k
+from ..probe import capture, first_layer_filters, relu_layers, top_k
+from ..probe.layers import _as_batch
 
 
 def _show(ax, image: torch.Tensor, title: str | None = None, **kwargs):

@@ -9,7 +9,6 @@ submission runs) is what the student copy is made from and what checks the data 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import signal
@@ -30,13 +29,6 @@ def package_snapshot(package: Path = PACKAGE) -> dict[str, bytes]:
         for path in sorted(package.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
-
-
-def digest(snapshot: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
-    for name, data in sorted(snapshot.items()):
-        h.update(name.encode() + b"\0" + data)
-    return h.hexdigest()
 
 
 def write_package(snapshot: dict[str, bytes], dest: Path) -> Path:

@@ -3,8 +3,9 @@
 - ``config``       ``FitConfig``: a run's settings as one frozen value (what the CLI, resume and checkpoints read)
 - ``recipes``      measured runs: a network and a ``FitConfig``; ``build_model``
 - ``loop``         ``fit`` and ``train_step``: forward, loss, backward, step
+- ``batches``      ``training_batches``: a training batch (order, flips, shifts, zoom, device, layout), one place
 - ``throughput``   what keeps a GPU busy: no waiting on it in a step, the next batch made ahead, CUDA graphs
-- ``optim``        the update rule and the learning-rate schedules
+- ``optim``        the update rule and the learning-rate schedules, each saying when it steps
 - ``callbacks``    progress, printed epochs, ``StopTraining``
 - ``history``      what a run measured, per epoch and per step
 - ``evaluation``   ``predict``, ``evaluate``, the confusion matrix, the most confident mistakes

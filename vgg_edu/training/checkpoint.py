@@ -10,11 +10,13 @@ run exactly (``training``: optimizer, schedule, random state, position), its ``h
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import platform
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import runtime
@@ -38,13 +40,32 @@ def temporary_files(path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
 
 
+def not_a_folder(path, example: str = "model.pt") -> Path:
+    """``path``, or (where it is a folder) the one "is a folder" refusal: an ``IsADirectoryError`` that names a file
+    path to give instead (``example`` in that folder)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / example}")
+    return path
+
+
+def refuse_to_replace(path, *, resume: bool, overwrite: bool, resumable: bool = True) -> None:
+    """The one overwrite refusal: a ``FileExistsError`` when ``path`` exists and neither ``resume`` (continue the run
+    saved there; ``resumable=False`` for a file that is replaced when the run it belongs to is continued, as the
+    CLI's metrics) nor ``overwrite`` was asked for; an existing file is never touched otherwise."""
+    path = Path(path)
+    if path.exists() and not (resume or overwrite):
+        how = "resume=True (--resume) to continue that run, " if resumable else ""
+        raise FileExistsError(
+            f"{path} already exists: pass {how}overwrite=True (--overwrite) to replace it, or another path"
+        )
+
+
 def check_writable(path) -> Path:
     """Raise a ``PermissionError`` naming ``path`` when it cannot be written, by trying: a file is created (and
     removed) in the nearest folder that exists, since ``os.access`` says yes to root on read-only mounts and
     ``/proc``. An existing file is opened for appending, which changes nothing in it."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / 'model.pt'}")
+    path = not_a_folder(path)
     folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
     try:
         if not folder.is_dir():
@@ -236,7 +257,7 @@ def save_run(path, run) -> Path:
             history={"epochs": run.history.epochs, "steps": run.history.steps},
             training=dict(
                 optimizer=run.optimizer.state_dict(),
-                scheduler=run.scheduler.state_dict(),
+                scheduler=run.schedule.state_dict(),
                 scaler=run.scaler.state_dict(),
                 rng=rng,
                 position=run.position(),
@@ -244,6 +265,25 @@ def save_run(path, run) -> Path:
             ),
             meta=dict(run.history.meta, val_acc=run.history.final.get("val_acc")),
         ),
+    )
+
+
+def fingerprint(data) -> dict:
+    """Which images a run trains on: the split sizes and a hash of the training labels in order."""
+    labels = data.train_labels.cpu().numpy().astype(np.int64).tobytes()
+    return dict(
+        train=len(data.train_labels),
+        val=len(data.val_labels),
+        test=len(data.test_labels),
+        train_labels_sha1=hashlib.sha1(labels).hexdigest()[:16],
+    )
+
+
+def run_record(config: FitConfig, data, *, amp: bool, device: torch.device) -> dict:
+    """What a checkpoint records of a run (its ``fit``) and ``check_same_run`` compares: the config's fields, the
+    precision it resolved to, the data's ``fingerprint``, the device and the number of processes."""
+    return config.as_dict() | dict(
+        amp=amp, data=fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
     )
 
 
@@ -280,7 +320,7 @@ def restore_run(run, path) -> dict:
     t, p = state["training"], state["training"]["position"]
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(t["optimizer"])
-    run.scheduler.load_state_dict(t["scheduler"])
+    run.schedule.load_state_dict(t["scheduler"])
     run.scaler.load_state_dict(t["scaler"])
     torch.set_rng_state(t["rng"]["torch"].cpu())
     if t["rng"].get("cuda") is not None and torch.cuda.is_available():

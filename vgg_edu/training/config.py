@@ -97,6 +97,12 @@ class FitConfig:
             raise TypeError(f"FitConfig has no field(s) {unknown}; its fields are {list(FIELDS)}")
         return dataclasses.replace(self, **changes)
 
+    def for_steps(self, steps: int, n_train: int) -> FitConfig:
+        """This run cut to ``steps`` steps on ``n_train`` training images: as many epochs as the steps reach into
+        (the schedule spans them) and ``max_steps=steps``, as a short run of the lessons takes it."""
+        per_epoch = -(-n_train // self.batch_size)
+        return self.replace(epochs=-(-steps // per_epoch), max_steps=steps)
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 

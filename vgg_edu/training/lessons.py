@@ -15,16 +15,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import analysis, claims, runtime
-from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
-from ..data.inputs import num_batches, spec_of
+from ..data.inputs import spec_of
 from . import checkpoint
+from .batches import training_batches
 from .callbacks import KeepHistory
-from .config import DEFAULT_CHECKPOINT, FIELDS, FitConfig
+from .config import DEFAULT_CHECKPOINT, FitConfig
 from .evaluation import evaluate
 from .history import History
 from .loop import TrainingDiverged, fit
-from .recipes import build_model, fit_config
+from .recipes import build_model, fit_config, recipe
 
 
 def train_steps(
@@ -43,8 +43,7 @@ def train_steps(
 
     A run whose loss becomes NaN or infinite (a plain network at a high learning rate can, on one machine and not
     another) is a result, not an error: it stops there, says so, and its losses end with that step's NaN."""
-    epochs = math.ceil(steps / num_batches(len(data.train_labels), batch_size))
-    config = FitConfig(epochs=epochs, max_steps=steps, batch_size=batch_size, lr=lr, momentum=0.9, seed=seed)
+    config = FitConfig(batch_size=batch_size, lr=lr, momentum=0.9, seed=seed).for_steps(steps, len(data.train_labels))
     keep = KeepHistory()
     try:
         history = fit(model, data, config.replace(eval_every=0, log_every=1), device=device, quiet=True,
@@ -67,11 +66,10 @@ def ablation(
     runs = {}
     for label, change in changes.items():
         every = common | change  # the keywords common to all runs (network or fit), then this run's change
-        model_change = {k: v for k, v in every.items() if k not in FIELDS}
-        model = build_model(recipe_name, seed=seed, data=data, **model_change)
+        network, config = recipe(recipe_name).split(every | {"seed": seed})
+        model = build_model(recipe_name, seed=seed, data=data, **network)
         keep = KeepHistory()
         try:
-            config = fit_config(recipe_name, **{k: v for k, v in every.items() if k in FIELDS}, seed=seed)
             runs[label] = fit(model, data, config, device=device, quiet=True, callbacks=[keep])
         except TrainingDiverged:
             keep.history.config["diverged"] = keep.history.steps[-1]["step"] if keep.history.steps else 0
@@ -139,16 +137,10 @@ def accuracy_gap(
     same in eval mode; in eval mode on the images as stored; then the validation accuracy. A table, its column
     ``name``."""
     images, labels = data.train_images[:n], data.train_labels[:n]
-    spec, device, seed = spec_of(model, data), runtime.model_device(model), config.seed
-    shift_and_zoom = augment.for_epoch(
-        len(labels),
-        seed=seed,
-        translate_px=config.translate,
-        max_zoom=config.max_zoom,
-        fill=augment.background(spec.mean, spec.std).to(device),
-    )
-    mirror = torch.rand(len(labels), generator=torch.Generator().manual_seed(seed)) < 0.5
-    augmented = shift_and_zoom(spec(images, device, flip=mirror if config.flip else None), 0)
+    spec, device = spec_of(model, data), runtime.model_device(model)
+    one_batch = training_batches(images, labels, config, spec=spec, device=device, seed=config.seed, shuffle=False,
+                                 batch_size=len(labels))  # fmt: skip
+    augmented, _ = next(one_batch)
     clean = spec(images, device)
     scratch = copy.deepcopy(model)  # train mode updates BatchNorm's running statistics: not on the real model
 
@@ -230,7 +222,7 @@ def step_ms(
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     works, macs = {}, {}
     for label, change in changes.items():
-        model = build_model(recipe_name, data=data, **{k: v for k, v in change.items() if k not in FIELDS})
+        model = build_model(recipe_name, data=data, **recipe(recipe_name).split(change)[0])
         spec = spec_of(model)
         macs[label] = analysis.totals(analysis.layer_table(model, (len(spec.mean), spec.size, spec.size)))["macs"] / 1e6
         model = model.to(device, memory_format=torch.channels_last)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import math
 import signal
 import threading
@@ -19,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,14 +25,15 @@ from torch import nn
 from .. import runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
-from ..data.inputs import InputSpec, batches, num_batches, spec_of
+from ..data.inputs import InputSpec, num_batches, spec_of
 from . import distributed, throughput
+from .batches import training_batches
 from .callbacks import PrintEpochs, ProgressBar, StopTraining
-from .checkpoint import Lock, SaveCheckpoint, restore_run
+from .checkpoint import Lock, SaveCheckpoint, refuse_to_replace, restore_run, run_record
 from .config import FitConfig
 from .evaluation import evaluate
 from .history import History
-from .optim import make_optimizer, make_scheduler
+from .optim import Schedule, make_optimizer, make_schedule, needs_validation
 
 
 class TrainingDiverged(RuntimeError):
@@ -57,7 +56,7 @@ class Run:
     device: torch.device
     amp: bool  # mixed precision, resolved (``config.amp`` None: on CUDA only)
     optimizer: torch.optim.Optimizer
-    scheduler: object
+    schedule: Schedule  # when it steps: after every step, or after every validated epoch
     scaler: torch.amp.GradScaler
     history: History
     loss_fn: object = None
@@ -153,8 +152,7 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     run.scaler.scale(loss).backward()
     run.scaler.step(opt)
     run.scaler.update()
-    if not c.schedule.startswith("plateau"):
-        run.scheduler.step()
+    run.schedule.after_step()
     with torch.no_grad():  # kept on the device: read once per logging interval and per epoch, never waited for here
         run.sums["loss_sum"] += loss.detach().double() * len(y)
         run.sums["correct"] += (out.argmax(1) == y).sum()
@@ -203,8 +201,7 @@ def _end_epoch(run: Run) -> dict:
         row.update(val_acc=ev.accuracy, val_loss=ev.loss)
     row["wall_s"] = run.wall()
     run.history.epochs.append(row)
-    if c.schedule.startswith("plateau") and row["val_acc"] is not None:
-        run.scheduler.step(row["val_acc"])
+    run.schedule.after_epoch(row["val_acc"])
     if done:
         run.epoch, run.batch, run.sums = run.epoch + 1, 0, _fresh_sums(run.device)
     return row
@@ -213,29 +210,16 @@ def _end_epoch(run: Run) -> dict:
 def _epoch_batches(run: Run):
     """The rest of the current epoch's batches (from ``run.batch``), made inputs and augmented, this process's
     part of each (under torchrun)."""
-    c, start = run.config, run.batch
-    order = batches(
+    c = run.config
+    for x, y in training_batches(
         run.data.train_images,
         run.data.train_labels,
-        c.batch_size,
+        c,
         spec=run.spec,
         device=run.device,
-        shuffle=True,
-        flip=c.flip,
         seed=c.seed + run.epoch,
-        start=start,
-        channels_last=c.channels_last,
-    )
-    shift_and_zoom = augment.for_epoch(
-        len(run.data.train_labels),
-        seed=c.seed + run.epoch,
-        translate_px=c.translate,
-        max_zoom=c.max_zoom,
-        fill=augment.background(run.spec.mean, run.spec.std).to(run.device, non_blocking=True),
-    )
-    layout = torch.channels_last if c.channels_last else torch.contiguous_format
-    for i, (x, y) in enumerate(order, start=start):
-        x = shift_and_zoom(x, i * c.batch_size).contiguous(memory_format=layout)
+        start=run.batch,
+    ):
         yield distributed.local_part(x, y)  # under torchrun: this process's slice of the global batch
 
 
@@ -260,17 +244,6 @@ def _train_epoch(run: Run, callbacks) -> None:
     run.sums["train_s"] += time.perf_counter() - t0
 
 
-def _fingerprint(data: FashionMNIST) -> dict:
-    """Which images a run trains on: the split sizes and a hash of the training labels in order."""
-    labels = data.train_labels.cpu().numpy().astype(np.int64).tobytes()
-    return dict(
-        train=len(data.train_labels),
-        val=len(data.val_labels),
-        test=len(data.test_labels),
-        train_labels_sha1=hashlib.sha1(labels).hexdigest()[:16],
-    )
-
-
 def _check_data(config: FitConfig, data: FashionMNIST) -> None:
     """A clear ValueError for a config this data cannot run."""
     if not isinstance(data, FashionMNIST):
@@ -279,9 +252,9 @@ def _check_data(config: FitConfig, data: FashionMNIST) -> None:
         )
     if not len(data.train_labels):
         raise ValueError(f"{data!r} has no training images")
-    if config.schedule.startswith("plateau") and not (len(data.val_labels) and config.eval_every):
+    if needs_validation(config.schedule) and not (len(data.val_labels) and config.eval_every):
         raise ValueError(
-            "schedule 'plateau' lowers the learning rate when validation accuracy stops rising: it "
+            f"schedule {config.schedule!r} lowers the learning rate when validation accuracy stops rising: it "
             "needs a validation split (data.hold_out, --val-size) and eval_every >= 1"
         )
 
@@ -317,22 +290,16 @@ def _start(
     """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
     _check_data(config, data)
     if path is not None:  # writable: checked by the run's Lock, which fit takes first
-        if path.exists() and not (resume or overwrite):
-            raise FileExistsError(
-                f"{path} already holds a checkpoint. Pass resume=True (--resume) to continue "
-                "that run, overwrite=True (--overwrite) to replace it, or another path."
-            )
+        refuse_to_replace(path, resume=resume, overwrite=overwrite)
     device = runtime.place(model, device)
     runtime.keep_freed_memory(device)
     amp = device.type == "cuda" if config.amp is None else config.amp
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
-    sched = make_scheduler(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
+    sched = make_schedule(opt, config.schedule, config.epochs * num_batches(len(data.train_labels), config.batch_size))
     scaler = torch.amp.GradScaler(device.type, enabled=amp and _amp_dtype(device) == torch.float16)
-    record = config.as_dict() | dict(
-        amp=amp, data=_fingerprint(data), device=runtime.device_name(device), world_size=distributed.world_size()
-    )
+    record = run_record(config, data, amp=amp, device=device)
     spec = _check_model(model, data, spec_of(model, data))
     side = spec.size or data.train_images.shape[-1]
     augment.check_shift(config.translate, side, side)  # before any step, not at the first batch

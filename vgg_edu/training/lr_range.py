@@ -15,7 +15,6 @@ minimum. Training goes through ``fit`` (a callback sets the rate before every st
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,6 @@ import pandas as pd
 from torch import nn
 
 from ..data.fashion_mnist import FashionMNIST
-from ..data.inputs import num_batches
 from .callbacks import Callback, ProgressBar, StopTraining
 from .config import FitConfig
 from .loop import TrainingDiverged, fit
@@ -106,8 +104,7 @@ def lr_range_test(
     rates = geometric_rates(lr_min, lr_max, steps)
     sweep = _Sweep(rates, beta, stop_factor)
     config = FitConfig(eval_every=0, log_every=1, seed=seed).replace(**changes)
-    epochs = math.ceil(steps / num_batches(len(data.train_labels), config.batch_size))
-    config = config.replace(epochs=epochs, max_steps=steps, lr=float(rates[0]), schedule="constant")
+    config = config.for_steps(steps, len(data.train_labels)).replace(lr=float(rates[0]), schedule="constant")
     try:
         fit(copy.deepcopy(model), data, config, device=device, quiet=True, callbacks=[ProgressBar(), sweep])
     except TrainingDiverged:  # the loss became NaN: what came before it is the answer

@@ -18,7 +18,7 @@ from .. import runtime
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, with_spec
 from ..models import VGG, init_weights
-from .config import FitConfig
+from .config import FIELDS, FitConfig
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,16 @@ class Recipe:
     def but(self, *, model: dict | None = None, **fit_changes) -> Recipe:
         """A copy with some network keywords (``model``) and ``FitConfig`` fields changed."""
         return Recipe(dict(self.model) | dict(model or {}), self.fit.replace(**fit_changes))
+
+    def split(self, changes: dict | None = None) -> tuple[dict, FitConfig]:
+        """This recipe with ``changes`` (network keywords and ``FitConfig`` fields, mixed, as an ablation or the
+        command line gives them: ``{"batch_norm": False, "epochs": 1}``) as what ``build_model`` and ``fit`` take:
+        the network's keywords and the run's ``FitConfig``. A name that is not a ``FitConfig`` field is a network
+        keyword (``VGG`` refuses one it does not know)."""
+        changes = dict(changes or {})
+        fit_changes = {k: v for k, v in changes.items() if k in FIELDS}
+        network = dict(self.model) | {k: v for k, v in changes.items() if k not in FIELDS}
+        return network, self.fit.replace(**fit_changes)
 
 
 _CLASSROOM_V1 = Recipe(
