@@ -61,7 +61,6 @@ def _in_kernel_then_apart(exercise_id, answer, folder, monkeypatch) -> tuple[tup
 
 
 def _apart(note: dict, folder) -> tuple:
-    assert recheck.judged_apart(note), note
     apart = {"command": [sys.executable, "-m", "vgg_edu.teaching.serve"], "folder": str(folder)}
     apart["limits"] = dataclasses.asdict(sandbox.Limits(sandboxed=False))
     previous = signal.signal(signal.SIGALRM, recheck._on_alarm)
@@ -155,6 +154,7 @@ def test_answers_that_patch_the_check_when_loaded_or_called_earn_nothing(exercis
     monkeypatch.setenv(exercises.ANSWERS_ENV, str(tmp_path))
     answers.record(exercise_id, HOSTILE[exercise_id], True, takes_code=True)  # as check saves it (not run here)
     monkeypatch.delenv(exercises.ANSWERS_ENV)
+    assert recheck.judged_apart(answers.saved(tmp_path)[-1])
     passes, said = _apart(answers.saved(tmp_path)[-1], tmp_path)
     assert passes is False and said.startswith(f"[{exercise_id}] Not yet."), said
     assert not torch.allclose(torch.ones(1), torch.zeros(1))  # nothing of it ran here

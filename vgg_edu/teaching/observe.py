@@ -172,20 +172,21 @@ def serve_request(answer, op: str, payload: list, state: dict):
     """One request from the grader about the student's ``answer``, answered with data (in the sandbox only)."""
     if op == "facts":
         return _facts(answer)
+    made = state.setdefault("made", [])  # what the requests below made, by number, for the forwards after them
     if op == "build":  # a function that builds a module: called with the check's arguments
         args, probe = payload
-        state["current"] = answer(*args)
-        return _describe(state["current"], probe)
+        made.append(answer(*args))
+        return {**_describe(made[-1], probe), "ref": len(made) - 1}
     if op == "instance":  # a module, or a class made into one as the check does
         instantiate, probe = payload
-        state["current"] = answer() if instantiate and isinstance(answer, type) else answer
-        return _describe(state["current"], probe)
-    if op == "forward":  # the module the last request built, its own forward, and which of its children it called
-        called, model = set(), state["current"]
+        made.append(answer() if instantiate and isinstance(answer, type) else answer)
+        return {**_describe(made[-1], probe), "ref": len(made) - 1}
+    if op == "forward":  # a module made above, its own forward, and which of its children that called
+        called, model = set(), made[payload[0]]
         hooks = [c.register_forward_hook(lambda *_, n=n: called.add(n)) for n, c in model.named_children()]
         try:
             with torch.no_grad():
-                out = model(payload[0])
+                out = model(payload[1])
         finally:
             for hook in hooks:
                 hook.remove()
@@ -283,14 +284,14 @@ def _opaque(type_name: str, facts: dict | None = None):
 class Forwarded(nn.Module):
     """A module whose forward runs in the sandbox: its children rebuilt here, each call of it one request."""
 
-    def __init__(self, children, remote, facts: dict):
+    def __init__(self, children, remote, ref: int, facts: dict):
         super().__init__()
         for name, child in children:
             self.add_module(name, child)
-        self.__dict__.update(_remote=remote, seen_apart=facts)  # not as children, whatever the children's names
+        self.__dict__.update(_remote=remote, _ref=ref, seen_apart=facts)  # not children, whatever their names
 
     def forward(self, x):
-        out, called = self._remote.ask("forward", x)
+        out, called = self._remote.ask("forward", self._ref, x)
         if {"features", "classifier"} <= set(called):  # what those layers give, so that a hook of the check sees it
             try:
                 self.classifier(torch.flatten(self.features(x), 1))
@@ -314,7 +315,7 @@ def _module_from(description: dict, probe: torch.Tensor, remote, facts: dict):
             raise Refused(DIFFERS)
         return module
     children = [(str(n), _load(_rebuild(d.get("layers")), d.get("state"))) for n, d in description["children"]]
-    return Forwarded(children, remote, facts)
+    return Forwarded(children, remote, int(description["ref"]), facts)
 
 
 def _probe(shape) -> torch.Tensor:
@@ -358,9 +359,10 @@ def _hook_maker(remote, facts: dict):
 
         return pre_hook if makes_a_hook else None
 
-    if facts.get("required") is not None:  # as many arguments as the student's function needs
+    required = facts.get("required")
+    if type(required) is int and 0 <= required <= 8:  # as many arguments as the student's function needs
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        names = ["store"] if facts["required"] == 1 else [f"a{i}" for i in range(facts["required"])]
+        names = ["store"] if required == 1 else [f"a{i}" for i in range(required)]
         make_pre_hook.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
     return make_pre_hook
 
