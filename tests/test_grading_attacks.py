@@ -144,6 +144,51 @@ ex.check("07.3", Evil())
 """
 
 
+PATCH02 = """
+import os
+from torch import nn
+PATCH = '''
+import os, sys, torch
+if not os.environ.get("VGG_EDU_ANSWERS"):  # not in the kernel: in whatever process checks the answer
+    always = lambda *args, **kwargs: True
+    torch.allclose = always
+    package = sys.modules["vgg_edu.exercises"]
+    package.check = always
+    for e in package.EXERCISES.values():
+        e.check.__globals__.update(_behaves_like_vgg_block=always, _behaves_like_vgg_stages=always)
+        e.check = always
+'''
+class PatchWhenLoaded:
+    def __reduce__(self):
+        return (exec, (PATCH,))
+def vgg_block(num_convs, in_channels, out_channels):  # patches on its first call, and is wrong
+    exec(PATCH, {})
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.MaxPool2d(2))
+ex.check("02.1", vgg_block)
+ex.check("02.2", lambda conv_arch, in_channels: vgg_block(1, in_channels, conv_arch[-1][1]))
+block = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1), nn.MaxPool2d(2))
+block.payload = PatchWhenLoaded()  # patches when loaded, and has no ReLU
+ex.check("02.3", block)
+block5 = nn.Sequential(*[nn.Conv2d(512, 512, 3, padding=1) for _ in range(3)], nn.MaxPool2d(2))
+def forward(x):  # the ReLUs the layers lack, in a forward of its own: Correct in the kernel
+    for layer in block5:
+        x = layer(x)
+        x = x.relu() if isinstance(layer, nn.Conv2d) else x
+    return x
+block5.forward = forward
+ex.check("02.4", block5)
+class TinyVGG(nn.Module):  # patches when made, and returns zeros
+    def __init__(self):
+        super().__init__()
+        exec(PATCH, {})
+        self.features = nn.Sequential(nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Linear(8 * 16 * 16, 10)
+    def forward(self, x):
+        return torch.zeros(len(x), 10)
+ex.check("02.5", TinyVGG)
+"""
+
+
 def _class(subs: Path, out: Path, port: int, spill: Path) -> None:
     _notebook(subs / "honest" / "01_tiny.ipynb", _right("01.1", "np.int64({})"), _right("01.2", "torch.tensor({})"),
               _right("01.3", "np.array({})"), _right("01.4", "torch.tensor([{}])"))  # fmt: skip
@@ -151,6 +196,10 @@ def _class(subs: Path, out: Path, port: int, spill: Path) -> None:
     _notebook(subs / "a_leftover" / "01_tiny.ipynb", REDUCE, LEFTOVER)
     _notebook(subs / "hostile" / "01_tiny.ipynb", *_hostile(subs, out, port, spill))
     _notebook(subs / "framer" / "07_tiny.ipynb", FRAMES)
+    _notebook(
+        subs / "honest02" / "02_tiny.ipynb", "from torch import nn", *map(_right, exercises.list_exercises("02."))
+    )
+    _notebook(subs / "patcher02" / "02_tiny.ipynb", PATCH02)
     _notebook(subs / "pi|pe" / "01_tiny.ipynb", _right("01.1"), _right("07.1"), "raise ValueError('=1+1' * 20000)")
     _notebook(subs / "noprefix" / "tiny.ipynb", _right("01.1"))
     _notebook(subs / "dup" / "01_tiny.ipynb", "print(1)", imports=False)
@@ -222,9 +271,9 @@ def _kept(graded, student: str, name: str = "01_tiny.ipynb") -> str:
     return (graded["out"] / "grades_notebooks" / student / name).read_text()
 
 
-def _printed(graded, student: str) -> str:
+def _printed(graded, student: str, name: str = "01_tiny.ipynb") -> str:
     """What the kept notebook's cells printed (not their source, which names every attack)."""
-    nb = nbformat.reads(_kept(graded, student), as_version=4)
+    nb = nbformat.reads(_kept(graded, student, name), as_version=4)
     return "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
 
 
@@ -268,6 +317,17 @@ def test_a_function_answer_cannot_read_or_change_its_check(graded):
     """07.3's combine reading the checker's frames, patching torch.allclose and check, or doing so while loaded."""
     row = graded["rows"]["framer"][0]
     assert row["07.3"] == "fail" and row["score"] == "0"
+
+
+def test_code_answers_that_patch_their_check_earn_nothing_and_honest_ones_full_marks(graded):
+    """02.x: functions, modules and classes that replace check, torch.allclose or the check's helpers when loaded or
+    first called, and a block whose own forward adds the ReLUs its layers lack, judged apart from their code."""
+    honest, n02 = graded["rows"]["honest02"][0], str(len(exercises.list_exercises("02.")))
+    assert (honest["status"], honest["score"], honest["out_of"]) == ("ok", n02, n02)
+    patcher = graded["rows"]["patcher02"][0]
+    assert patcher["score"] == "0" and patcher["status"] == "ok"
+    assert [patcher[i] for i in ("02.1", "02.2", "02.3", "02.4", "02.5")] == ["fail"] * 5
+    assert "[02.4] Correct!" in _printed(graded, "patcher02", "02_tiny.ipynb")  # its forward passes in the kernel
 
 
 def test_links_names_and_other_lessons(graded):

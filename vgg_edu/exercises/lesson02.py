@@ -152,6 +152,9 @@ def _is_the_package_block(fn) -> bool:
     they are or called from a function of the student's (found through the names its code looks up)."""
     from .. import d2l_reference, models
 
+    seen = getattr(fn, "seen_apart", None)  # the grader's stand-in: read in the sandbox (vgg_edu.teaching.observe)
+    if isinstance(seen, dict):
+        return bool(seen.get("uses_package_block"))
     builders = (models.vgg_block, models.make_layers, d2l_reference.vgg_block)
     if fn in builders:
         return True
@@ -191,18 +194,26 @@ def _as_given(answer, exercise_id: str) -> bool:
     """True when ``answer`` is the buggy snippet of ``BUGS`` run unchanged, so that the check says so instead of
     naming the bug: a module of PyTorch's own classes is compared by its layers (``repr``), a value (a list) by
     equality, anything written in the notebook (a function, a class, an instance of one) by its source, whitespace
-    aside. False where neither can be
-    read."""
+    aside. False where neither can be read."""
     plain_module = isinstance(answer, nn.Module) and type(answer).__module__.startswith("torch.")
     if plain_module or not (callable(answer) or isinstance(answer, nn.Module)):
         given = {"nn": nn, "torch": torch, "F": F, "models": models}
         exec(BUGS[exercise_id], given)  # the snippet built afresh: layers compared (not weights), or values
         return repr(answer) == repr(given["answer"]) if plain_module else answer == normalize(given["answer"])
+    source = _source_of(answer)
+    return bool(source) and " ".join(source.split()) in " ".join(BUGS[exercise_id].split())
+
+
+def _source_of(answer) -> str | None:
+    """The source of a function or class, or of an object's class; for the grader's stand-in of an answer whose code
+    ran in a sandbox (``vgg_edu.teaching.observe``), the source its notebook recorded. None where none is known."""
+    seen = getattr(answer, "seen_apart", None)
+    if isinstance(seen, dict):
+        return seen.get("source") or None
     try:
-        source = inspect.getsource(answer if callable(answer) else type(answer))
+        return inspect.getsource(answer if callable(answer) else type(answer))
     except (TypeError, OSError):
-        return False
-    return " ".join(source.split()) in " ".join(BUGS[exercise_id].split())
+        return None
 
 
 @exercise(

@@ -9,8 +9,9 @@
 - ``execute``     one notebook run by nbclient inside the sandbox, its results handed back as a zip
 - ``handback``    how a sandboxed run hands its result back (its standard output, kept for that alone)
 - ``answers``     what ``exercises.check`` saves for the grader when ``$VGG_EDU_ANSWERS`` is set: data, or code
-- ``recheck``     the saved answers checked again: data in the grader's process, code in a sandbox of its own
-- ``serve``       a function answer called from the grader's check, run in a sandbox of its own, data coming back
+- ``recheck``     the saved answers checked again in the grader's process, each code answer's code run apart
+- ``serve``       a code answer kept in a sandbox of its own, asked by the grader's check for data only
+- ``observe``     what crosses for a code answer (layers, weights, outputs ...) and the stand-in the check is given
 - ``gradebook``   verdicts per exercise, the kept notebooks, the CSV and the markdown report
 - ``cli``         the two commands' parsers, light enough for ``python -m vgg_edu``'s start
 """

@@ -9,10 +9,10 @@ In grading, ``check`` runs in the student's kernel (inside the sandbox) and call
   only looks like a number (an ``==`` that is always True) is not data: it is saved as "not data", a wrong answer.
 - code: the answer to an exercise that asks for a function, a class or a module (``Exercise.takes_code``), written
   with cloudpickle beside the note (``<exercise>.<n>.code``) with its source text in the note for the teacher. Only
-  a fresh sandbox ever loads it (``recheck``'s code sandbox, or ``serve``'s): the grader's own processes never do.
+  a sandbox of its own ever loads it (``serve``'s, one per answer): the grader's own processes never do.
 
-The grader does not trust the kernel's verdict: it checks every answer again (``recheck`` for data, ``judge`` for
-code). Printing "Correct!" or replacing ``check`` in the kernel therefore earns nothing.
+The grader does not trust the kernel's verdict: it checks every answer again (``recheck``; code through ``serve``
+and ``observe``). Printing "Correct!" or replacing ``check`` in the kernel therefore earns nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from typing import Any
 MAX_PER_EXERCISE = 20
 """A notebook that calls check in a loop saves its first 20 answers to each exercise, no more."""
 MAX_BYTES = 8 * 2**20
-"""An answer larger than this (as JSON or as a pickle) is not saved: it counts as wrong."""
+"""A data answer larger than this (as JSON) is not saved: it counts as wrong."""
+MAX_CODE_BYTES = 64 * 2**20
+"""A code answer larger than this (as a pickle) is not saved: it counts as wrong. VGG-16's fifth block (02.4)
+holds 7 million weights, 28 MB."""
+MAX_CODE_TOTAL = 128 * 2**20
+"""Nor is one that would take a notebook's code answers together past this (they travel back in its results, which
+``sandbox.OUTPUT_MB`` caps)."""
 MAX_DEPTH = 32
 
 _ID = re.compile(r"^\d\d\.\d+$")
@@ -88,8 +94,11 @@ def _note(exercise_id: str, answer: Any, takes_code: bool, folder: Path, stem: s
 
     note["code"], note["source"] = True, _source(answer)
     blob = cloudpickle.dumps(answer)
-    if len(blob) > MAX_BYTES:
-        note["why_not_saved"] = "the answer is over 8 MB"
+    if len(blob) > MAX_CODE_BYTES:
+        note["why_not_saved"] = "the answer is over 64 MB"
+        return note
+    if len(blob) + sum(p.stat().st_size for p in folder.glob("*.code")) > MAX_CODE_TOTAL:
+        note["why_not_saved"] = "the notebook's code answers are over 128 MB together"
         return note
     (folder / f"{stem}.code").write_bytes(blob)
     return note
@@ -118,7 +127,7 @@ def record(exercise_id: str, answer: Any, kernel_verdict: bool, takes_code: bool
 
 def saved(folder: str | Path) -> list[dict]:
     """The notes ``record`` wrote, in the order the answers were given, each with ``stem`` (its file's name) and,
-    for code, ``path`` (its pickle, which only the code answers' sandbox opens)."""
+    for code, ``path`` (its pickle, which only its own sandbox opens: ``serve``)."""
     notes = []
     names = [p for p in Path(folder).glob("*.json") if _NAME.match(p.name)]
     for path in sorted(names, key=lambda p: [int(x) for x in p.name.split(".")[:3]]):

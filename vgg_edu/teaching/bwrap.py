@@ -1,5 +1,5 @@
-"""The bubblewrap (``bwrap``) command line that isolates one run: a submitted notebook, or the judging of its code
-answers. Bubblewrap is Flatpak's sandbox (Debian: ``apt-get install bubblewrap``); nothing here is a sandbox of
+"""The bubblewrap (``bwrap``) command line that isolates one run: a submitted notebook, or one of its code answers
+(``serve``). Bubblewrap is Flatpak's sandbox (Debian: ``apt-get install bubblewrap``); nothing here is a sandbox of
 its own, only the list of what the run may see.
 
 Inside, the run sees:

@@ -5,11 +5,11 @@ Every submission is read into memory first (``submissions``), then run alone, on
 sandbox of its own (bubblewrap: ``bwrap``, ``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time limit for
 the whole notebook, memory, disk and process limits, with no network, no view of the other submissions, of the
 gradebook or of the teacher's files, importing the students' copy of the package (``redact``: what they ran, and
-no solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (as data:
-``answers``) are checked again: data by the teacher's package in a process of the grader's (``recheck``), as are
-the function answers the check only calls, each call run in a sandbox of its own (``serve``); other code in a fresh
-sandbox of its own. A point is an answer that check calls Correct there, to an exercise of the notebook's
-own lesson. The gradebook (``gradebook``) is written by the grader alone, after the last sandbox is gone.
+no solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (``answers``) are
+checked again by the teacher's package in a process of the grader's (``recheck``): data as JSON, and each code
+answer run in a sandbox of its own (``serve``), from which only data comes back (``observe``). A point is an answer
+that check calls Correct there, to an exercise of the notebook's own lesson. The gradebook (``gradebook``) is
+written by the grader alone, after the last sandbox is gone.
 
 Without bubblewrap, grading refuses to run unless the teacher passes ``--unsandboxed`` (then each notebook runs as
 the teacher's own user and can read and write what the teacher can).
@@ -94,11 +94,11 @@ def _code_folder(answers: Path, folder: Path) -> Path:
     return code
 
 
-def _data_verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
-    """The data answers, and the function answers the check only calls (``recheck.called_apart``), checked by the
-    teacher's package in a process of the grader's; no code of the student's runs in it: a function answer runs in a
-    sandbox of its own (``serve``), started from the command written here."""
-    if not any("data" in note or recheck.called_apart(note) for note in saved(answers)):
+def _verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
+    """Every saved answer checked by the teacher's package in a process of the grader's (``recheck``); no code of
+    the student's runs in it: each code answer runs in a sandbox of its own (``serve``), started from the command
+    written here, and only data comes back."""
+    if not any("data" in note or recheck.judged_apart(note) for note in saved(answers)):
         return {}
     serve = [sys.executable, "-m", "vgg_edu.teaching.serve"]
     apart = {"command": serve, "folder": str(code), "limits": dataclasses.asdict(limits)}
@@ -111,28 +111,12 @@ def _data_verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden:
     env = {**sandbox.base_env(), "PYTHONPATH": str(PACKAGE.parent), "HOME": str(answers)}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "vgg_edu.teaching.recheck", str(answers), "data", str(code.parent / "apart.json")],
+            [sys.executable, "-m", "vgg_edu.teaching.recheck", str(answers), str(code.parent / "apart.json")],
             env=env, cwd=answers, capture_output=True, timeout=limits.seconds + GRACE_SECONDS,
             preexec_fn=sandbox.limiter(limits),
         )  # fmt: skip
         return json.loads(done.stdout)
     except (subprocess.TimeoutExpired, ValueError):
-        return {}
-
-
-def _code_verdicts(code: Path, lib: Path, limits: Limits, hidden: list[Path]) -> dict:
-    """The other code answers checked in a fresh sandbox of their own, with only them and the student package."""
-    if not any("path" in note and not recheck.called_apart(note) for note in saved(code)):
-        return {}
-    (code.parent / "judge").mkdir()
-    _, out, _ = sandbox.run(
-        ["-m", "vgg_edu.teaching.recheck", str(bwrap.IN), "code"], folder=code.parent / "judge",
-        env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, limits=limits,
-        seconds=limits.seconds + GRACE_SECONDS,
-    )  # fmt: skip
-    try:
-        return json.loads(out)
-    except ValueError:
         return {}
 
 
@@ -184,8 +168,7 @@ def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path
         if run is None or run.get("status") == "time limit":
             row["errors"] = _last_cell(log) + row["errors"]
         code = _code_folder(folder / "answers", folder)
-        checked = {**_data_verdicts(folder / "answers", code, lib, limits, hidden)}
-        checked.update(_code_verdicts(code, lib, limits, hidden))
+        checked = _verdicts(folder / "answers", code, lib, limits, hidden)
         gradebook.add_verdicts(row, folder / "answers", checked, sub.exercise_ids)
         gradebook.keep_executed(row, executed, run, keep, sub)
     finally:

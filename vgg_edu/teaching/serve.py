@@ -1,13 +1,16 @@
-"""A function answer called from the grader's process, run in a sandbox of its own:
+"""A student's code answer kept in a sandbox of its own and asked for data by the grader's process:
 ``python -m vgg_edu.teaching.serve ANSWER.code`` (the server, inside bubblewrap) and ``Remote`` (the grader's side).
 
-For the exercises whose answer is a function of tensors and numbers (``Exercise.called_apart``: 04.3, 05.3, 06.3,
-07.3, 08.3), the check runs in the grader's own process with the teacher's package, and the student's function
-does not: ``Remote`` stands in for it there, and each call sends its arguments to the server (``torch.save``), which
-rebuilds the function (cloudpickle) in its sandbox, calls it and sends back the result and the arguments as the
-call left them. The grader loads what comes back with ``torch.load(..., weights_only=True)``: tensors, numbers,
-text, lists, tuples and dicts of them, nothing that runs code. So the function cannot see or change the check, its
-expected values or its libraries: the check is in another process.
+Every code answer is judged this way: the check runs in the grader's own process with the teacher's package, and
+the student's code does not. For a function of tensors and numbers (``Exercise.called_apart``: 04.3, 05.3, 06.3,
+07.3, 08.3) ``Remote`` stands in for the function, and each call sends its arguments to the server, which rebuilt
+the function (cloudpickle) in its sandbox, calls it and sends back the result and the arguments as the call left
+them. For the other code answers (modules, classes, functions that build modules, a hook factory, a function of a
+model) the check is given a stand-in made by ``observe``, which asks the server (``Remote.ask``) for what the
+answer is and does: its layers, weights and outputs, what its hook kept, the groups it made. The grader loads what
+comes back with ``torch.load(..., weights_only=True)``: tensors, numbers, text, lists, tuples and dicts of them,
+nothing that runs code. So the answer cannot see or change the check, its expected values or its libraries: the
+check is in another process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import pickle
 import struct
 import subprocess
 import sys
+
+from . import observe
 
 MAX_MESSAGE = 256 * 2**20
 
@@ -68,11 +73,22 @@ class Remote:
             start_new_session=True, preexec_fn=preexec_fn,
         )  # fmt: skip
 
-    def __call__(self, *args):
-        _send(self._proc.stdin.fileno(), _dumps(list(args)))
-        ok, result, after = _loads(_receive(self._proc.stdout.fileno()))
+    def _request(self, op: str, payload: list):
+        _send(self._proc.stdin.fileno(), _dumps((op, payload)))
+        return _loads(_receive(self._proc.stdout.fileno()))
+
+    def ask(self, op: str, *payload):
+        """What the server answers to request ``op`` about the answer (``observe.serve_request``), as data; an
+        exception the request raised there is raised here (``observe.raised``)."""
+        ok, value, _ = self._request(op, list(payload))
         if not ok:
-            raise RuntimeError(str(result)[:300])
+            raise observe.raised(value)
+        return value
+
+    def __call__(self, *args):
+        ok, result, after = self._request("call", list(args))
+        if not ok:
+            raise RuntimeError(": ".join(map(str, result))[:300])
         for given, changed in zip(args, after):  # an argument the function changed in place is changed here too
             if hasattr(given, "copy_") and getattr(given, "shape", None) == getattr(changed, "shape", 0):
                 given.copy_(changed)
@@ -89,16 +105,20 @@ def main(argv=None) -> None:
     out = handback.claim_stdout()
     path = (argv if argv is not None else sys.argv[1:])[0]
     with open(path, "rb") as f:
-        answer = pickle.load(f)  # the student's function, rebuilt here, in the sandbox only
+        answer = pickle.load(f)  # the student's code, rebuilt here, in the sandbox only
+    state: dict = {}
     while True:
         try:
-            args = _loads(_receive(0))
+            op, payload = _loads(_receive(0))
         except EOFError:
             return
         try:
-            reply = _dumps((True, answer(*args), args))
-        except BaseException as err:  # the function raised, or returned what torch.save cannot write
-            reply = _dumps((False, f"{type(err).__name__}: {err}", []))
+            if op == "call":
+                reply = _dumps((True, answer(*payload), payload))
+            else:
+                reply = _dumps((True, observe.serve_request(answer, op, payload, state), []))
+        except BaseException as err:  # the answer raised, or gave what torch.save cannot write
+            reply = _dumps((False, (type(err).__name__, str(err)[:2000]), []))
         _send(out, reply)
 
 
