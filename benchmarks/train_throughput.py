@@ -47,6 +47,7 @@ import torch
 
 from vgg_edu import runtime
 from vgg_edu.data import fashion_mnist
+from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.data.inputs import with_spec
 from vgg_edu.training import recipes
 from vgg_edu.training.callbacks import Callback
@@ -132,9 +133,7 @@ def d2l_eval(model, resize, n_images, device, raw_dir: Path) -> float:
 def vgg_edu_eval(model, ds, resize, n_images, device) -> float:
     """``evaluate`` on ``n_images`` test images (inference mode, ``eval_batch_size``); seconds."""
     with_spec(model, ds.input_spec(resize))
-    part = fashion_mnist.FashionMNIST(
-        ds.train_images[:0], ds.train_labels[:0], ds.test_images[:n_images], ds.test_labels[:n_images]
-    )
+    part = ImageSplits(ds.train_images[:0], ds.train_labels[:0], ds.test_images[:n_images], ds.test_labels[:n_images])
     start = time.perf_counter()
     evaluate(model, part, "test", device=device)
     runtime.synchronize(device)

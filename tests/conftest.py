@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from vgg_edu.data import fashion_mnist  # noqa: E402
-from vgg_edu.data.fashion_mnist import FashionMNIST  # noqa: E402
+from vgg_edu.data.image_splits import ImageSplits  # noqa: E402
 from vgg_edu.training.recipes import build_model  # noqa: E402
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -43,7 +43,7 @@ def write_idx(folder, n_train=12, n_test=5, *, gz=False, seed=0):
     return arrays
 
 
-def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> FashionMNIST:
+def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> ImageSplits:
     """Random 28x28 images whose class is written into their brightness, so a small net can learn them."""
     g = torch.Generator().manual_seed(seed)
 
@@ -53,7 +53,7 @@ def tiny_data(n_train=96, n_test=40, n_val=0, seed=0) -> FashionMNIST:
         images = (noise + labels.view(-1, 1, 1) * 19).clamp(0, 255).to(torch.uint8)
         return images, labels
 
-    ds = FashionMNIST(*split(n_train + n_val), *split(n_test), source="synthetic")
+    ds = ImageSplits(*split(n_train + n_val), *split(n_test), source="synthetic")
     return ds.hold_out(n_val) if n_val else ds
 
 
@@ -102,6 +102,21 @@ def nowhere(tmp_path, monkeypatch):
     monkeypatch.delenv("VGG_EDU_DATA", raising=False)
     monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
     return tmp_path
+
+
+@pytest.fixture
+def fake_download(monkeypatch):
+    """torchvision's download of Fashion-MNIST replaced by one that writes 7 training images in torchvision's layout
+    (no network); the list of folders it was asked to download into."""
+    calls = []
+
+    def download(target):
+        calls.append(target)
+        write_idx(target / "FashionMNIST" / "raw", n_train=7)
+        return target / "FashionMNIST" / "raw"
+
+    monkeypatch.setattr(fashion_mnist, "_download", download)
+    return calls
 
 
 @pytest.fixture(autouse=True)

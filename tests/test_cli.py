@@ -420,3 +420,68 @@ def test_predict_answers_every_readable_file_and_names_each_bad_one(fm, capsys):
     assert len(problems) == 2 and "Traceback" not in err
     assert f"{broken}: cannot read it as an image" in problems[0]
     assert f"{folder} is a folder, not an image file" in problems[1] and "Remove or replace" not in problems[1]
+
+
+def _photos(root, classes=("cat", "dog"), per_class=12):
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("L", (40, 40), 60 + 120 * c + i).save(root / name / f"{i}.png")
+    return root
+
+
+def _one_line(code, err, *words):
+    return code == 1 and err.count("\n") == 1 and "Traceback" not in err and all(w in err for w in words)
+
+
+# Bad input that reaches each decision of vgg_edu.data.sources ends in one line and exit 1, before any training.
+
+
+def test_a_data_path_that_is_neither_kind_of_source_is_one_line(nowhere, capsys):  # sources.identify
+    (nowhere / "empty").mkdir()
+    (nowhere / "notes.txt").write_text("not data")
+    for command in ("train", "data"):
+        code, _, err = run(capsys, command, "--data", nowhere / "notes.txt")
+        assert _one_line(code, err, "notes.txt is a file, not a folder"), err
+    code, _, err = run(capsys, "train", "--data", nowhere / "empty", "--checkpoint", nowhere / "m.pt")
+    assert _one_line(code, err, "holds neither Fashion-MNIST's four files", "subfolders of images, one per class"), err
+    assert not (nowhere / "m.pt").exists()
+
+
+def test_an_image_that_cannot_be_opened_is_one_line_naming_it(nowhere, capsys):  # sources.load
+    photos = _photos(nowhere / "photos")
+    (photos / "dog" / "5.png").write_bytes(b"\x89PNG half a file")
+    code, _, err = run(capsys, "train", "--data", photos, *SMALL, "--checkpoint", nowhere / "m.pt")
+    assert _one_line(code, err, "5.png: cannot read it as an image"), err
+    assert not (nowhere / "m.pt").exists()
+
+
+def test_describing_a_folder_says_what_is_wrong_with_it(nowhere, capsys):  # sources.describe
+    code, out, _ = run(capsys, "data", "--data", _photos(nowhere / "photos"))
+    assert code == 0 and out == f"Image folder {nowhere / 'photos'}: 24 images of 2 classes (cat, dog)\n"
+    code, out, err = run(capsys, "data", "--data", _photos(nowhere / "one", classes=("cat",)))
+    assert _one_line(code, err, "1 class subfolder (cat)", "at least two") and out == "", err
+
+
+def test_the_default_checkpoint_of_your_images_is_never_replaced(nowhere, capsys):  # sources.checkpoint_name
+    photos = _photos(nowhere / "photos")
+    kept = runtime.artifacts_dir() / "vgg11_photos.pt"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes(b"an earlier run's model")
+    code, _, err = run(capsys, "train", "--data", photos, *SMALL)
+    assert _one_line(code, err, "vgg11_photos.pt already exists", "--overwrite"), err
+    assert kept.read_bytes() == b"an earlier run's model"
+
+
+def test_a_subset_is_checked_against_what_the_default_validation_split_leaves(nowhere, capsys):  # default_val_size
+    photos = _photos(nowhere / "photos")  # 20 training images (2 of each class held out for testing)
+    args = ["--epochs", "1", "--width-divisor", "16", "--threads", "1", "--quiet", "--checkpoint", nowhere / "m.pt"]
+    code, _, err = run(capsys, "train", "--data", photos, *args, "--subset", "19", "4")
+    assert _one_line(code, err, "--subset 19 4: there are 18 training images (after --val-size 2)"), err
+
+
+def test_data_without_test_images_is_refused_before_training(nowhere, capsys):  # sources.prepare
+    write_idx(nowhere / "fm", n_train=48, n_test=0)
+    code, _, err = run(capsys, "train", "--data", nowhere / "fm", *SMALL, "--checkpoint", nowhere / "m.pt")
+    assert _one_line(code, err, "has no test images"), err
+    assert not (nowhere / "m.pt").exists()

@@ -34,21 +34,24 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str, kind: type = int):
+    """``text`` as a whole number (``kind=int``) or a number (``float``); a usage error saying which, if not."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        expected = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
@@ -69,10 +72,7 @@ def _device(text: str) -> str:
 
 
 def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text, float)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
@@ -87,10 +87,7 @@ def _init_scheme(text: str) -> str:
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text, float)
     if not 0 < value <= 1e6:
         raise argparse.ArgumentTypeError(f"must be a positive number no larger than 1e6, got {text}")
     return value
@@ -178,23 +175,11 @@ NETWORK_OPTIONS = ("width_divisor", "batch_norm", "hidden", "head", "dropout", "
 """The network keywords ``train`` offers as options (``--resize`` is ``input_size``)."""
 
 
-def _default_name(args) -> str:
-    """``DEFAULT_CHECKPOINT`` (the Fashion-MNIST model notebook 05 loads) for Fashion-MNIST; a run on a folder of
-    your images gets a file named after the folder, so it never replaces the lessons' model."""
-    if args.data is None or not _is_image_folder(args.data):
-        return DEFAULT_CHECKPOINT
-    return f"vgg11_{Path(args.data).resolve().name or 'images'}.pt"
-
-
-def _is_image_folder(folder) -> bool:
-    from .data import fashion_mnist, image_folder
-
-    return fashion_mnist.find_fashion_mnist(folder) is None and image_folder.is_image_folder(folder)
-
-
-def _paths(args, runtime) -> tuple[Path, Path]:
-    """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written."""
-    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / _default_name(args)
+def _paths(args, runtime, default: str | None) -> tuple[Path, Path]:
+    """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written; the
+    checkpoint by default in artifacts/, named ``default`` (the data's: ``sources.checkpoint_name``) or
+    ``DEFAULT_CHECKPOINT``."""
+    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / (default or DEFAULT_CHECKPOINT)
     metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
     if checkpoint.suffix == ".json":
         raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
@@ -230,59 +215,12 @@ def _versions() -> dict:
     }
 
 
-def _check_data_folder(folder) -> None:
-    """``--data`` names a folder that exists: a typo is an error, never a download target."""
-    if folder is not None and not Path(folder).is_dir():
-        what = "is a file, not a folder" if Path(folder).exists() else "does not exist"
-        raise ValueError(f"--data {folder} {what}: give the folder of Fashion-MNIST's files or of your images")
-
-
-def _load(args, size: int):
-    """``--data``: a folder of images in class subfolders (at ``size`` px), else Fashion-MNIST."""
-    from .data import fashion_mnist, image_folder
-
-    _check_data_folder(args.data)
-    if args.data is None or fashion_mnist.find_fashion_mnist(args.data) is not None:
-        return fashion_mnist.load_fashion_mnist(args.data, download=args.data is None)
-    if not image_folder.is_image_folder(args.data):
-        raise fashion_mnist.DataError(
-            f"--data {args.data}: the folder holds neither Fashion-MNIST's four files nor subfolders of images, "
-            "one per class (photos/cat/*.jpg, photos/dog/*.jpg)"
-        )
-    return image_folder.load_image_folder(args.data, size, seed=args.seed)
-
-
-def _data(args, size: int):
-    """The data (``_load``) with ``--val-size`` training images held out, then sliced by ``--subset`` (N_TRAIN
-    training, N_TEST test and at most N_TEST validation images)."""
-    ds = _load(args, size)
-    fashion = ds.mean is not None
-    if args.val_size is None:
-        args.val_size = 5000 if fashion else len(ds.train_labels) // 10
-    if not args.val_size < len(ds.train_labels):
-        raise ValueError(
-            f"--val-size {args.val_size}: there are {len(ds.train_labels):,} training images to hold "
-            "validation images out of; pass fewer"
-        )
-    ds = ds.hold_out(args.val_size, seed=args.seed) if args.val_size else ds
-    if not len(ds.test_labels):  # found now, not after an epoch of training
-        raise ValueError(f"{args.data or 'the data'} has no test images: the run's test accuracy could not be measured")
-    if args.subset:
-        (n_train, n_test), have = args.subset, (len(ds.train_labels), len(ds.test_labels))
-        if n_train > have[0] or n_test > have[1]:
-            raise ValueError(
-                f"--subset {n_train} {n_test}: there are {have[0]:,} training images (after "
-                f"--val-size {args.val_size}) and {have[1]:,} test images"
-            )
-        ds = ds.subset(n_train, n_test, seed=args.seed)
-    return ds
-
-
 def _setup(args):
     """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
 
     from . import runtime
+    from .data import sources
     from .training import checkpoint, distributed, recipes
 
     device = distributed.init(runtime.get_device(args.device))  # under torchrun: join the others, take a GPU
@@ -290,11 +228,13 @@ def _setup(args):
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
         print(f"{runtime.use_fitting_threads()}.")
-    paths = _paths(args, runtime)
+    source = sources.identify(args.data)
+    paths = _paths(args, runtime, sources.checkpoint_name(source))
     given = {k: getattr(args, k) for k in (*NETWORK_OPTIONS, *FIELDS) if hasattr(args, k)}  # what the CLI offers
     given["input_size"] = args.resize
     network, config = recipes.recipe(args.recipe).split({k: v for k, v in given.items() if v is not None})
-    ds = _data(args, network["input_size"])
+    data = sources.load(source, network["input_size"], seed=args.seed)
+    ds = sources.prepare(source, data, val_size=args.val_size, subset=args.subset, seed=args.seed)
     model = recipes.build_model(args.recipe, seed=args.seed, config=args.config, data=ds, **network)
     if args.init_from:
         checkpoint.load_weights(model, args.init_from)
@@ -313,19 +253,9 @@ def train_command(args) -> int:
         print(f"{args.recipe} recipe on {on}: VGG {model.hparams}, inputs {spec_of(model)}, {config}; data {ds}")
     meta = {"recipe": args.recipe, "data": ds.source, "subset": args.subset, "init_from": args.init_from}
     watchers = ([] if args.quiet else [callbacks.ProgressBar()]) + [callbacks.PrintEpochs()] if main_process else []
+    saving = {"checkpoint": checkpoint, "resume": args.resume, "overwrite": args.overwrite}
     try:
-        history = loop.fit(
-            model,
-            ds,
-            config,
-            device=device,
-            checkpoint=checkpoint,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            quiet=True,
-            callbacks=watchers,
-            meta=meta,
-        )
+        history = loop.fit(model, ds, config, device=device, **saving, quiet=True, callbacks=watchers, meta=meta)
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (loop.Terminated): saved as the run stopped
         if main_process and checkpoint.is_file():
             print(f"Stopped. Continue with the same command and --resume (checkpoint {checkpoint}).", file=sys.stderr)
@@ -335,15 +265,8 @@ def train_command(args) -> int:
     if not main_process:  # rank 0 evaluates and writes; the others are done
         return 0
     test = evaluation.evaluate(model, ds, "test", device=device, details=True, flip_tta=config.flip_tta)
-    history.save_json(
-        metrics,
-        test_acc=test.accuracy,
-        test_loss=test.loss,
-        checkpoint=str(checkpoint.resolve()),
-        model=dict(model.hparams),
-        inputs=spec_of(model).as_dict(),
-        versions=_versions(),
-    )
+    record = {"checkpoint": str(checkpoint.resolve()), "model": dict(model.hparams), "inputs": spec_of(model).as_dict()}
+    history.save_json(metrics, test_acc=test.accuracy, test_loss=test.loss, **record, versions=_versions())
     val = history.final.get("val_acc")
     val_text = f"validation accuracy {val:.4f}, " if val is not None else ""
     print(
@@ -354,32 +277,9 @@ def train_command(args) -> int:
 
 
 def data_command(args) -> int:
-    from .data import image_folder
-    from .data.fashion_mnist import candidate_dirs, find_fashion_mnist, load_fashion_mnist
+    from .data import sources
 
-    _check_data_folder(args.data)
-    found = find_fashion_mnist(args.data)
-    if found is None and args.data is not None and image_folder.is_image_folder(args.data):
-        print(f"Image folder {image_folder.describe(args.data)}")
-        return 0
-    if found is None and args.data is not None:
-        print(
-            f"error: {args.data} holds neither Fashion-MNIST's four *-ubyte(.gz) files nor images in one subfolder "
-            "per class (photos/cat/*.jpg, photos/dog/*.jpg)",
-            file=sys.stderr,
-        )
-        return 1
-    if found is None:
-        print(
-            "error: Fashion-MNIST not found in: "
-            + ", ".join(map(str, candidate_dirs(args.data)))
-            + ". Get it with `sudo apt-get install dataset-fashion-mnist`, or set VGG_EDU_DATA to a folder holding "
-            "the four *-ubyte(.gz) files; with internet, torchvision downloads it on first use.",
-            file=sys.stderr,
-        )
-        return 1
-    ds = load_fashion_mnist(found, download=False)  # reads every file: a truncated or unreadable one says so
-    print(f"Fashion-MNIST found in {found}: {len(ds.train_labels):,} training and {len(ds.test_labels):,} test images")
+    print(sources.describe(sources.identify(args.data)))
     return 0
 
 
@@ -388,8 +288,8 @@ def predict_command(args) -> int:
     A file that cannot be read gets one line on stderr; the others are still answered, and the exit status is 1."""
     import torch
 
-    from .data.fashion_mnist import DataError
     from .data.image_folder import read_image
+    from .data.image_splits import DataError
     from .data.inputs import spec_of
     from .training.checkpoint import load_model
     from .training.evaluation import predict
@@ -417,7 +317,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("assign", "grade"):
         return args.run(args)
-    from .data.fashion_mnist import DataError
+    from .data.image_splits import DataError
     from .training import distributed
     from .training.checkpoint import CheckpointError
     from .training.loop import TrainingDiverged

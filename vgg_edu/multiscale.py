@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data.fashion_mnist import FashionMNIST
+from .data.image_splits import ImageSplits
 from .data.inputs import spec_of
 from .training.evaluation import predict
 
@@ -35,7 +35,7 @@ def multi_scale_probabilities(model: nn.Module, images: torch.Tensor, sizes, *, 
     return torch.stack(probabilities).mean(0)
 
 
-def scale_table(model: nn.Module, data: FashionMNIST, scale_sets: dict, split: str = "val", *, device=None):
+def scale_table(model: nn.Module, data: ImageSplits, scale_sets: dict, split: str = "val", *, device=None):
     """Accuracy on ``split`` for each named set of test sizes, e.g. ``{"Q = 32": (32,), "Q = 32, 36, 40": (32, 36,
     40)}``: one row per set."""
     images, labels = data.split(split)

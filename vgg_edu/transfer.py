@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import runtime
-from .data.fashion_mnist import FashionMNIST
+from .data.image_splits import ImageSplits
 from .data.inputs import InputSpec, spec_of, with_spec
 from .models import VGG
 from .training.config import FitConfig
@@ -40,7 +40,7 @@ from .training.loop import fit
 METHODS = ("linear probe", "last two blocks", "full fine-tune", "from scratch")
 
 
-def split_classes(data: FashionMNIST, classes) -> FashionMNIST:
+def split_classes(data: ImageSplits, classes) -> ImageSplits:
     """The images of ``classes`` only (indices into ``data.classes``), labelled 0 ... k-1 in the order given."""
     classes = [int(c) for c in classes]
     if not classes or len(set(classes)) != len(classes) or not all(0 <= c < len(data.classes) for c in classes):
@@ -53,10 +53,10 @@ def split_classes(data: FashionMNIST, classes) -> FashionMNIST:
         keep = relabel[labels] >= 0
         parts += [images[keep], relabel[labels[keep]]]
     names = tuple(data.classes[c] for c in classes)
-    return FashionMNIST(*parts[:4], names, f"{data.source} (classes {classes})", *parts[4:])
+    return ImageSplits(*parts[:4], names, f"{data.source} (classes {classes})", *parts[4:])
 
 
-def few_labels(data: FashionMNIST, per_class: int, seed: int = 0) -> FashionMNIST:
+def few_labels(data: ImageSplits, per_class: int, seed: int = 0) -> ImageSplits:
     """Keep ``per_class`` training images of each class, drawn at random (seeded); validation and test unchanged."""
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(data.train_labels), generator=g)
@@ -64,7 +64,7 @@ def few_labels(data: FashionMNIST, per_class: int, seed: int = 0) -> FashionMNIS
     keep = torch.cat([order[labels == c][:per_class] for c in range(len(data.classes))]).sort().values
     if len(keep) < per_class * len(data.classes):
         raise ValueError(f"some class has fewer than per_class={per_class} training images")
-    return FashionMNIST(
+    return ImageSplits(
         data.train_images[keep],
         data.train_labels[keep],
         data.test_images,
@@ -76,7 +76,7 @@ def few_labels(data: FashionMNIST, per_class: int, seed: int = 0) -> FashionMNIS
     )
 
 
-def digits(n_val: int = 400, n_test: int = 400, seed: int = 0) -> FashionMNIST:
+def digits(n_val: int = 400, n_test: int = 400, seed: int = 0) -> ImageSplits:
     """scikit-learn's bundled handwritten digits (``load_digits``: 1,797 images, 8 x 8, 17 grey levels) in the
     course's container: pixels 0-16 scaled to uint8 0-255, split at random into train / validation / test."""
     from sklearn.datasets import load_digits
@@ -87,7 +87,7 @@ def digits(n_val: int = 400, n_test: int = 400, seed: int = 0) -> FashionMNIST:
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     val, test, tr = order[:n_val], order[n_val : n_val + n_test], order[n_val + n_test :]
     classes = tuple(str(d) for d in range(10))
-    return FashionMNIST(
+    return ImageSplits(
         images[tr], labels[tr], images[test], labels[test], classes, "sklearn digits", images[val], labels[val]
     )
 
@@ -136,7 +136,7 @@ def stage_slices(model: VGG) -> list[slice]:
     return bounds
 
 
-def prepare(source: VGG, target: FashionMNIST, method: str, *, feature_lr_ratio: float = 0.1, seed: int = 0) -> VGG:
+def prepare(source: VGG, target: ImageSplits, method: str, *, feature_lr_ratio: float = 0.1, seed: int = 0) -> VGG:
     """The model ``method`` trains on ``target`` (see ``METHODS``): ``source`` with a new head, parts frozen or
     slowed; or a fresh network of the same shape for "from scratch". ``source`` is not changed."""
     if method not in METHODS:
@@ -165,7 +165,7 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def compare_methods(
-    source: VGG, target: FashionMNIST, methods=METHODS, *, seed: int = 0, device=None, **changes
+    source: VGG, target: ImageSplits, methods=METHODS, *, seed: int = 0, device=None, **changes
 ) -> tuple[pd.DataFrame, dict]:
     """Train each method on ``target`` with the same run (SGD with momentum 0.9, weight decay 0: see ``scale_lr``;
     ``changes`` to other ``FitConfig`` fields) and measure validation accuracy: a table (method, trainable
@@ -188,10 +188,10 @@ def compare_methods(
     return pd.DataFrame(rows).set_index("method"), models
 
 
-def as_rgb(data: FashionMNIST) -> FashionMNIST:
+def as_rgb(data: ImageSplits) -> ImageSplits:
     """The same data with each grey image repeated into three equal channels (N, 3, H, W), for ImageNet networks."""
     rgb = [data.split(k)[0].unsqueeze(1).expand(-1, 3, -1, -1).contiguous() for k in ("train", "test", "val")]
-    return FashionMNIST(
+    return ImageSplits(
         rgb[0],
         data.train_labels,
         rgb[1],
@@ -203,7 +203,7 @@ def as_rgb(data: FashionMNIST) -> FashionMNIST:
     )
 
 
-def imagenet_vgg16(target: FashionMNIST, *, model: VGG | None = None, size: int = 64) -> VGG:
+def imagenet_vgg16(target: ImageSplits, *, model: VGG | None = None, size: int = 64) -> VGG:
     """torchvision's VGG-16 with its ImageNet weights (``pretrained.load_pretrained``; raises
     ``PretrainedWeightsNotFound`` when they are not on this machine) readied for ``target``: a new fc8 for its
     classes, inputs resized to ``size`` px and normalised with ImageNet's statistics (give it three-channel
@@ -219,7 +219,7 @@ def imagenet_vgg16(target: FashionMNIST, *, model: VGG | None = None, size: int 
 
 
 def labels_sweep(
-    source: VGG, target: FashionMNIST, per_class=(5, 20, 100), methods=METHODS, *, seed: int = 0, **options
+    source: VGG, target: ImageSplits, per_class=(5, 20, 100), methods=METHODS, *, seed: int = 0, **options
 ) -> pd.DataFrame:
     """``compare_methods`` with ``per_class`` labelled training images of each class of ``target`` (the same
     validation split throughout): one row per (per_class, method)."""

@@ -1,7 +1,6 @@
 """Fashion-MNIST: the IDX reader against the bytes written, where the files are looked for, every way a file can be
-wrong, the validation split and subsets."""
+wrong."""
 
-import re
 import struct
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pytest
 import torch
 
 from vgg_edu.data import fashion_mnist
-from vgg_edu.data.fashion_mnist import DataError, find_fashion_mnist, load_fashion_mnist
+from vgg_edu.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
+from vgg_edu.data.image_splits import DataError
 from vgg_edu.data.inputs import MEAN, STD
 
 from conftest import write_idx
@@ -46,15 +46,8 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it(nowhere):
     assert "apt-get install dataset-fashion-mnist" in msg and "VGG_EDU_DATA" in msg
 
 
-def test_download_is_the_last_resort_and_its_failure_is_explained(nowhere, monkeypatch):
-    calls = []
-
-    def fake_download(target):
-        calls.append(target)
-        write_idx(target / "FashionMNIST" / "raw", n_train=7)
-        return target / "FashionMNIST" / "raw"
-
-    monkeypatch.setattr(fashion_mnist, "_download", fake_download)
+def test_download_is_the_last_resort_and_its_failure_is_explained(nowhere, monkeypatch, fake_download):
+    calls = fake_download
     assert len(load_fashion_mnist().train_labels) == 7
     assert calls == [Path("data")]
     assert len(load_fashion_mnist().train_labels) == 7 and len(calls) == 1  # found locally the second time
@@ -87,22 +80,6 @@ def test_an_unreadable_file_says_permission_not_delete(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="no permission") as err:
         load_fashion_mnist(tmp_path, download=False)
     assert "Delete" not in str(err.value)
-
-
-def test_hold_out_moves_a_seeded_validation_split(tmp_path):
-    write_idx(tmp_path, n_train=30, n_test=5)
-    ds = load_fashion_mnist(tmp_path, download=False)
-    split = ds.hold_out(10, seed=2)
-    assert len(split.train_labels) == 20 and len(split.val_labels) == 10 and len(split.test_labels) == 5
-    together = torch.cat([split.train_images, split.val_images]).flatten(1)
-    assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, ds.train_images.flatten(1).tolist()))
-    assert torch.equal(ds.hold_out(10, seed=2).val_labels, split.val_labels)
-    assert not torch.equal(ds.hold_out(10, seed=3).val_images, split.val_images)
-    assert split.split("val")[0] is split.val_images
-    with pytest.raises(ValueError, match="n_val"):
-        ds.hold_out(30)
-    with pytest.raises(ValueError, match="split must be"):
-        ds.split("validation")
 
 
 def test_truncated_file_is_a_clear_error(tmp_path):
@@ -138,20 +115,6 @@ def test_swapped_files_are_caught(tmp_path):
         load_fashion_mnist(tmp_path, download=False)
 
 
-def test_subset_keeps_images_with_their_labels(tmp_path):
-    write_idx(tmp_path, n_train=30, n_test=20)
-    ds = load_fashion_mnist(tmp_path, download=False)
-    small = ds.subset(10, 4, seed=1)
-    assert len(small.train_labels) == 10 and small.test_images.shape == (4, 28, 28)
-    for img, lab in zip(small.train_images, small.train_labels):
-        i = next(i for i in range(30) if torch.equal(ds.train_images[i], img))
-        assert ds.train_labels[i] == lab
-    assert torch.equal(ds.subset(10, 4, seed=1).train_labels, small.train_labels)
-    for bad in ((0, 4), (10, 0), (31, 4), (10, 21)):
-        with pytest.raises(ValueError, match="must be between 1 and"):
-            ds.subset(*bad)
-
-
 @pytest.mark.skipif(find_fashion_mnist() is None, reason="the real Fashion-MNIST is not on this machine")
 def test_the_real_fashion_mnist():
     ds = load_fashion_mnist(download=False)
@@ -159,14 +122,3 @@ def test_the_real_fashion_mnist():
     assert torch.bincount(ds.train_labels).tolist() == [6000] * 10  # balanced classes
     pixels = ds.train_images.float() / 255
     assert abs(float(pixels.mean()) - MEAN) < 5e-4 and abs(float(pixels.std()) - STD) < 5e-4
-
-
-@pytest.mark.parametrize("n_val", [0.1, 2.5, "3"])
-def test_hold_out_takes_a_count_and_says_how_to_turn_a_fraction_into_one(tmp_path, n_val):
-    write_idx(tmp_path, n_train=30, n_test=5)
-    ds = load_fashion_mnist(tmp_path, download=False)
-    message = "not a fraction; for 10% of the training images pass round(0.1 * len(data.train_labels)) = 3"
-    with pytest.raises(ValueError, match=re.escape(message) if n_val == 0.1 else "a whole number") as err:
-        ds.hold_out(n_val)
-    assert "n_val is a number of images" in str(err.value)
-    assert len(ds.hold_out(np.int64(3)).val_labels) == 3  # numpy's whole numbers are counts too

@@ -10,7 +10,8 @@ from PIL import Image
 
 from vgg_edu.__main__ import main
 from vgg_edu.data import image_folder
-from vgg_edu.data.fashion_mnist import DataError, FashionMNIST, load_fashion_mnist
+from vgg_edu.data.fashion_mnist import load_fashion_mnist
+from vgg_edu.data.image_splits import DataError, ImageSplits
 from vgg_edu.data.inputs import MEAN, InputSpec
 from vgg_edu.training import checkpoint
 
@@ -40,7 +41,7 @@ def folder(tmp_path):
 
 def test_a_folder_loads_into_the_trainers_data_set(folder):
     ds = image_folder.load_image_folder(folder, 16, test_fraction=0.25, workers=0)
-    assert isinstance(ds, FashionMNIST) and ds.classes == ("ants", "bees", "cats")
+    assert isinstance(ds, ImageSplits) and ds.classes == ("ants", "bees", "cats")
     assert ds.train_images.shape == (27, 3, 16, 16) and ds.test_images.shape == (9, 3, 16, 16)
     assert ds.train_images.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64
     assert torch.bincount(ds.test_labels).tolist() == [3, 3, 3]  # a quarter of each class's 12

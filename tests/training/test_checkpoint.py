@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from vgg_edu.data.fashion_mnist import FashionMNIST
+from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.data.inputs import CLASSES, InputSpec, to_input
 from vgg_edu.training import checkpoint
 from vgg_edu.training.callbacks import Callback
@@ -268,7 +268,7 @@ def test_the_run_record_is_what_fit_records_and_the_resume_check_compares(tmp_pa
     assert history.config == record == checkpoint.load(path)["fit"]
     assert record["data"]["train"] == 96 and record["world_size"] == 1 and record["translate"] == 1
     order = torch.arange(96).flip(0)  # the same images in another order: another run
-    shuffled = FashionMNIST(ds.train_images[order], ds.train_labels[order], ds.test_images, ds.test_labels)
+    shuffled = ImageSplits(ds.train_images[order], ds.train_labels[order], ds.test_images, ds.test_labels)
     assert checkpoint.fingerprint(shuffled) != record["data"] and checkpoint.fingerprint(ds) == record["data"]
     with pytest.raises(RunMismatch, match="data: saved"):
         fit(small_model(), shuffled, config.replace(epochs=2), checkpoint=path, resume=True, quiet=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from vgg_edu.data.fashion_mnist import FashionMNIST
+from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.models import VGG
 from vgg_edu.training.config import FitConfig
 from vgg_edu.training.evaluation import evaluate, predict
@@ -36,7 +36,7 @@ def test_train_steps_lowers_the_loss_on_separable_data():
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     labels = torch.arange(64) % 2
     images[labels == 1, :14] = 255  # class 1: top half bright
-    ds = FashionMNIST(images, labels, images[:0], labels[:0])
+    ds = ImageSplits(images, labels, images[:0], labels[:0])
     model = VGG([4, "M"], in_channels=1, num_classes=2, head="gap", dropout=0.0)
     losses = train_steps(model, ds, steps=30, batch_size=16, lr=0.05)  # no input_spec: 28 px as stored
     assert len(losses) == 30 and sum(losses[-5:]) / 5 < 0.5 * losses[0]
@@ -72,7 +72,7 @@ def test_accuracy_gap_measures_the_same_images_four_ways():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm's statistics kept
     val_hits = (predict(model, ds.val_images).argmax(1) == ds.val_labels).sum()  # an independent count
     assert gap.iloc[0] == history.final["train_acc"] and gap.iloc[-1] == int(val_hits) / len(ds.val_labels)
-    as_val = FashionMNIST(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels).hold_out(0)
+    as_val = ImageSplits(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels).hold_out(0)
     as_val.val_images, as_val.val_labels = ds.train_images[:64], ds.train_labels[:64]
     assert gap.iloc[3] == evaluate(model, as_val, "val")  # eval mode, as stored: evaluate's own count
     assert ((gap >= 0) & (gap <= 1)).all() and len(gap) == 5

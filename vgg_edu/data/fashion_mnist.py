@@ -6,23 +6,23 @@ The four original IDX files (Xiao, Rasul & Vollgraf 2017) are read straight into
     images:  magic 2051 (0x00000803), N, rows, cols   (four uint32), then N * rows * cols uint8 pixels
     labels:  magic 2049 (0x00000801), N               (two uint32),  then N uint8 labels
 
-The whole data set is 55 MB and lives in memory; ``vgg_edu.data.inputs`` turns its pixels into a model's inputs.
+The whole data set is 55 MB and lives in memory, an ``ImageSplits``; ``vgg_edu.data.inputs`` turns its pixels into a
+model's inputs. A file that is missing, unreadable or not what it should be is a ``DataError`` naming it.
 """
 
 from __future__ import annotations
 
 import gzip
-import numbers
 import os
 import shutil
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..runtime import fast_mode
-from .inputs import CLASSES, MEAN, STD, InputSpec, pixel_stats
+from .image_splits import DataError, ImageSplits
+from .inputs import CLASSES
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -51,10 +51,6 @@ def candidate_dirs(root=None) -> list[Path]:
 def find_fashion_mnist(root=None) -> Path | None:
     """The first folder holding all four Fashion-MNIST files (plain or .gz), or None."""
     return next((d for d in candidate_dirs(root) if _has_files(d)), None)
-
-
-class DataError(ValueError):
-    """A Fashion-MNIST file is missing, truncated or not an IDX file of the expected kind."""
 
 
 def read_idx(path: str | Path) -> torch.Tensor:
@@ -116,99 +112,6 @@ def _read_split(folder: Path, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels.long()
 
 
-def _empty_images() -> torch.Tensor:
-    return torch.zeros(0, 28, 28, dtype=torch.uint8)
-
-
-def _empty_labels() -> torch.Tensor:
-    return torch.zeros(0, dtype=torch.long)
-
-
-@dataclass
-class FashionMNIST:
-    """The splits in memory: uint8 images (N, 28, 28), int64 labels (N,), and the ten class names.
-
-    ``val_*`` is empty until ``hold_out`` moves some training images there: choose and compare on validation,
-    report the test split once, at the end.
-    """
-
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    classes: tuple = CLASSES
-    source: str = ""
-    val_images: torch.Tensor = field(default_factory=_empty_images)
-    val_labels: torch.Tensor = field(default_factory=_empty_labels)
-    mean: tuple | None = (MEAN,)  # the normalisation; None: measured on the training split (your own images)
-    std: tuple | None = (STD,)
-
-    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, labels) of "train", "val" or "test"."""
-        if name not in ("train", "val", "test"):
-            raise ValueError(f"split must be 'train', 'val' or 'test', not {name!r}")
-        return getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
-
-    def hold_out(self, n_val: int, seed: int = 0) -> FashionMNIST:
-        """Move ``n_val`` training images (a count, not a fraction), drawn at random (seeded), to the validation
-        split."""
-        if isinstance(n_val, float) and 0 < n_val < 1:
-            raise ValueError(
-                f"n_val is a number of images, not a fraction; for {n_val:.0%} of the training images pass "
-                f"round({n_val} * len(data.train_labels)) = {round(n_val * len(self.train_labels))}"
-            )
-        if isinstance(n_val, bool) or not isinstance(n_val, numbers.Integral):
-            raise ValueError(f"n_val is a number of images, a whole number; got {n_val!r}")
-        n_val = int(n_val)
-        if not 0 <= n_val < len(self.train_labels):
-            raise ValueError(f"n_val must be between 0 and {len(self.train_labels) - 1}; got {n_val}")
-        order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
-        val, tr = order[:n_val], order[n_val:]
-        return replace(
-            self,
-            train_images=self.train_images[tr],
-            train_labels=self.train_labels[tr],
-            source=f"{self.source} (validation: {n_val} held out, seed {seed})",
-            val_images=self.train_images[val],
-            val_labels=self.train_labels[val],
-        )
-
-    def subset(self, n_train: int, n_test: int, seed: int = 0, n_val: int | None = None) -> FashionMNIST:
-        """A smaller data set (fast mode): ``n_train``, ``n_test`` (and ``n_val``, default as many as there are, at
-        most ``n_test``) images of each split drawn at random without replacement."""
-        for name, n, have in (("n_train", n_train, len(self.train_labels)), ("n_test", n_test, len(self.test_labels))):
-            if not 0 < n <= have:
-                raise ValueError(f"{name} must be between 1 and {have}; got {n}")
-        g = torch.Generator().manual_seed(seed)
-        tr = torch.randperm(len(self.train_labels), generator=g)[:n_train]
-        te = torch.randperm(len(self.test_labels), generator=g)[:n_test]
-        va = torch.randperm(len(self.val_labels), generator=g)[
-            : min(n_test, len(self.val_labels)) if n_val is None else n_val
-        ]
-        return replace(
-            self,
-            train_images=self.train_images[tr],
-            train_labels=self.train_labels[tr],
-            test_images=self.test_images[te],
-            test_labels=self.test_labels[te],
-            source=f"{self.source} (subset {len(tr)}/{len(va)}/{len(te)}, seed {seed})",
-            val_images=self.val_images[va],
-            val_labels=self.val_labels[va],
-        )
-
-    def input_spec(self, size: int | None = None) -> InputSpec:
-        """The input contract of a model trained on this data at ``size`` px: its class names and normalisation
-        (``mean`` and ``std``, or when they are None those of the training split, ``pixel_stats``)."""
-        mean, std = (self.mean, self.std) if self.mean is not None else pixel_stats(self.train_images)
-        return InputSpec(size=size, mean=tuple(mean), std=tuple(std), classes=tuple(self.classes))
-
-    def __repr__(self) -> str:
-        return (
-            f"FashionMNIST(train={len(self.train_labels):,}, val={len(self.val_labels):,}, "
-            f"test={len(self.test_labels):,}, size={tuple(self.train_images.shape[1:])}, source={self.source!r})"
-        )
-
-
 def _download(root: Path) -> Path:
     from torchvision import datasets
 
@@ -217,7 +120,7 @@ def _download(root: Path) -> Path:
     return root / "FashionMNIST" / "raw"
 
 
-def load_fashion_mnist(root=None, *, download: bool = True) -> FashionMNIST:
+def load_fashion_mnist(root=None, *, download: bool = True) -> ImageSplits:
     """Load Fashion-MNIST into memory (hold out a validation split with ``.hold_out(n)``).
 
     Looks in ``root`` alone when it is given; otherwise in ``$VGG_EDU_DATA``, ``./data`` and Debian's
@@ -246,10 +149,10 @@ def load_fashion_mnist(root=None, *, download: bool = True) -> FashionMNIST:
             "  - or copy the four *-ubyte(.gz) files from https://github.com/zalandoresearch/fashion-mnist into a "
             "folder and set VGG_EDU_DATA=/that/folder or pass root=..."
         )
-    return FashionMNIST(*_read_split(folder, "train"), *_read_split(folder, "t10k"), source=str(folder.resolve()))
+    return ImageSplits(*_read_split(folder, "train"), *_read_split(folder, "t10k"), source=str(folder.resolve()))
 
 
-def lesson_data(fast: tuple[int, int] = (2000, 500), *, n_val: int = 5000, seed: int = 0) -> FashionMNIST:
+def lesson_data(fast: tuple[int, int] = (2000, 500), *, n_val: int = 5000, seed: int = 0) -> ImageSplits:
     """Fashion-MNIST as the lessons use it: ``n_val`` training images held out for validation (seeded), and in
     fast mode (``VGG_EDU_FAST=1``, CI) a random slice of ``fast`` = (train, test) images of it."""
     ds = load_fashion_mnist().hold_out(n_val, seed=seed)

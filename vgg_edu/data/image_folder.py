@@ -1,6 +1,6 @@
 """Your own images: a folder with one subfolder per class (torchvision's ``ImageFolder`` layout), loaded into the
-same in-memory data set the trainer uses for Fashion-MNIST (``vgg_edu.data.FashionMNIST``), so ``fit``,
-``evaluate`` and the command line work unchanged::
+in-memory data set every source builds (``vgg_edu.data.image_splits.ImageSplits``), so ``fit``, ``evaluate`` and
+the command line work unchanged::
 
     photos/cat/001.jpg  photos/cat/002.png  photos/dog/a.jpg ...          one folder: a test split is held out
     photos/train/cat/... photos/train/dog/... photos/test/cat/... ...    or the splits as you made them
@@ -44,7 +44,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from .fashion_mnist import DataError, FashionMNIST
+from .image_splits import DataError, ImageSplits
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 SPLITS = ("train", "test")
@@ -252,7 +252,7 @@ def _split_test(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch
 
 def load_image_folder(
     root, size: int, *, test_fraction: float = 0.2, seed: int = 0, workers: int | None = None
-) -> FashionMNIST:
+) -> ImageSplits:
     """Load ``root`` (see the module's docstring) into memory at ``size`` x ``size`` px.
 
     With ``train/`` and ``test/`` subfolders those are the splits; otherwise ``test_fraction`` of each class is
@@ -279,7 +279,7 @@ def load_image_folder(
         images, labels = _decode(samples, size, workers, root)
         tr, te = _split_test(labels, test_fraction, seed)
         train_images, train_labels, test_images, test_labels = images[tr], labels[tr], images[te], labels[te]
-    return FashionMNIST(
+    return ImageSplits(
         train_images,
         train_labels,
         test_images,

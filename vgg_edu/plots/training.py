@@ -8,7 +8,8 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from ..data.fashion_mnist import FashionMNIST, load_fashion_mnist
+from ..data.fashion_mnist import load_fashion_mnist
+from ..data.image_splits import ImageSplits
 from ..data.inputs import CLASSES, to_input
 from ..training.callbacks import Callback
 from ..training.evaluation import Evaluation, misclassified
@@ -203,7 +204,7 @@ def plot_accuracy_curves(
     return fig
 
 
-def plot_samples(ds: FashionMNIST, per_class: int = 6, split: str = "train"):
+def plot_samples(ds: ImageSplits, per_class: int = 6, split: str = "train"):
     """A grid of ``per_class`` images of each class (one row per class), as they are stored: 28 x 28 uint8."""
     images, labels = ds.split(split)
     fig, axes = plt.subplots(len(ds.classes), per_class, figsize=(per_class * 0.9, len(ds.classes) * 0.95))
@@ -223,7 +224,7 @@ def plot_samples(ds: FashionMNIST, per_class: int = 6, split: str = "train"):
     return fig
 
 
-def plot_resized(size: int = 224, index: int = 0, ds: FashionMNIST | None = None):
+def plot_resized(size: int = 224, index: int = 0, ds: ImageSplits | None = None):
     """One Fashion-MNIST image as the network sees it at ``size`` x ``size``: upsampling adds pixels, no detail."""
 
     ds = ds if ds is not None else load_fashion_mnist(download=False)

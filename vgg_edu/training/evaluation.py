@@ -15,7 +15,7 @@ from torch import nn
 
 from .. import runtime
 from ..data import augment
-from ..data.fashion_mnist import FashionMNIST
+from ..data.image_splits import ImageSplits
 from ..data.inputs import InputSpec, batches, spec_of
 
 
@@ -87,7 +87,7 @@ def predict(
 
 def evaluate(
     model: nn.Module,
-    data: FashionMNIST,
+    data: ImageSplits,
     split: str = "val",
     *,
     device=None,

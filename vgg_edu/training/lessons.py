@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import analysis, claims, runtime
-from ..data.fashion_mnist import FashionMNIST
+from ..data.image_splits import ImageSplits
 from ..data.inputs import spec_of
 from . import checkpoint
 from .batches import training_batches
@@ -29,7 +29,7 @@ from .recipes import build_model, fit_config, recipe
 
 def train_steps(
     model: nn.Module,
-    data: FashionMNIST,
+    data: ImageSplits,
     *,
     steps: int = 300,
     batch_size: int = 64,
@@ -57,7 +57,7 @@ def train_steps(
 
 
 def ablation(
-    data: FashionMNIST, changes: dict, *, recipe_name: str = "classroom", seed: int = 0, device=None, **common
+    data: ImageSplits, changes: dict, *, recipe_name: str = "classroom", seed: int = 0, device=None, **common
 ) -> dict[str, History]:
     """Train the recipe once per entry of ``changes`` (a label and the network keywords or ``FitConfig`` fields it
     changes, one thing at a time: ``{"recipe": {}, "no BatchNorm": {"batch_norm": False}}``), same data, seed and
@@ -77,7 +77,7 @@ def ablation(
     return runs
 
 
-def seeded_ablation(data: FashionMNIST, changes: dict, seeds=(0, 1, 2), **kw) -> dict[str, list[History]]:
+def seeded_ablation(data: ImageSplits, changes: dict, seeds=(0, 1, 2), **kw) -> dict[str, list[History]]:
     """``ablation`` once per seed: ``{label: [History of each seed]}``. The same seed gives every variant the same
     initial weights (where the shapes agree), data order and flips, so differences can be paired seed by seed."""
     per_seed = [ablation(data, changes, seed=seed, **kw) for seed in seeds]
@@ -129,7 +129,7 @@ def summarize(runs: dict) -> pd.DataFrame:
 
 
 def accuracy_gap(
-    model: nn.Module, data: FashionMNIST, history: History, config: FitConfig, *, n: int = 5000, name="accuracy"
+    model: nn.Module, data: ImageSplits, history: History, config: FitConfig, *, n: int = 5000, name="accuracy"
 ):
     """Why training accuracy trails validation accuracy early on, in four measurements of the same training images
     (``n`` of them): the running mean over the epoch that ``fit`` reports; the end-of-epoch model in train mode
@@ -174,7 +174,7 @@ def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def pipeline_costs(
-    data: FashionMNIST, *, size: int = 224, batch_size: int = 32, device=None, repeats: int = 5
+    data: ImageSplits, *, size: int = 224, batch_size: int = 32, device=None, repeats: int = 5
 ) -> pd.DataFrame:
     """Milliseconds per image of three parts of training at ``size`` px: d2l's PIL resize (torchvision ``Resize``
     and ``ToTensor`` on each image) on one thread, as a DataLoader worker runs it; this package's batched
@@ -208,7 +208,7 @@ def pipeline_costs(
 
 
 def step_ms(
-    data: FashionMNIST, changes: dict, *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
+    data: ImageSplits, changes: dict, *, recipe_name: str = "classroom", batch_size: int = 128, repeats: int = 5,
     device=None,
 ) -> pd.DataFrame:  # fmt: skip
     """What one training step costs per image for the recipe's network with each of ``changes`` (a label and the
@@ -263,7 +263,7 @@ def time_against_macs(step_cost: pd.DataFrame) -> str:
             "idle, and then the MACs do not set the time")  # fmt: skip
 
 
-def d2l_on_gpu(data: FashionMNIST, device=None) -> dict[str, History]:
+def d2l_on_gpu(data: ImageSplits, device=None) -> dict[str, History]:
     """The book's d2l recipe trained on ``data`` when ``device`` is a CUDA GPU (12 steps in fast mode):
     ``{"d2l": History}``; elsewhere ``{}`` and a line saying why (on a CPU it takes hours)."""
     device = runtime.get_device(device) if device is not None else runtime.best_device()
@@ -282,7 +282,7 @@ def lesson_checkpoint() -> Path:
     return runtime.artifacts_dir() / name
 
 
-def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:
+def lesson_model(data: ImageSplits, *, device=None, path=None) -> nn.Module:
     """The model the lessons after notebook 04 look inside: notebook 04's trained VGG-11 (``path``, default
     ``artifacts/vgg11_fashion_mnist.pt``) where it exists and is a Fashion-MNIST VGG, else (and always in fast mode)
     the classroom network trained here for a short while, with a line saying which and why."""

@@ -24,7 +24,7 @@ from torch import nn
 
 from .. import runtime
 from ..data import augment
-from ..data.fashion_mnist import FashionMNIST
+from ..data.image_splits import ImageSplits
 from ..data.inputs import InputSpec, num_batches, spec_of
 from . import distributed, throughput
 from .batches import training_batches
@@ -50,7 +50,7 @@ class Run:
     """Everything a training run changes as it goes, so that it can be saved and continued exactly."""
 
     model: nn.Module
-    data: FashionMNIST
+    data: ImageSplits
     spec: InputSpec
     config: FitConfig
     device: torch.device
@@ -244,11 +244,12 @@ def _train_epoch(run: Run, callbacks) -> None:
     run.sums["train_s"] += time.perf_counter() - t0
 
 
-def _check_data(config: FitConfig, data: FashionMNIST) -> None:
+def _check_data(config: FitConfig, data: ImageSplits) -> None:
     """A clear ValueError for a config this data cannot run."""
-    if not isinstance(data, FashionMNIST):
+    if not isinstance(data, ImageSplits):
         raise TypeError(
-            f"fit trains on a data set (load_fashion_mnist, lesson_data, load_image_folder); got {type(data).__name__}"
+            f"fit trains on an ImageSplits (load_fashion_mnist, lesson_data, load_image_folder); got "
+            f"{type(data).__name__}"
         )
     if not len(data.train_labels):
         raise ValueError(f"{data!r} has no training images")
@@ -265,7 +266,7 @@ def _outputs(model: nn.Module) -> int | None:
     return last.out_features if last is not None else None
 
 
-def _check_model(model: nn.Module, data: FashionMNIST, spec: InputSpec) -> InputSpec:
+def _check_model(model: nn.Module, data: ImageSplits, spec: InputSpec) -> InputSpec:
     """Before any training: the model scores every class of the data, and what a checkpoint records of it (its
     ``hparams``, its input contract's class names) is the model it holds, even after a student replaced its head
     (``model.classifier[-1] = nn.Linear(128, 5)``). Returns the input contract to record."""
@@ -285,7 +286,7 @@ def _check_model(model: nn.Module, data: FashionMNIST, spec: InputSpec) -> Input
 
 
 def _start(
-    model: nn.Module, data: FashionMNIST, config: FitConfig, device, loss_fn, path, resume, overwrite, meta
+    model: nn.Module, data: ImageSplits, config: FitConfig, device, loss_fn, path, resume, overwrite, meta
 ) -> Run:
     """A new run, or the saved one continued (``resume``); refuses to overwrite a checkpoint unless asked."""
     _check_data(config, data)
@@ -352,7 +353,7 @@ def _epoch_left_open(run: Run) -> bool:
 
 def fit(
     model: nn.Module,
-    data: FashionMNIST,
+    data: ImageSplits,
     config: FitConfig | None = None,
     *,
     device=None,

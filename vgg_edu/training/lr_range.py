@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from ..data.fashion_mnist import FashionMNIST
+from ..data.image_splits import ImageSplits
 from .callbacks import Callback, ProgressBar, StopTraining
 from .config import FitConfig
 from .loop import TrainingDiverged, fit
@@ -88,7 +88,7 @@ class RangeTest:
 
 def lr_range_test(
     model: nn.Module,
-    data: FashionMNIST,
+    data: ImageSplits,
     *,
     lr_min: float = 1e-4,
     lr_max: float = 10.0,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .. import runtime
-from ..data.fashion_mnist import FashionMNIST
+from ..data.image_splits import ImageSplits
 from ..data.inputs import InputSpec, with_spec
 from ..models import VGG, init_weights
 from .config import FIELDS, FitConfig
@@ -78,7 +78,7 @@ def fit_config(name: str = "classroom", **changes) -> FitConfig:
 
 
 def build_model(
-    name: str = "classroom", *, seed: int = 0, config="A", data: FashionMNIST | None = None, **changes
+    name: str = "classroom", *, seed: int = 0, config="A", data: ImageSplits | None = None, **changes
 ) -> VGG:
     """The recipe's VGG (config A, i.e. VGG-11, by default) for Fashion-MNIST: 1 input channel, 10 classes, with
     its input contract (the recipe's ``input_size``; the class names and normalisation of ``data`` if given).
