@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vgg_edu import runtime
+from vgg_edu import paths
 from vgg_edu.__main__ import main
 from vgg_edu.data import fashion_mnist
 from vgg_edu.data.fashion_mnist import load_fashion_mnist
@@ -398,7 +398,7 @@ def test_a_run_on_your_images_never_writes_the_lessons_model(tmp_path, monkeypat
     args = ["train", "--data", tmp_path / "photos", "--epochs", "1", "--batch-size", "8", "--width-divisor", "16",
             "--threads", "1", "--quiet"]  # fmt: skip
     assert _cli(*args) == 0, capsys.readouterr().err
-    made = sorted(p.name for p in runtime.artifacts_dir().glob("*.pt"))
+    made = sorted(p.name for p in paths.artifacts_dir().glob("*.pt"))
     assert made == ["vgg11_photos.pt"]
 
 

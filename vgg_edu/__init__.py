@@ -21,7 +21,11 @@
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
 - ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
-- ``runtime``       the device rule, fast mode, seeds, where files go
+- ``runtime``       where and how the course runs: the device rule, fast mode, seeds, a notebook's first step
+- ``cpu``           the CPU's threads and allocator
+- ``timing``        timing in turns on a shared machine: warm-up, medians, what a timing ran on
+- ``paths``         where files go (``artifacts_dir``) and the one writability check
+- ``figures``       the README's committed figures, saved only when ``make figures`` asks
 - ``claims``        prose checked by its run: a claim fails a full run when the result no longer says it
 - ``colab``         Google Colab: what the notebooks' setup cell says there (device, GPU runtime, no restart needed)
 

@@ -192,16 +192,17 @@ def _is_image_folder(folder) -> bool:
     return fashion_mnist.find_fashion_mnist(folder) is None and image_folder.is_image_folder(folder)
 
 
-def _paths(args, runtime) -> tuple[Path, Path]:
+def _paths(args) -> tuple[Path, Path]:
     """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written."""
-    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / _default_name(args)
+    from .paths import artifacts_dir, check_writable, not_a_folder
+    from .training.checkpoint import refuse_to_replace
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else artifacts_dir() / _default_name(args)
     metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
     if checkpoint.suffix == ".json":
         raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
     if metrics.resolve() == checkpoint.resolve() or metrics.suffix == ".pt":
         raise ValueError(f"--metrics {metrics} would overwrite a checkpoint: give it a .json name of its own")
-    from .training.checkpoint import check_writable, not_a_folder, refuse_to_replace
-
     not_a_folder(metrics, "metrics.json")
     not_a_folder(checkpoint)
     refuse_to_replace(checkpoint, resume=args.resume, overwrite=args.overwrite)
@@ -282,15 +283,15 @@ def _setup(args):
     """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
 
-    from . import runtime
+    from . import cpu, runtime
     from .training import checkpoint, distributed, recipes
 
     device = distributed.init(runtime.get_device(args.device))  # under torchrun: join the others, take a GPU
     if args.threads:
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
-        print(f"{runtime.use_fitting_threads()}.")
-    paths = _paths(args, runtime)
+        print(f"{cpu.use_fitting_threads()}.")
+    paths = _paths(args)
     given = {k: getattr(args, k) for k in (*NETWORK_OPTIONS, *FIELDS) if hasattr(args, k)}  # what the CLI offers
     given["input_size"] = args.resize
     network, config = recipes.recipe(args.recipe).split({k: v for k, v in given.items() if v is not None})

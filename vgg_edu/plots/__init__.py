@@ -1,5 +1,5 @@
 """Every figure of the course, one module per lesson, and ``interactive`` widgets. The only part of ``vgg_edu``
-that imports matplotlib. Each function returns its Figure (``runtime.save_figure`` keeps it for the README).
+that imports matplotlib. Each function returns its Figure (``figures.save_figure`` keeps it for the README).
 
 - ``start`` (00), ``receptive_fields`` (01), ``blocks`` (02), ``vgg16`` (03), ``training`` (04), ``feature_maps`` (05)
 - ``widgets``: ``interactive(plot, **controls)``

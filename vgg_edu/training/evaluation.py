@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runtime
+from .. import cpu, runtime
 from ..data import augment
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import InputSpec, batches, spec_of
@@ -69,7 +69,7 @@ def predict(
     ``batch_size`` defaults to ``eval_batch_size`` of the input size, ``channels_last`` to the layout of the model's
     weights (``fit`` leaves them channels-last). ``device``: see ``runtime``'s device rule."""
     device = runtime.place(model, device)
-    runtime.keep_freed_memory(device)
+    cpu.keep_freed_memory(device)
     spec = spec if spec is not None else spec_of(model)
     batch_size = batch_size or eval_batch_size(spec.size)
     if channels_last is None:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import analysis, claims, runtime
+from .. import analysis, claims, cpu, paths, runtime, timing
 from ..data.fashion_mnist import FashionMNIST
 from ..data.inputs import spec_of
 from . import checkpoint
@@ -180,13 +180,13 @@ def pipeline_costs(
     and ``ToTensor`` on each image) on one thread, as a DataLoader worker runs it; this package's batched
     ``F.interpolate`` (``inputs.to_input``); and one training step (forward, backward, SGD) of d2l's VGG-11/4 in
     channels-last layout, on ``batch_size`` images, with freed memory kept on the CPU as ``fit`` keeps it
-    (``runtime.keep_freed_memory``). The last two run on the threads the pipeline has (``torch.get_num_threads``);
-    medians of ``repeats`` rounds, timed in turns (``runtime.median_ms_in_turns``)."""
+    (``cpu.keep_freed_memory``). The last two run on the threads the pipeline has (``torch.get_num_threads``);
+    medians of ``repeats`` rounds, timed in turns (``timing.median_ms_in_turns``)."""
     from PIL import Image
     from torchvision import transforms
 
     device = runtime.get_device(device) if device is not None else torch.device("cpu")
-    runtime.keep_freed_memory(device)
+    cpu.keep_freed_memory(device)
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     to_tensor = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
     model = build_model("d2l", data=data).to(device, memory_format=torch.channels_last)
@@ -203,7 +203,7 @@ def pipeline_costs(
         "F.interpolate (batched)": (tensor, threads),
         "training step": (_training_step(model, images, labels, device), threads),
     }
-    timings = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
+    timings = timing.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
     return pd.DataFrame({f"ms per image at {size} px": timings})
 
 
@@ -218,7 +218,7 @@ def step_ms(
     ``repeats`` rounds timed in turns on the threads the pipeline has (apart from the evaluation and load changes
     that a run's wall time holds)."""
     device = runtime.get_device(device) if device is not None else torch.device("cpu")
-    runtime.keep_freed_memory(device)
+    cpu.keep_freed_memory(device)
     images, labels = data.train_images[:batch_size], data.train_labels[:batch_size].to(device)
     works, macs = {}, {}
     for label, change in changes.items():
@@ -227,7 +227,7 @@ def step_ms(
         macs[label] = analysis.totals(analysis.layer_table(model, (len(spec.mean), spec.size, spec.size)))["macs"] / 1e6
         model = model.to(device, memory_format=torch.channels_last)
         works[label] = (_training_step(model.train(), images, labels, device), torch.get_num_threads())
-    timed = runtime.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
+    timed = timing.median_ms_in_turns(works, per=len(images), repeats=repeats, device=device)
     return pd.DataFrame({"MACs_M": macs, "ms_per_image": timed})
 
 
@@ -279,14 +279,14 @@ def lesson_checkpoint() -> Path:
     """Where notebook 04 saves its model: ``artifacts/vgg11_fashion_mnist.pt``, the file notebooks 05 and 08 load; in
     fast mode ``vgg11_fashion_mnist_fast.pt``, so that a CI run never replaces a model trained in full."""
     name = runtime.fast_or_full(DEFAULT_CHECKPOINT.replace(".pt", "_fast.pt"), DEFAULT_CHECKPOINT)
-    return runtime.artifacts_dir() / name
+    return paths.artifacts_dir() / name
 
 
 def lesson_model(data: FashionMNIST, *, device=None, path=None) -> nn.Module:
     """The model the lessons after notebook 04 look inside: notebook 04's trained VGG-11 (``path``, default
     ``artifacts/vgg11_fashion_mnist.pt``) where it exists and is a Fashion-MNIST VGG, else (and always in fast mode)
     the classroom network trained here for a short while, with a line saying which and why."""
-    path = Path(path) if path is not None else runtime.artifacts_dir() / DEFAULT_CHECKPOINT
+    path = Path(path) if path is not None else paths.artifacts_dir() / DEFAULT_CHECKPOINT
     why = "fast mode" if runtime.fast_mode() else f"no checkpoint at {path} (run notebook 04 to make one)"
     if path.is_file() and not runtime.fast_mode():
         model = checkpoint.load_model(path, device=device)
