@@ -32,20 +32,6 @@ def large_kernel(k: int, channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(channels, channels, k, padding=k // 2))
 
 
-def _call(layers: nn.Module, x: torch.Tensor, backward: bool):
-    """One forward pass of ``layers`` on ``x`` (no autograd), or a forward and a backward pass, as a function."""
-
-    def forward_and_backward():
-        layers.zero_grad(set_to_none=True)
-        layers(x).sum().backward()
-
-    @torch.no_grad()
-    def forward():
-        layers(x)
-
-    return forward_and_backward if backward else forward
-
-
 def time_per_mac(
     channels: int = 64,
     size: int = 56,
@@ -75,7 +61,8 @@ def time_per_mac(
         networks[f"{n} x 3x3"] = (k, three_by_three_stack(n, channels).to(device))
         networks[f"1 x {k}x{k}"] = (k, large_kernel(k, channels).to(device))
     threads = torch.get_num_threads()
-    works = {name: (_call(layers, x, backward), threads) for name, (_, layers) in networks.items()}
+    step = timing.training_step if backward else timing.forward_pass
+    works = {name: (step(layers, x), threads) for name, (_, layers) in networks.items()}
     ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=device)
     rows = []
     for name, (k, layers) in networks.items():

@@ -23,7 +23,6 @@ the segment boundaries (and of one segment at a time while it is recomputed).
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from pathlib import Path
@@ -186,11 +185,7 @@ def compare_step_times(models: dict, x: torch.Tensor, y: torch.Tensor, *, repeat
     (``timing.median_ms_in_turns``: one step of each, ``repeats`` rounds after a warm-up round), so that a change in
     the machine's load hits all alike."""
 
-    def step(model):
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-
-    works = {name: (functools.partial(step, model), torch.get_num_threads()) for name, model in models.items()}
+    works = {name: (timing.training_step(model, x, y), torch.get_num_threads()) for name, model in models.items()}
     ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
     return {name: t / 1e3 for name, t in ms.items()}
 

@@ -16,12 +16,10 @@ reductions (softmax, loss, BatchNorm statistics) in float32. Two 16-bit types:
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import timing
@@ -54,13 +52,6 @@ def bf16_case(hardware: dict) -> str:
     return f"this CPU's instructions are unknown here (no /proc/cpuinfo); oneDNN's bf16: {hardware['onednn_bf16']}"
 
 
-def _step(model, x, y, dtype) -> None:
-    model.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-        loss = F.cross_entropy(model(x), y)
-    loss.backward()
-
-
 def autocast_step_times(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, dtypes=(None, torch.bfloat16), repeats: int = 5
 ) -> pd.DataFrame:
@@ -70,7 +61,7 @@ def autocast_step_times(
     one's time relative to float32."""
     names = ["float32" if d is None else f"autocast {str(d).removeprefix('torch.')}" for d in dtypes]
     threads = torch.get_num_threads()
-    works = {n: (functools.partial(_step, model, x, y, d), threads) for n, d in zip(names, dtypes, strict=True)}
+    works = {n: (timing.training_step(model, x, y, dtype=d), threads) for n, d in zip(names, dtypes, strict=True)}
     ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
     frame = pd.DataFrame({"precision": names, "ms_per_step": [ms[n] for n in names]})
     frame["relative_to_float32"] = frame["ms_per_step"] / frame["ms_per_step"].iloc[0]

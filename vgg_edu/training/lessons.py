@@ -5,13 +5,13 @@ recipe, the train/validation accuracy gap, what each part of a step costs, and t
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import analysis, claims, cpu, paths, runtime, timing
@@ -161,16 +161,9 @@ def accuracy_gap(
 
 
 def _training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device):
-    """One SGD step of ``model`` on ``images`` made into its input (channels-last), as a function to time."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
-
-    def step():
-        loss = F.cross_entropy(model(spec_of(model)(images, device, channels_last=True)), labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    """One SGD step of ``model`` on ``images`` made into its input (channels-last) within the step, to time."""
+    inputs = functools.partial(spec_of(model), images, device, channels_last=True)
+    return timing.training_step(model, inputs, labels, optimizer=torch.optim.SGD(model.parameters(), lr=0.05))
 
 
 def pipeline_costs(
