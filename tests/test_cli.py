@@ -1,5 +1,6 @@
 """The command line: it trains and records, and every user error ends in one clear line and a non-zero exit."""
 
+import argparse
 import json
 import os
 import signal
@@ -12,10 +13,11 @@ import torch
 from PIL import Image
 
 from vgg_edu import paths
-from vgg_edu.__main__ import main
+from vgg_edu.__main__ import _init_scheme, main
 from vgg_edu.data import fashion_mnist
 from vgg_edu.data.fashion_mnist import load_fashion_mnist
 from vgg_edu.data.inputs import CLASSES
+from vgg_edu.models import INIT_SCHEMES
 from vgg_edu.training import checkpoint, loop
 from vgg_edu.training.callbacks import Callback
 from vgg_edu.training.checkpoint import Lock
@@ -420,3 +422,9 @@ def test_predict_answers_every_readable_file_and_names_each_bad_one(fm, capsys):
     assert len(problems) == 2 and "Traceback" not in err
     assert f"{broken}: cannot read it as an image" in problems[0]
     assert f"{folder} is a folder, not an image file" in problems[1] and "Remove or replace" not in problems[1]
+
+
+def test_init_takes_the_one_vocabulary_of_initialisations():
+    assert [_init_scheme(s) for s in INIT_SCHEMES] == list(INIT_SCHEMES)
+    with pytest.raises(argparse.ArgumentTypeError, match="use one of kaiming_fan_out"):
+        _init_scheme("torchvision")  # the old name of kaiming_fan_out: one name per scheme

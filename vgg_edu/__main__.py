@@ -129,7 +129,8 @@ def _train_parser(sub) -> None:
     t.add_argument("--hidden", type=_positive_int, help="width of the two hidden FC layers (paper: 4096)")
     t.add_argument("--head", choices=["fc", "gap"], help="fc: three FC layers; gap: global average pool + 1 linear")
     t.add_argument("--dropout", type=_probability, help="dropout before the classifier's linear layers (0: none)")
-    t.add_argument("--init", type=_init_scheme, help="weights: torchvision, kaiming_fan_in, xavier or d2l")
+    schemes = "kaiming_fan_out, kaiming_fan_in, xavier, d2l, std=0.01 or std=0.1"
+    t.add_argument("--init", type=_init_scheme, help=f"weights: {schemes}")
     t.add_argument("--resize", type=_positive_int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
