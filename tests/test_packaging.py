@@ -143,6 +143,18 @@ def test_the_package_has_no_import_circle():
     assert not circles
 
 
+def test_training_never_imports_claims():
+    """Training runs; judging the prose by a run is the notebooks' (``claims``), never a dependency of training."""
+    offenders = []
+    for path in (PACKAGE / "training").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = {(node.module or "").rsplit(".", 1)[-1]} | {a.name for a in node.names}
+                if "claims" in names:
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders
+
+
 def test_training_code_never_imports_plotting():
     """Figures come to a run as callbacks; nothing outside ``plots`` imports it or matplotlib."""
     offenders = [

@@ -9,7 +9,8 @@
                     batches on the device), ``augment``, your own images (``image_folder``)
 - ``training``      ``config`` (``FitConfig``), ``recipes``, ``loop`` (``fit``), ``throughput`` (a busy GPU),
                     ``optim``, ``callbacks``, ``history``, ``evaluation``, ``checkpoint`` (the format),
-                    ``distributed`` (torchrun), ``lr_range`` (the range test), ``lessons`` (short runs)
+                    ``distributed`` (torchrun), ``lr_range`` (the range test), ``short_runs``,
+                    ``step_time``, ``shared_model`` (what the lessons share)
 - ``initialization`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
 - ``memory``        training memory counted and measured; gradient checkpointing stage by stage
 - ``precision``     mixed precision: bf16 hardware, autocast step times
