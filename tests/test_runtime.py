@@ -1,11 +1,11 @@
-"""The device rule, fast mode, Colab and a notebook's first step."""
+"""The device rule, fast mode, Colab and seeds."""
 
 import sys
 
 import pytest
 import torch
 
-from vgg_edu import cpu, runtime
+from vgg_edu import runtime
 
 from conftest import requires_cuda
 
@@ -76,18 +76,6 @@ def test_fast_or_full(monkeypatch):
 def test_asking_for_missing_mps_says_so():
     with pytest.raises(ValueError, match="MPS is not available"):
         runtime.get_device("mps")
-
-
-def test_start_notebook_seeds_after_measuring_and_says_where(monkeypatch, capsys):
-    monkeypatch.setattr(runtime, "best_device", lambda: torch.device("cpu"))
-    monkeypatch.setenv(runtime.FAST_ENV, "1")
-    monkeypatch.setattr(cpu, "use_fitting_threads", lambda: torch.rand(3).sum() and "1 CPU thread (measured)")
-    device = runtime.start_notebook(seed=7)
-    drawn = torch.rand(1)
-    torch.manual_seed(7)
-    assert device == torch.device("cpu") and torch.equal(drawn, torch.rand(1))  # the measuring drew nothing after
-    said = capsys.readouterr().out
-    assert said == "computing on the CPU, 1 CPU thread (measured); fast mode: True\n"
 
 
 def test_on_colab_reads_whether_colab_is_imported(monkeypatch):

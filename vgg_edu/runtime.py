@@ -1,4 +1,4 @@
-"""Where and how the course runs: the device rule, fast mode for CI, Colab, seeds, and a notebook's first step.
+"""Where and how the course runs: the device rule, fast mode for CI, Colab and seeds.
 
 The device rule, the same in every function of the package that takes ``device``:
 
@@ -23,8 +23,6 @@ import sys
 import numpy as np
 import torch
 from torch import nn
-
-from . import cpu
 
 FAST_ENV = "VGG_EDU_FAST"
 """Set ``VGG_EDU_FAST=1`` to shrink data and epochs (CI and nbmake). Every cell still runs."""
@@ -94,17 +92,6 @@ def device_name(device: str | torch.device | None = None) -> str:
         return "Apple MPS"
     threads = torch.get_num_threads()
     return f"CPU ({threads} thread{'s' if threads > 1 else ''})"
-
-
-def start_notebook(seed: int = 0) -> torch.device:
-    """A notebook's first step: the best device there is (``best_device``), on the CPU the thread count that is
-    fastest on this machine now (``cpu.use_fitting_threads``), every generator seeded; prints one line saying which.
-    Returns the device."""
-    device = best_device()
-    where = f"the CPU, {cpu.use_fitting_threads()}" if device.type == "cpu" else device_name(device)
-    seed_everything(seed)
-    print(f"computing on {where}; fast mode: {fast_mode()}")
-    return device
 
 
 def on_colab() -> bool:

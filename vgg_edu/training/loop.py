@@ -374,8 +374,8 @@ def fit(
       ``resume=True`` continues the saved run exactly (a config that differs is refused); ``overwrite=True``
       replaces it; without either an existing file is never touched.
     - ``quiet``: no progress bar and no line per epoch. ``callbacks`` watch the run (``training.callbacks``; a live
-      plot: ``plots.LivePlot()``) and may stop it (``StopTraining``); ``meta``: notes kept in the history and the
-      checkpoint (a resumed run keeps the saved ones, ``meta`` adding to them).
+      plot: ``plots.training.LivePlot()``) and may stop it (``StopTraining``); ``meta``: notes kept in the history
+      and the checkpoint (a resumed run keeps the saved ones, ``meta`` adding to them).
     """
     config = (config if config is not None else FitConfig()).replace(**changes)
     path = Path(checkpoint) if checkpoint is not None else None
