@@ -25,7 +25,7 @@ import time
 import torch
 from train_throughput import Clock  # beside this file: the same clock for both benchmarks
 
-from vgg_edu import runtime
+from vgg_edu import runtime, timing
 from vgg_edu.data import fashion_mnist
 from vgg_edu.training import recipes
 from vgg_edu.training.loop import fit
@@ -46,7 +46,7 @@ def measure(args, variant: str) -> dict:
     clock = Clock(args.warmup, device)
     start = time.perf_counter()
     fit(model, ds, config, device=device, quiet=True, callbacks=[clock], **changes)
-    runtime.synchronize(device)
+    timing.synchronize(device)
     return {"warmup": clock.at - start, "steps": time.perf_counter() - clock.at}
 
 

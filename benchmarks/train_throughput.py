@@ -20,7 +20,7 @@ Each pipeline's start-up is printed on its own line: its warm-up's wall time (fr
 what as many steady steps take. On a GPU start-up dominates short runs; charged to a few steps, it made a 0.21x of
 a pipeline whose epochs ran 3x as fast as d2l's (REFERENCE.md, "Measured on a GPU"). Each measurement runs in a
 fresh Python process, so that a process-wide setting of one pipeline
-(``runtime.keep_freed_memory``, which ``fit`` sets on the CPU) does not help the other. The two pipelines alternate
+(``cpu.keep_freed_memory``, which ``fit`` sets on the CPU) does not help the other. The two pipelines alternate
 for ``--rounds`` rounds and the best round of each is compared,
 so that a burst of load from other jobs does not decide the ratio. Then evaluation: d2l's ``evaluate_accuracy_gpu``
 loop on its test loader against ``evaluate`` (inference mode, ``eval_batch_size`` images per batch,
@@ -45,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from vgg_edu import runtime
+from vgg_edu import runtime, timing
 from vgg_edu.data import fashion_mnist
 from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.data.inputs import with_spec
@@ -101,7 +101,7 @@ def d2l_steps(model, batch_size, resize, warmup, steps, device, raw_dir: Path) -
             with torch.no_grad():
                 metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])  # train_ch6's: a sync each step
             if i + 1 in (warmup, warmup + steps):
-                runtime.synchronize(device)
+                timing.synchronize(device)
                 marks.append(time.perf_counter())
             if i + 1 == warmup + steps:
                 break
@@ -124,7 +124,7 @@ def d2l_eval(model, resize, n_images, device, raw_dir: Path) -> float:
                 metric.add(d2l.accuracy(model(X), y), y.numel())
                 if metric[1] >= n_images:
                     break
-        runtime.synchronize(device)
+        timing.synchronize(device)
         elapsed = time.perf_counter() - start
         del test_iter
     return elapsed
@@ -136,7 +136,7 @@ def vgg_edu_eval(model, ds, resize, n_images, device) -> float:
     part = ImageSplits(ds.train_images[:0], ds.train_labels[:0], ds.test_images[:n_images], ds.test_labels[:n_images])
     start = time.perf_counter()
     evaluate(model, part, "test", device=device)
-    runtime.synchronize(device)
+    timing.synchronize(device)
     return time.perf_counter() - start
 
 
@@ -148,7 +148,7 @@ class Clock(Callback):
 
     def on_step(self, run, loss):
         if run.step == self.warmup:
-            runtime.synchronize(self.device)
+            timing.synchronize(self.device)
             self.at = time.perf_counter()
 
 
@@ -160,7 +160,7 @@ def vgg_edu_steps(model, ds, batch_size, resize, warmup, steps, device, compile_
     start = time.perf_counter()
     fit(model, ds, epochs=1, max_steps=warmup + steps, batch_size=batch_size, lr=0.05, device=device, eval_every=0,
         log_every=10**9, quiet=True, callbacks=[clock], compile=compile_)  # fmt: skip
-    runtime.synchronize(device)
+    timing.synchronize(device)
     return {"warmup": clock.at - start, "train": time.perf_counter() - clock.at}
 
 

@@ -1,5 +1,6 @@
 """The command line: it trains and records, and every user error ends in one clear line and a non-zero exit."""
 
+import argparse
 import json
 import os
 import signal
@@ -11,11 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from vgg_edu import runtime
-from vgg_edu.__main__ import main
+from vgg_edu import paths
+from vgg_edu.__main__ import _init_scheme, main
 from vgg_edu.data import fashion_mnist
 from vgg_edu.data.fashion_mnist import load_fashion_mnist
 from vgg_edu.data.inputs import CLASSES
+from vgg_edu.models import INIT_SCHEMES
 from vgg_edu.training import checkpoint, loop
 from vgg_edu.training.callbacks import Callback
 from vgg_edu.training.checkpoint import Lock
@@ -398,7 +400,7 @@ def test_a_run_on_your_images_never_writes_the_lessons_model(tmp_path, monkeypat
     args = ["train", "--data", tmp_path / "photos", "--epochs", "1", "--batch-size", "8", "--width-divisor", "16",
             "--threads", "1", "--quiet"]  # fmt: skip
     assert _cli(*args) == 0, capsys.readouterr().err
-    made = sorted(p.name for p in runtime.artifacts_dir().glob("*.pt"))
+    made = sorted(p.name for p in paths.artifacts_dir().glob("*.pt"))
     assert made == ["vgg11_photos.pt"]
 
 
@@ -465,7 +467,7 @@ def test_describing_a_folder_says_what_is_wrong_with_it(nowhere, capsys):  # sou
 
 def test_the_default_checkpoint_of_your_images_is_never_replaced(nowhere, capsys):  # sources.checkpoint_name
     photos = _photos(nowhere / "photos")
-    kept = runtime.artifacts_dir() / "vgg11_photos.pt"
+    kept = paths.artifacts_dir() / "vgg11_photos.pt"
     kept.parent.mkdir(parents=True, exist_ok=True)
     kept.write_bytes(b"an earlier run's model")
     code, _, err = run(capsys, "train", "--data", photos, *SMALL)
@@ -485,3 +487,9 @@ def test_data_without_test_images_is_refused_before_training(nowhere, capsys):  
     code, _, err = run(capsys, "train", "--data", nowhere / "fm", *SMALL, "--checkpoint", nowhere / "m.pt")
     assert _one_line(code, err, "has no test images"), err
     assert not (nowhere / "m.pt").exists()
+
+
+def test_init_takes_the_one_vocabulary_of_initialisations():
+    assert [_init_scheme(s) for s in INIT_SCHEMES] == list(INIT_SCHEMES)
+    with pytest.raises(argparse.ArgumentTypeError, match="use one of kaiming_fan_out"):
+        _init_scheme("torchvision")  # the old name of kaiming_fan_out: one name per scheme

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from vgg_edu import initialization
-from vgg_edu.models import VGG
+from vgg_edu.models import INIT_SCHEMES, VGG, init_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,7 +28,7 @@ def _convs(model):
 )
 def test_each_scheme_draws_the_std_of_its_formula(scheme, expected_std):
     torch.manual_seed(0)
-    model = initialization.initialize(VGG("A", width_divisor=2, num_classes=10, head="gap"), scheme)
+    model = init_weights(VGG("A", width_divisor=2, num_classes=10, head="gap"), scheme)
     for m in _convs(model)[2:]:  # layers with at least 64 * 128 * 9 weights: the sample std is within 2%
         assert float(m.weight.detach().std()) == pytest.approx(expected_std(m), rel=0.02), (scheme, m)
         assert torch.all(m.bias == 0)
@@ -36,13 +36,27 @@ def test_each_scheme_draws_the_std_of_its_formula(scheme, expected_std):
 
 def test_unknown_scheme_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="kaiming_fan_out"):
-        initialization.initialize(VGG("A", num_classes=10, head="gap"), "he")
+        init_weights(VGG("A", num_classes=10, head="gap"), "he")
+
+
+def test_one_vocabulary_and_the_fixed_stds_draw_what_they_always_drew():
+    assert set(initialization.COMPARED) <= set(INIT_SCHEMES)  # notebook 06's four, by the one table's names
+    with pytest.raises(ValueError, match="unknown init scheme 'torchvision'"):  # one name per scheme
+        init_weights(VGG("A", width_divisor=8, num_classes=10, head="gap"), "torchvision")
+    torch.manual_seed(3)
+    model = init_weights(VGG("A", width_divisor=8, num_classes=10, head="gap"), "std=0.1")
+    torch.manual_seed(3)
+    reference = init_weights(VGG("A", width_divisor=8, num_classes=10, head="gap"), "kaiming_fan_out")
+    for m in reference.modules():  # what initialization.initialize did before the vocabularies were one
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.1)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
 
 
 def test_predicted_scale_follows_the_recurrence_and_matches_a_measured_forward():
     """Pools aside (config without them), the recurrence predicts the measured std of every conv's output."""
     torch.manual_seed(0)
-    model = initialization.initialize(VGG([64] * 6, in_channels=16, num_classes=10, head="gap"), "kaiming_fan_out")
+    model = init_weights(VGG([64] * 6, in_channels=16, num_classes=10, head="gap"), "kaiming_fan_out")
     predicted = initialization.predicted_scale(model)
     w = [float(m.weight.detach().var()) for m in _convs(model)]
     assert predicted["gain"].iloc[0] == pytest.approx(16 * 9 * w[0])  # the image is not rectified

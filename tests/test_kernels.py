@@ -24,7 +24,7 @@ def test_stack_and_large_kernel_see_the_same_field_with_the_papers_weights(n):
 
 def test_every_network_is_timed_in_the_same_rounds(monkeypatch):
     seen = []
-    monkeypatch.setattr(kernels.runtime, "median_ms_in_turns", lambda works, **kw: seen.append(list(works)) or
+    monkeypatch.setattr(kernels.timing, "median_ms_in_turns", lambda works, **kw: seen.append(list(works)) or
                         {name: 1.0 for name in works})  # fmt: skip
     t = kernels.time_per_mac(channels=4, size=8, batch_size=1, stacks=(2, 3), repeats=3)
     assert seen == [["2 x 3x3", "1 x 5x5", "3 x 3x3", "1 x 7x7"]]  # one call: the four take turns

@@ -159,7 +159,7 @@ def test_01_says_how_far_one_short_training_moved_the_effective_field_without_a_
 
 
 def test_04_ablation_draws_no_verdict_from_one_seed_per_change():
-    prose, ablation = _prose("04"), _code_cell("04", "lessons.ablation(")
+    prose, ablation = _prose("04"), _code_cell("04", "short_runs.ablation(")
     assert "each cost more than five points" not in prose
     assert not any("more than five points" in c for c in _claims("04"))
     assert "a ranking of this run, not a verdict" in prose
@@ -169,7 +169,7 @@ def test_04_ablation_draws_no_verdict_from_one_seed_per_change():
 
 
 def test_04_accuracy_gap_is_measured_and_claimed_at_several_seeds():
-    runs, checks = _code_cell("04", "lessons.accuracy_gap("), _code_cell("04", "recipe_col, harder")
+    runs, checks = _code_cell("04", "accuracy_gap(early"), _code_cell("04", "recipe_col, harder")
     assert "gap_seeds = runtime.fast_or_full((0, 1), (0, 1, 2))" in runs and "seed=seed" in runs
     gap_claims = _claims(code=checks)
     assert len(gap_claims) == 5 and all("at every seed" in c for c in gap_claims), gap_claims

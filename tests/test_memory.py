@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchinfo import summary
 
-from vgg_edu import analysis, memory, runtime
+from vgg_edu import analysis, cpu, memory
 from vgg_edu.models import VGG
 
 from conftest import on_meta, requires_cuda
@@ -178,8 +178,8 @@ def test_compare_step_times_times_each_model_in_turns():
 
 
 def test_peak_memory_counts_fresh_pages_after_fit_kept_its_memory():
-    """fit keeps freed memory resident (runtime.keep_freed_memory); a peak measured afterwards still sees 100 MB."""
-    runtime.keep_freed_memory()
+    """fit keeps freed memory resident (cpu.keep_freed_memory); a peak measured afterwards still sees 100 MB."""
+    cpu.keep_freed_memory()
     torch.ones(100_000_000).sum()  # 400 MB allocated and freed: kept in the heap, still resident
     peak, how = memory.peak_memory(lambda: torch.ones(25_000_000).sum())
     if peak < 0:

@@ -9,7 +9,8 @@
                     batches on the device), ``augment``, your own images (``image_folder``)
 - ``training``      ``config`` (``FitConfig``), ``recipes``, ``loop`` (``fit``), ``throughput`` (a busy GPU),
                     ``optim``, ``callbacks``, ``history``, ``evaluation``, ``checkpoint`` (the format),
-                    ``distributed`` (torchrun), ``lr_range`` (the range test), ``lessons`` (short runs)
+                    ``distributed`` (torchrun), ``lr_range`` (the range test), ``short_runs``,
+                    ``step_time``, ``shared_model`` (what the lessons share)
 - ``initialization`` the paper's fixed-std init, Xavier, Kaiming; the signal by depth; deeper nets from net A
 - ``memory``        training memory counted and measured; gradient checkpointing stage by stage
 - ``precision``     mixed precision: bf16 hardware, autocast step times
@@ -21,44 +22,22 @@
 - ``plots``         every figure and widget, one module per lesson (the only part that imports matplotlib)
 - ``exercises``     the self-checking exercises, one module per notebook
 - ``teaching``      for teachers: student versions without solutions (``assign``), grading submissions (``grade``)
-- ``runtime``       the device rule, fast mode, seeds, where files go
+- ``runtime``       where and how the course runs: the device rule, fast mode, seeds, Colab
+- ``notebook``      a notebook's first step (``notebook.start()``): device, threads, seeds, figures' alt text
+- ``cpu``           the CPU's threads and allocator
+- ``timing``        timing in turns on a shared machine: warm-up, medians, what a timing ran on
+- ``paths``         where files go (``artifacts_dir``) and the one writability check
+- ``figures``       the README's committed figures, saved only when ``make figures`` asks
 - ``claims``        prose checked by its run: a claim fails a full run when the result no longer says it
 - ``colab``         Google Colab: what the notebooks' setup cell says there (device, GPU runtime, no restart needed)
 
-The light core below is imported on first use (``vgg_edu.VGG``), so that ``python -m vgg_edu --help`` starts
-without PyTorch; ``from vgg_edu.training.loop import fit`` (and the others) import their own modules.
+Each name has one home, its module (``from vgg_edu.models import VGG``); this package re-exports none of them, so
+that ``python -m vgg_edu --help`` starts without PyTorch.
 """
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("vgg-edu")  # one place: pyproject.toml
 except PackageNotFoundError:  # run from a checkout that was never installed
     __version__ = "0+unknown"
-
-_CORE = {
-    "layer_table": "analysis",
-    "totals": "analysis",
-    "CONFIGS": "models",
-    "VGG": "models",
-    "make_layers": "models",
-    "vgg11": "models",
-    "vgg13": "models",
-    "vgg16": "models",
-    "vgg19": "models",
-    "vgg_block": "models",
-    "receptive_field": "receptive",
-    "best_device": "runtime",
-    "fast_mode": "runtime",
-    "get_device": "runtime",
-    "seed_everything": "runtime",
-}
-
-__all__ = sorted(_CORE)
-
-
-def __getattr__(name: str):
-    if name in _CORE:
-        return getattr(import_module(f".{_CORE[name]}", __name__), name)
-    raise AttributeError(f"module 'vgg_edu' has no attribute {name!r}")

@@ -126,7 +126,8 @@ def _train_parser(sub) -> None:
     t.add_argument("--hidden", type=_positive_int, help="width of the two hidden FC layers (paper: 4096)")
     t.add_argument("--head", choices=["fc", "gap"], help="fc: three FC layers; gap: global average pool + 1 linear")
     t.add_argument("--dropout", type=_probability, help="dropout before the classifier's linear layers (0: none)")
-    t.add_argument("--init", type=_init_scheme, help="weights: torchvision, kaiming_fan_in, xavier or d2l")
+    schemes = "kaiming_fan_out, kaiming_fan_in, xavier, d2l, std=0.01 or std=0.1"
+    t.add_argument("--init", type=_init_scheme, help=f"weights: {schemes}")
     t.add_argument("--resize", type=_positive_int, help="input side in pixels (28 is upsampled; VGG-11 needs >= 32)")
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
@@ -175,18 +176,19 @@ NETWORK_OPTIONS = ("width_divisor", "batch_norm", "hidden", "head", "dropout", "
 """The network keywords ``train`` offers as options (``--resize`` is ``input_size``)."""
 
 
-def _paths(args, runtime, default: str | None) -> tuple[Path, Path]:
+def _paths(args, default: str | None) -> tuple[Path, Path]:
     """The checkpoint and metrics paths, refused when they would clobber each other or cannot be written; the
     checkpoint by default in artifacts/, named ``default`` (the data's: ``sources.checkpoint_name``) or
     ``DEFAULT_CHECKPOINT``."""
-    checkpoint = Path(args.checkpoint) if args.checkpoint else runtime.artifacts_dir() / (default or DEFAULT_CHECKPOINT)
+    from .paths import artifacts_dir, check_writable, not_a_folder
+    from .training.checkpoint import refuse_to_replace
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else artifacts_dir() / (default or DEFAULT_CHECKPOINT)
     metrics = Path(args.metrics) if args.metrics else checkpoint.with_suffix(".json")
     if checkpoint.suffix == ".json":
         raise ValueError(f"--checkpoint {checkpoint} ends in .json: give the model file a .pt name")
     if metrics.resolve() == checkpoint.resolve() or metrics.suffix == ".pt":
         raise ValueError(f"--metrics {metrics} would overwrite a checkpoint: give it a .json name of its own")
-    from .training.checkpoint import check_writable, not_a_folder, refuse_to_replace
-
     not_a_folder(metrics, "metrics.json")
     not_a_folder(checkpoint)
     refuse_to_replace(checkpoint, resume=args.resume, overwrite=args.overwrite)
@@ -219,7 +221,7 @@ def _setup(args):
     """Everything a training run needs, checked before any training: device, paths, data, model, options."""
     import torch
 
-    from . import runtime
+    from . import cpu, runtime
     from .data import sources
     from .training import checkpoint, distributed, recipes
 
@@ -227,9 +229,9 @@ def _setup(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
-        print(f"{runtime.use_fitting_threads()}.")
+        print(f"{cpu.use_fitting_threads()}.")
     source = sources.identify(args.data)
-    paths = _paths(args, runtime, sources.checkpoint_name(source))
+    paths = _paths(args, sources.checkpoint_name(source))
     given = {k: getattr(args, k) for k in (*NETWORK_OPTIONS, *FIELDS) if hasattr(args, k)}  # what the CLI offers
     given["input_size"] = args.resize
     network, config = recipes.recipe(args.recipe).split({k: v for k, v in given.items() if v is not None})

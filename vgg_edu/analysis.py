@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from . import receptive, runtime
+from . import receptive, runtime, timing
 from .models import CONFIGS, VGG, layer_names
 
 # Layers that change the spatial grid, and how: (kernel, stride, padding, dilation).
@@ -281,8 +279,9 @@ def measure_forward(
 ) -> pd.DataFrame:
     """Time an inference forward pass (``torch.no_grad``, eval mode) for each batch size, and its peak memory.
 
-    Time: the median of ``repeats`` runs after one warm-up, synchronised on CUDA (``ms_min`` and ``ms_max`` give
-    the spread). Memory: ``weights_MB`` is the parameters' size (always resident, whatever the batch);
+    Time: every batch size timed in turns (``timing.ms_in_turns``: a warm-up round, then ``repeats`` rounds of one
+    pass at each size, synchronised on CUDA), the median of its rounds (``ms_min`` and ``ms_max`` give the spread).
+    Memory: ``weights_MB`` is the parameters' size (always resident, whatever the batch);
     ``peak_memory_MB`` is the activations' peak on top of it: on CUDA measured as ``torch.cuda.max_memory_allocated``
     during the forward minus what was allocated before it (weights and input); elsewhere PyTorch has no allocator
     counter, so it holds ``inference_memory_estimate`` from the layer table, and ``memory_source`` says which.
@@ -290,35 +289,24 @@ def measure_forward(
     device = runtime.place(model, device)
     model.eval()
     table = layer_table(model, input_size, device=device)
-    cuda = device.type == "cuda"
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    inputs = {batch: torch.randn(batch, *input_size, device=device) for batch in batch_sizes}
+    threads = torch.get_num_threads()
+    works = {batch: (timing.forward_pass(model, x), threads) for batch, x in inputs.items()}
+    times = timing.ms_in_turns(works, per=1, repeats=repeats, device=device)
     rows = []
-    for batch in tqdm(batch_sizes, desc="batch sizes", leave=False):
-        x = torch.randn(batch, *input_size, device=device)
-        times = []
-        with torch.no_grad():
-            for i in range(repeats + 1):
-                if cuda:
-                    torch.cuda.synchronize(device)
-                    torch.cuda.reset_peak_memory_stats(device)
-                    before = torch.cuda.memory_allocated(device)
-                start = time.perf_counter()
-                model(x)
-                if cuda:
-                    torch.cuda.synchronize(device)
-                if i > 0:
-                    times.append(time.perf_counter() - start)
-        if cuda:
-            memory, source = torch.cuda.max_memory_allocated(device) - before, "measured (CUDA allocator)"
+    for batch, x in inputs.items():
+        if device.type == "cuda":
+            memory, source = _cuda_peak(model, x), "measured (CUDA allocator)"
         else:
             memory, source = inference_memory_estimate(table, batch, input_size), "estimate (layer table)"
-        ms = statistics.median(times) * 1e3
+        ms = statistics.median(times[batch])
         rows.append(
             {
                 "batch_size": batch,
                 "ms_per_batch": ms,
-                "ms_min": min(times) * 1e3,
-                "ms_max": max(times) * 1e3,
+                "ms_min": min(times[batch]),
+                "ms_max": max(times[batch]),
                 "images_per_s": batch / ms * 1e3,
                 "weights_MB": weights / 1e6,
                 "peak_memory_MB": memory / 1e6,
@@ -326,6 +314,16 @@ def measure_forward(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _cuda_peak(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes CUDA's allocator held at the peak of one inference forward pass, above what it held before."""
+    torch.cuda.synchronize(x.device)
+    torch.cuda.reset_peak_memory_stats(x.device)
+    before = torch.cuda.memory_allocated(x.device)
+    timing.forward_pass(model, x)()
+    torch.cuda.synchronize(x.device)
+    return torch.cuda.max_memory_allocated(x.device) - before
 
 
 def cost_table(divisors=(1, 2, 4, 8), sizes=(224, 96, 64, 32), **model_kw):

@@ -31,9 +31,13 @@ everywhere.
 
 from __future__ import annotations
 
+import math
 import statistics
 import sys
 import warnings
+
+import numpy as np
+import pandas as pd
 
 from . import runtime
 
@@ -128,3 +132,29 @@ def first_step_below(curve, level: float, window: int = 20) -> int | None:
         if sum(values[end - window : end]) / window < level:
             return end
     return None
+
+
+def summarize_seeds(runs: dict[str, list]) -> pd.DataFrame:
+    """One row per variant of ``training.short_runs.seeded_ablation``'s runs (``{label: [History of each seed]}``):
+    validation accuracy over the seeds (mean, standard deviation, min, max), the steps (of the first seed), the mean
+    wall time, and against the first variant (the baseline) the difference in points at each seed, paired, with the
+    verdict it supports (``paired``)."""
+    accuracy = {label: [h.final.get("val_acc", math.nan) for h in hs] for label, hs in runs.items()}
+    first = next(iter(accuracy))
+    rows = []
+    for label, acc in accuracy.items():
+        points = [round(100 * (a - b), 1) for a, b in zip(acc, accuracy[first], strict=True)]
+        rows.append(
+            dict(
+                run=label,
+                val_acc=np.mean(acc),
+                sd=np.std(acc, ddof=1) if len(acc) > 1 else math.nan,
+                min=min(acc),
+                max=max(acc),
+                steps=runs[label][0].final.get("step"),
+                wall_s=np.mean([h.final.get("wall_s", math.nan) for h in runs[label]]),
+                points_vs_first=points,
+                verdict=paired(points) if label != first else "(the baseline)",
+            )
+        )
+    return pd.DataFrame(rows).set_index("run")

@@ -16,6 +16,8 @@ so each layer multiplies the variance by ``n_l * v_l / 2``:
 - "xavier":  Glorot & Bengio 2010, uniform with v = 2 / (fan_in + fan_out): gain about 1/2 per layer under ReLU.
 - "kaiming_fan_out": He et al. 2015, normal with v = 2 / fan_out (torchvision's convs, the post's ``mode="fan_out"``);
              gain 1 per layer when C_in = C_out. Linear layers N(0, 0.01), as torchvision's.
+
+The names are ``models.INIT_SCHEMES``'s and ``models.init_weights`` draws them; this module compares them.
 """
 
 from __future__ import annotations
@@ -31,24 +33,9 @@ from . import runtime
 from .models import init_weights, layer_names
 from .training.recipes import build_model
 
-SCHEMES = ("std=0.01", "std=0.1", "xavier", "kaiming_fan_out")
-"""The four initialisations notebook 06 compares: two fixed standard deviations, Xavier, Kaiming."""
-
-FIXED_STD = {"std=0.01": 0.01, "std=0.1": 0.1}
-
-
-def initialize(model: nn.Module, scheme: str) -> nn.Module:
-    """Initialise every conv and linear layer of ``model`` in place by ``scheme`` (module docstring); biases 0,
-    BatchNorm 1 and 0. Returns the model."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; use one of {SCHEMES}")
-    if scheme not in FIXED_STD:
-        return init_weights(model, "torchvision" if scheme == "kaiming_fan_out" else "xavier")
-    init_weights(model, "torchvision")  # BatchNorm and biases
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, FIXED_STD[scheme])
-    return model
+COMPARED = ("std=0.01", "std=0.1", "xavier", "kaiming_fan_out")
+"""The four initialisations notebook 06 compares (names from ``models.INIT_SCHEMES``, drawn by
+``models.init_weights``): two fixed standard deviations, Xavier, Kaiming."""
 
 
 def _conv_names(model: nn.Module) -> dict[nn.Module, str]:
@@ -137,4 +124,4 @@ def narrow_vgg(
     kw = {"width_divisor": 8} | kw
     model = build_model("classroom", config=config, batch_norm=batch_norm, dropout=0.0, data=data, seed=seed, **kw)
     torch.manual_seed(seed)
-    return initialize(model, scheme)
+    return init_weights(model, scheme)

@@ -9,7 +9,7 @@ A stack of n 3x3 convs (C -> C channels, padding 1) sees (2n + 1) x (2n + 1) pix
 So the stack does less work (18/25 and 27/49 of it). Whether each MAC also runs *faster* (the practical-tips
 source: "3x3 convolutions run about 15-20% faster than large kernels on GPUs", cuDNN's Winograd kernels for 3x3)
 depends on the library and the machine: ``time_per_mac`` measures it, every network timed in turns
-(``runtime.median_ms_in_turns``), so that a change in a shared machine's load hits all of them alike.
+(``timing.median_ms_in_turns``), so that a change in a shared machine's load hits all of them alike.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import runtime
+from . import timing
 from .analysis import layer_table, totals
 
 
@@ -30,20 +30,6 @@ def three_by_three_stack(n: int, channels: int) -> nn.Sequential:
 def large_kernel(k: int, channels: int) -> nn.Sequential:
     """One k x k conv with padding k // 2, C -> C: the same receptive field as (k - 1) / 2 stacked 3x3 convs."""
     return nn.Sequential(nn.Conv2d(channels, channels, k, padding=k // 2))
-
-
-def _call(layers: nn.Module, x: torch.Tensor, backward: bool):
-    """One forward pass of ``layers`` on ``x`` (no autograd), or a forward and a backward pass, as a function."""
-
-    def forward_and_backward():
-        layers.zero_grad(set_to_none=True)
-        layers(x).sum().backward()
-
-    @torch.no_grad()
-    def forward():
-        layers(x)
-
-    return forward_and_backward if backward else forward
 
 
 def time_per_mac(
@@ -75,8 +61,9 @@ def time_per_mac(
         networks[f"{n} x 3x3"] = (k, three_by_three_stack(n, channels).to(device))
         networks[f"1 x {k}x{k}"] = (k, large_kernel(k, channels).to(device))
     threads = torch.get_num_threads()
-    works = {name: (_call(layers, x, backward), threads) for name, (_, layers) in networks.items()}
-    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=device)
+    step = timing.training_step if backward else timing.forward_pass
+    works = {name: (step(layers, x), threads) for name, (_, layers) in networks.items()}
+    ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=device)
     rows = []
     for name, (k, layers) in networks.items():
         t = totals(layer_table(layers, (channels, size, size), device=device))

@@ -23,7 +23,6 @@ the segment boundaries (and of one segment at a time while it is recomputed).
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from pathlib import Path
@@ -34,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from . import runtime
+from . import cpu, timing
 
 OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Buffers an optimizer keeps per parameter: plain SGD none, SGD with momentum one (v), Adam(W) two (m and v)."""
@@ -129,7 +128,7 @@ def peak_memory(fn, device=None) -> tuple[int, str]:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before, "CUDA max_memory_allocated"
-    runtime.release_freed_memory()  # what fit kept resident (runtime.keep_freed_memory) is not counted twice
+    cpu.release_freed_memory()  # what fit kept resident (cpu.keep_freed_memory) is not counted twice
     before = _resident_bytes("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak (Linux 4.0 and later)
@@ -183,15 +182,11 @@ class Checkpointed(nn.Module):
 
 def compare_step_times(models: dict, x: torch.Tensor, y: torch.Tensor, *, repeats: int = 5) -> dict:
     """Median seconds of a forward + backward step for each of ``models`` ({name: model}), timed in turns
-    (``runtime.median_ms_in_turns``: one step of each, ``repeats`` rounds after a warm-up round), so that a change in
+    (``timing.median_ms_in_turns``: one step of each, ``repeats`` rounds after a warm-up round), so that a change in
     the machine's load hits all alike."""
 
-    def step(model):
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-
-    works = {name: (functools.partial(step, model), torch.get_num_threads()) for name, model in models.items()}
-    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
+    works = {name: (timing.training_step(model, x, y), torch.get_num_threads()) for name, model in models.items()}
+    ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
     return {name: t / 1e3 for name, t in ms.items()}
 
 

@@ -116,22 +116,41 @@ def stages(config) -> list[tuple[int, int]]:
     return result
 
 
-INIT_SCHEMES = ("torchvision", "kaiming_fan_in", "xavier", "d2l")
-"""What ``init_weights`` knows (and the CLI's ``--init`` offers); notebook 06's comparison: ``initialization``."""
+INIT_SCHEMES = {
+    "kaiming_fan_out": "conv kaiming_normal_(fan_out, relu), linear normal(0, 0.01): torchvision's VGG (He 2015)",
+    "kaiming_fan_in": "conv and linear kaiming_normal_(fan_in, relu) (He et al. 2015)",
+    "xavier": "conv and linear xavier_uniform_ (Glorot & Bengio 2010), as d2l's init_cnn",
+    "d2l": "the book's own: PyTorch's default layers, then d2l's init_cnn (xavier_uniform_ on the weights only)",
+    "std=0.01": "conv and linear normal(0, 0.01): 'N(0, 0.01)' read as a standard deviation",
+    "std=0.1": "conv and linear normal(0, 0.1): the paper's 'zero mean and 10^-2 variance'",
+}
+"""Every initialisation the course knows, one name each: what ``init_weights`` takes, the CLI's ``--init``
+offers and a recipe's ``init`` names. Notebook 06 compares four of them (``initialization.COMPARED``)."""
+
+FIXED_STD = {"std=0.01": 0.01, "std=0.1": 0.1}
 
 
-def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
-    """Initialise conv and linear layers in place and return the model.
+def init_weights(model: nn.Module, scheme: str = "kaiming_fan_out") -> nn.Module:
+    """Initialise conv and linear layers in place by ``scheme`` (one of ``INIT_SCHEMES``) and return the model.
 
-    - "torchvision": conv kaiming_normal_(fan_out, relu); linear normal(0, 0.01); biases 0; BatchNorm 1 and 0.
+    - "kaiming_fan_out": conv kaiming_normal_(fan_out, relu); linear normal(0, 0.01); biases 0; BatchNorm 1 and 0
+      (torchvision's VGG).
     - "kaiming_fan_in": conv and linear kaiming_normal_(fan_in, relu); biases 0 (He et al. 2015).
     - "xavier": conv and linear xavier_uniform_ (Glorot & Bengio 2010), as d2l's ``init_cnn``; biases 0.
     - "d2l": the book's own: every conv and linear layer as PyTorch makes it (``reset_parameters``: biases uniform
       in +-1/sqrt(fan_in)), then d2l's ``init_cnn`` (xavier_uniform_ on the weights only); BatchNorm 1 and 0. The
       same draws, in the same order, as the book's code building fresh layers and applying ``init_cnn``.
+    - "std=0.01", "std=0.1": conv and linear weights normal(0, std); biases 0, BatchNorm 1 and 0. Drawn after a
+      "kaiming_fan_out" pass, so that a seed gives the same weights as it always has.
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown init scheme {scheme!r}; use one of {', '.join(map(repr, INIT_SCHEMES))}")
+    if scheme in FIXED_STD:
+        init_weights(model, "kaiming_fan_out")  # BatchNorm and biases (and the draws a seed has always made)
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(m.weight, 0.0, FIXED_STD[scheme])
+        return model
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     for m in layers if scheme == "d2l" else ():
         m.reset_parameters()
@@ -140,7 +159,7 @@ def init_weights(model: nn.Module, scheme: str = "torchvision") -> nn.Module:
             if scheme in ("xavier", "d2l"):
                 nn.init.xavier_uniform_(m.weight)
             elif scheme == "kaiming_fan_in" or isinstance(m, nn.Conv2d):
-                mode = "fan_out" if scheme == "torchvision" else "fan_in"
+                mode = "fan_out" if scheme == "kaiming_fan_out" else "fan_in"
                 nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
             else:
                 nn.init.normal_(m.weight, 0, 0.01)
@@ -254,7 +273,7 @@ class VGG(nn.Module):
         else:
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(channels, num_classes))
-        init_weights(self, "torchvision")
+        init_weights(self, "kaiming_fan_out")
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError that says what to do when ``x`` is not an N x C x H x W batch this network can take."""

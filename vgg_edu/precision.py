@@ -16,15 +16,13 @@ reductions (softmax, loss, BatchNorm statistics) in float32. Two 16-bit types:
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from . import runtime
+from . import timing
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """The x86 CPU features (``/proc/cpuinfo`` flags) that compute in bfloat16 natively."""
@@ -54,24 +52,17 @@ def bf16_case(hardware: dict) -> str:
     return f"this CPU's instructions are unknown here (no /proc/cpuinfo); oneDNN's bf16: {hardware['onednn_bf16']}"
 
 
-def _step(model, x, y, dtype) -> None:
-    model.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-        loss = F.cross_entropy(model(x), y)
-    loss.backward()
-
-
 def autocast_step_times(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, dtypes=(None, torch.bfloat16), repeats: int = 5
 ) -> pd.DataFrame:
     """Median ms of a forward + backward step of ``model`` on (``x``, ``y``) in float32 (``None``) and under
-    autocast to each other dtype, timed in turns (``runtime.median_ms_in_turns``: a warm-up round, then
+    autocast to each other dtype, timed in turns (``timing.median_ms_in_turns``: a warm-up round, then
     ``repeats`` rounds of one step of each, so a change in the machine's load hits all of them alike), and each
     one's time relative to float32."""
     names = ["float32" if d is None else f"autocast {str(d).removeprefix('torch.')}" for d in dtypes]
     threads = torch.get_num_threads()
-    works = {n: (functools.partial(_step, model, x, y, d), threads) for n, d in zip(names, dtypes, strict=True)}
-    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
+    works = {n: (timing.training_step(model, x, y, dtype=d), threads) for n, d in zip(names, dtypes, strict=True)}
+    ms = timing.median_ms_in_turns(works, per=1, repeats=repeats, device=x.device)
     frame = pd.DataFrame({"precision": names, "ms_per_step": [ms[n] for n in names]})
     frame["relative_to_float32"] = frame["ms_per_step"] / frame["ms_per_step"].iloc[0]
     model.zero_grad(set_to_none=True)

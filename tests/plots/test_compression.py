@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 def test_plot_pruning_puts_each_fraction_at_its_macs():
     sweep = pd.DataFrame(dict(fraction=[0.0, 0.5], macs=[2_433_664, 627_008], val_acc_pruned=[0.9, 0.3],
                               val_acc=[0.9, 0.85]))  # fmt: skip
-    ax = plots.plot_pruning(sweep).axes[0]
+    ax = plots.compression.plot_pruning(sweep).axes[0]
     after = next(line for line in ax.lines if line.get_label() == "after fine-tuning")
     assert np.allclose(after.get_xdata(), [2.433664, 0.627008]) and list(after.get_ydata()) == [0.9, 0.85]
     assert "MACs per image (millions)" in ax.get_xlabel() and ax.get_ylabel() == "validation accuracy"
@@ -22,7 +22,7 @@ def test_plot_pruning_puts_each_fraction_at_its_macs():
 def test_plot_speed_draws_one_bar_per_model_and_measure():
     table = pd.DataFrame(dict(file_MB=[0.6, 0.17], ms_batch_1=[0.3, 0.4], ms_batch_64=[7.0, 2.0], val_acc=[0.9, 0.9]),
                          index=["float32", "int8"])  # fmt: skip
-    fig = plots.plot_speed(table)
+    fig = plots.compression.plot_speed(table)
     assert len(fig.axes) == 3
     assert [p.get_height() for p in fig.axes[2].patches] == [7.0, 2.0]
     assert fig.axes[2].get_ylabel() == "latency at batch 64 (ms)"
@@ -32,7 +32,7 @@ def test_plot_speed_draws_one_bar_per_model_and_measure():
 def test_plot_transfer_draws_one_line_per_method_against_labels():
     index = pd.MultiIndex.from_product([[5, 20], ["linear probe", "from scratch"]], names=["per_class", "method"])
     table = pd.DataFrame(dict(val_acc=[0.5, 0.3, 0.7, 0.8]), index=index)
-    fig = plots.plot_transfer({"a": table, "b": table})
+    fig = plots.compression.plot_transfer({"a": table, "b": table})
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.lines}
     assert list(lines["linear probe"].get_xdata()) == [5, 20] and list(lines["linear probe"].get_ydata()) == [0.5, 0.7]

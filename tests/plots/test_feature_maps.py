@@ -20,24 +20,24 @@ def probed():
 
 def test_feature_map_figures(probed):
     model, x = probed
-    assert len(plots.plot_feature_maps(model, x[0], "relu2_1", channels=6).axes) == 6
-    assert len(plots.plot_stages(model, x[0], channels=4).axes) == 5 * 5  # VGG-11: five stages
-    assert len(plots.plot_channel(model, x[0], "relu3_1", 2).axes) == 3 + 1  # and the map's colourbar
-    assert len(plots.plot_top_k(model, x, "relu3_1", 2, k=3).axes) == 6
-    filters = plots.plot_filters(model)
+    assert len(plots.feature_maps.plot_feature_maps(model, x[0], "relu2_1", channels=6).axes) == 6
+    assert len(plots.feature_maps.plot_stages(model, x[0], channels=4).axes) == 5 * 5  # VGG-11: five stages
+    assert len(plots.feature_maps.plot_channel(model, x[0], "relu3_1", 2).axes) == 3 + 1  # and the map's colourbar
+    assert len(plots.feature_maps.plot_top_k(model, x, "relu3_1", 2, k=3).axes) == 6
+    filters = plots.feature_maps.plot_filters(model)
     assert len(filters.axes) == 4 + 1  # 64 / 16 filters in conv1_1, one colourbar (one input channel)
     assert filters.axes[-1].get_ylabel() == "weight"
-    stats_fig = plots.plot_channel_stats(probe.channel_stats(model, x), title="VGG-11/16: 4 images")
+    stats_fig = plots.feature_maps.plot_channel_stats(probe.channel_stats(model, x), title="VGG-11/16: 4 images")
     stats_axes = stats_fig.axes
     assert len(stats_axes) == 2 and all(ax.get_ylabel() and ax.get_xlabel() for ax in stats_axes)
     assert stats_fig.get_suptitle() == "VGG-11/16: 4 images"
     maps = {"Grad-CAM": probe.grad_cam(model, x[:2]), "saliency": probe.saliency(model, x[:2])}
-    assert len(plots.plot_attributions(x[:2], maps).axes) == 6 + 2  # 2 x 3 panels, a colourbar per map
-    assert len(plots.plot_embedding(np.random.rand(4, 2), [0, 1, 1, 2], ["a", "b", "c"]).axes) == 1
+    assert len(plots.feature_maps.plot_attributions(x[:2], maps).axes) == 6 + 2  # 2 x 3 panels, a colourbar per map
+    assert len(plots.feature_maps.plot_embedding(np.random.rand(4, 2), [0, 1, 1, 2], ["a", "b", "c"]).axes) == 1
     with pytest.raises(ValueError, match="no spatial maps"):
-        plots.plot_feature_maps(model, x[0], "fc6")
+        plots.feature_maps.plot_feature_maps(model, x[0], "fc6")
     with pytest.raises(ValueError, match=r"relu1_1 has 4 channels \(0 to 3\); got channel 4"):
-        plots.plot_channel(model, x[0], "relu1_1", 4)  # never wraps round to channel 0
+        plots.feature_maps.plot_channel(model, x[0], "relu1_1", 4)  # never wraps round to channel 0
     assert probe.layer_widths(model, x)["relu1_1"] == 4 and probe.layer_widths(model, x)["relu5_2"] == 32
 
 
@@ -47,7 +47,7 @@ def test_attribution_colourbars_say_what_they_measure_and_share_a_scale(probed):
     grey = probe.occlusion(model, x[:2], window=8, stride=8)
     dark = probe.occlusion(model, x[:2], window=8, stride=8, baseline=black)
     maps = {"occlusion, grey": grey, "occlusion, black": dark, "Grad-CAM": probe.grad_cam(model, x[:2])}
-    fig = plots.plot_attributions(x[:2], maps, units={"Grad-CAM": "a.u."})
+    fig = plots.feature_maps.plot_attributions(x[:2], maps, units={"Grad-CAM": "a.u."})
     bars = fig.axes[-3:]
     assert [b.get_xlabel() for b in bars] == ["drop in P(c | x)", "drop in P(c | x)", "a.u."]
     panels = fig.axes[:-3]  # row by row: image, then one panel per map

@@ -18,7 +18,7 @@ def squares(ax):
     [(2, 3, False, [1, 3, 5]), (3, 3, False, [1, 3, 5, 7]), (2, 3, True, [1, 3, 4, 8, 10])],
 )
 def test_receptive_field_squares(layers, kernel, pool, expected):
-    ax = plots.plot_receptive_field(layers, kernel, pool=pool).axes[0]
+    ax = plots.receptive_fields.plot_receptive_field(layers, kernel, pool=pool).axes[0]
     assert squares(ax) == expected  # the centre pixel, then one square per layer
     if not pool:
         c = receptive.stack_vs_single(layers, kernel, 64)
@@ -28,7 +28,7 @@ def test_receptive_field_squares(layers, kernel, pool, expected):
 def test_vgg16_stage_squares_over_an_image():
     with torch.device("meta"):
         stages = analysis.stage_table(analysis.layer_table(models.vgg16()))
-    ax = plots.plot_vgg_receptive_fields(stages, pretrained.sample_image()).axes[0]
+    ax = plots.receptive_fields.plot_vgg_receptive_fields(stages, pretrained.sample_image()).axes[0]
     assert squares(ax) == [6, 16, 44, 100, 212]
     assert ax.images[0].get_array().shape[:2] == (224, 224)
     assert ax.get_title().startswith("VGG-16 (config D)")
@@ -38,7 +38,7 @@ def test_vgg16_stage_squares_over_an_image():
 def test_erf_heatmap_with_theoretical_square():
     erf = torch.zeros(20, 20)
     erf[5:15, 5:15] = 1
-    fig = plots.plot_erf({"a": erf, "b": erf}, rf=10)
+    fig = plots.receptive_fields.plot_erf({"a": erf, "b": erf}, rf=10)
     axes = [ax for ax in fig.axes if ax.images and ax.get_title()]
     assert len(axes) == 2
     square = [p for p in axes[0].patches if isinstance(p, Rectangle)][0]
@@ -48,14 +48,14 @@ def test_erf_heatmap_with_theoretical_square():
 def test_erf_plotted_range_is_centred_on_the_units_centre():
     erf = torch.zeros(40, 40)
     erf[4:24, 4:24] = 1  # a field of 20 px centred on 13.5, nearer the top-left corner: 14 px of map on that side
-    ax = [a for a in plots.plot_erf({"a": erf}, rf=20).axes if a.images][0]
+    ax = [a for a in plots.receptive_fields.plot_erf({"a": erf}, rf=20).axes if a.images][0]
     assert ax.get_xlim() == (-0.5, 27.5) and ax.get_ylim() == (27.5, -0.5)
 
 
 def test_unit_centres_mark_every_unit_and_one_field_per_layer():
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.MaxPool2d(2))
     table = analysis.layer_table(net, (1, 16, 16))
-    ax = plots.plot_unit_centres(table, 16, unit=2).axes[0]
+    ax = plots.receptive_fields.plot_unit_centres(table, 16, unit=2).axes[0]
     dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata()) > 1]
     # drawn from the deepest layer (the pool) up to the first conv
     assert [list(d.get_xdata()) for d in dots] == [[1.0 + 2 * i for i in range(8)], [0.5 + i for i in range(16)]]
@@ -65,7 +65,7 @@ def test_unit_centres_mark_every_unit_and_one_field_per_layer():
 
 
 def test_erf_axes_are_in_pixels_with_a_labelled_colourbar():
-    fig = plots.plot_erf({"a": torch.ones(8, 8)}, rf=8)
+    fig = plots.receptive_fields.plot_erf({"a": torch.ones(8, 8)}, rf=8)
     ax = [a for a in fig.axes if a.images][0]
     assert "px" in ax.get_xlabel() and "px" in ax.get_ylabel()
     assert any("gradient" in a.get_ylabel() for a in fig.axes if a is not ax)
@@ -74,13 +74,13 @@ def test_erf_axes_are_in_pixels_with_a_labelled_colourbar():
 def test_the_widget_title_says_what_a_stack_of_1x1_convs_costs():
     """1x1 convs never widen the field: the single conv that sees as much is one 1x1 conv, and three hold 3x its
     weights; the title says so instead of a negative saving."""
-    title = plots.plot_receptive_field(3, 1).axes[0].get_title()
+    title = plots.receptive_fields.plot_receptive_field(3, 1).axes[0].get_title()
     assert "saves" not in title and "-" not in title.split("\n")[1] and "3.0x as many" in title
-    assert "saves 45%" in plots.plot_receptive_field(3, 3).axes[0].get_title()  # 27 C^2 against 49 C^2
+    assert "saves 45%" in plots.receptive_fields.plot_receptive_field(3, 3).axes[0].get_title()  # 27 C^2 against 49 C^2
 
 
 def test_the_widget_legend_shows_the_colours_drawn_on_the_grid():
-    ax = plots.plot_receptive_field(3, 3).axes[0]
+    ax = plots.receptive_fields.plot_receptive_field(3, 3).axes[0]
     squares_drawn = {p.get_label(): p.get_facecolor() for p in ax.patches}
     legend = ax.get_legend()
     for handle, text in zip(legend.legend_handles, legend.get_texts()):

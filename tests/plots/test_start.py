@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 def test_vgg16_stack_draws_every_conv_pool_and_fc_with_the_papers_names():
     table = analysis.layer_table(on_meta(models.vgg16))
-    ax = plots.plot_vgg_stack(table).axes[0]
+    ax = plots.start.plot_vgg_stack(table).axes[0]
     boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert len(boxes) == 13 + 5 + 3
     assert [b.get_height() for b in boxes[:3]] == [224, 224, 112]  # conv1_1, conv1_2, pool1: H of the output

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 def test_where_plot_has_one_bar_per_weight_layer():
     with torch.device("meta"):
         table = analysis.layer_table(models.vgg16())
-    top, bottom = plots.plot_where(table).axes[:2]
+    top, bottom = plots.vgg16.plot_where(table).axes[:2]
     assert len(top.patches) == 16
     assert max(p.get_height() for p in top.patches) == pytest.approx((25088 * 4096 + 4096) / 1e6)
 
 
 def test_configs_and_forward_plots_draw():
-    fig = plots.plot_configs(analysis.config_table())
+    fig = plots.vgg16.plot_configs(analysis.config_table())
     params = fig.axes[0]
     assert [round(p.get_height()) for p in params.patches[:6]] == [133, 133, 133, 134, 138, 144]
     assert params.get_ylim()[0] == 0  # bars start at zero: differences are not exaggerated
@@ -32,19 +32,19 @@ def test_configs_and_forward_plots_draw():
             "memory_source": ["estimate (layer table)"] * 2,
         }
     )
-    fig = plots.plot_forward(results)
+    fig = plots.vgg16.plot_forward(results)
     assert "estimate" in fig.axes[1].get_title()
 
 
 def test_configs_plot_shows_table_3_from_zero():
-    fig = plots.plot_configs(analysis.config_table())
+    fig = plots.vgg16.plot_configs(analysis.config_table())
     errors = fig.axes[2]
     assert [p.get_height() for p in errors.patches] == [29.6, 29.7, 28.7, 28.1, 27.0, 27.3]
     assert all(ax.get_ylim()[0] == 0 for ax in fig.axes[:3])
 
 
 def test_configs_legend_hides_no_bar():
-    fig = plots.plot_configs(analysis.config_table())
+    fig = plots.vgg16.plot_configs(analysis.config_table())
     params = fig.axes[0]
     fig.canvas.draw()
     legend = params.get_legend().get_window_extent()
@@ -54,10 +54,10 @@ def test_configs_legend_hides_no_bar():
 def test_where_plot_uses_the_papers_names():
     with torch.device("meta"):
         table = analysis.layer_table(models.vgg11())
-    bottom = plots.plot_where(table).axes[1]
+    bottom = plots.vgg16.plot_where(table).axes[1]
     labels = [t.get_text() for t in bottom.get_xticklabels()]
     assert labels[:3] == ["conv1_1", "conv2_1", "conv3_1"] and labels[-3:] == ["fc6", "fc7", "fc8"]
-    fig = plots.plot_where(table, title="VGG-11 (config A) at 224 x 224 px")
+    fig = plots.vgg16.plot_where(table, title="VGG-11 (config A) at 224 x 224 px")
     assert fig.texts[0].get_text() == "VGG-11 (config A) at 224 x 224 px"  # a widget's title names its choice
 
 
@@ -66,7 +66,7 @@ def test_forward_plot_stacks_activations_on_the_weights():
         {"batch_size": [1, 4], "ms_per_batch": [10.0, 30.0], "ms_min": [9.0, 28.0], "ms_max": [12.0, 33.0],
          "weights_MB": [500.0, 500.0], "peak_memory_MB": [20.0, 80.0], "memory_source": ["estimate (layer table)"] * 2}
     )  # fmt: skip
-    time_ax, memory_ax = plots.plot_forward(results, "CPU").axes
+    time_ax, memory_ax = plots.vgg16.plot_forward(results, "CPU").axes
     assert [t.get_text() for t in time_ax.get_xticklabels()] == ["1", "4"]  # the batch sizes, not log ticks
     assert time_ax.get_yscale() == "linear" and time_ax.get_ylim()[0] == 0
     heights = [(p.get_y(), p.get_height()) for p in memory_ax.patches]
@@ -78,7 +78,7 @@ def test_score_map_shows_the_best_classes_by_their_mean_score():
     scores = torch.zeros(1, 5, 2, 3)
     scores[0, 3] = 2.0
     scores[0, 1, 0, 0] = 3.0  # one high cell, mean 0.5
-    fig = plots.plot_score_map(pretrained.sample_image(), scores, list("abcde"), top=2, input_size=(300, 256))
+    fig = plots.vgg16.plot_score_map(pretrained.sample_image(), scores, list("abcde"), top=2, input_size=(300, 256))
     titles = [ax.get_title() for ax in fig.axes if ax.images][1:]
     assert titles == ["d: mean 2.00", "b: mean 0.50"]
     assert "300 x 256 px (height x width)" in fig.axes[0].get_title()  # the order the notebook prints

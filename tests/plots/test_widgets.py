@@ -11,12 +11,12 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_interactive_returns_the_static_figure_and_checks_controls():
-    fig = plots.interactive(plots.plot_receptive_field, layers=(1, 6), kernel=[1, 3, 5])
+    fig = plots.widgets.interactive(plots.receptive_fields.plot_receptive_field, layers=(1, 6), kernel=[1, 3, 5])
     assert isinstance(fig, matplotlib.figure.Figure)
     with pytest.raises(TypeError, match="no argument"):
-        plots.interactive(plots.plot_receptive_field, depth=(1, 6))
+        plots.widgets.interactive(plots.receptive_fields.plot_receptive_field, depth=(1, 6))
     with pytest.raises(TypeError, match="no argument"):
-        plots.interactive(plots.plot_receptive_field, limits={"depth": lambda **_: 3})
+        plots.widgets.interactive(plots.receptive_fields.plot_receptive_field, limits={"depth": lambda **_: 3})
 
 
 def test_in_a_live_kernel_one_bundle_holds_the_widget_and_the_static_png(monkeypatch):
@@ -32,7 +32,7 @@ def test_in_a_live_kernel_one_bundle_holds_the_widget_and_the_static_png(monkeyp
 
     monkeypatch.setattr(widgets, "_widget_modules", lambda: (ipywidgets, show))
     monkeypatch.setattr(plt, "show", lambda: None)
-    fig = plots.interactive(plots.plot_receptive_field, layers=(1, 6))
+    fig = plots.widgets.interactive(plots.receptive_fields.plot_receptive_field, layers=(1, 6))
     assert len(shown) == 1 and {"image/png", widgets.WIDGET_VIEW} <= set(shown[0])
     assert alts == [describe(fig)] and "x: input column" in alts[0]  # the static PNG has its alt text too
     open_figures = [plt.figure(n) for n in plt.get_fignums()]
@@ -62,7 +62,7 @@ def test_limits_keep_a_slider_inside_the_chosen_layer(monkeypatch):
 
     monkeypatch.setattr(ipywidgets, "interactive", spy)
     monkeypatch.setattr(spy, "widget_from_abbrev", real.widget_from_abbrev, raising=False)
-    plots.interactive(
+    plots.widgets.interactive(
         plot, layer=list(widths), channel=(0, 63), limits={"channel": lambda layer, **_: widths[layer] - 1}
     )
     layer, channel = captured["layer"], captured["channel"]
@@ -89,7 +89,7 @@ def test_widget_labels_are_never_cut(monkeypatch):
     monkeypatch.setattr(plt, "show", lambda: None)
     monkeypatch.setattr(ipywidgets, "interactive", spy)
     monkeypatch.setattr(spy, "widget_from_abbrev", real.widget_from_abbrev, raising=False)
-    plots.interactive(plots.plot_receptive_field, layers=(1, 6), channels=[64, 128])
+    plots.widgets.interactive(plots.receptive_fields.plot_receptive_field, layers=(1, 6), channels=[64, 128])
     assert {name: c.style.description_width for name, c in captured.items()} == {
         "layers": "initial",
         "channels": "initial",

@@ -1,5 +1,5 @@
 """The one function that composes a training batch: its order, flips, shifts, zooms and layout against the parts
-drawn by hand from the seed, and ``fit`` and ``lessons.accuracy_gap`` both taking their batches from it, with the
+drawn by hand from the seed, and ``fit`` and ``evaluation.accuracy_gap`` both taking their batches from it, with the
 whole ``FitConfig`` (so an augmentation added to the config cannot reach one of them and miss the other)."""
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 
 from vgg_edu.data import augment
 from vgg_edu.data.inputs import InputSpec, to_input
-from vgg_edu.training import batches, lessons, loop
+from vgg_edu.training import batches, evaluation, loop
 from vgg_edu.training.batches import training_batches
 from vgg_edu.training.config import FitConfig
 
@@ -65,7 +65,7 @@ def spy(monkeypatch):
         yield from made
 
     monkeypatch.setattr(loop, "training_batches", recording)
-    monkeypatch.setattr(lessons, "training_batches", recording)
+    monkeypatch.setattr(evaluation, "training_batches", recording)
     return calls
 
 
@@ -81,7 +81,7 @@ def test_fit_trains_on_the_batches_training_batches_makes(spy):
 def test_accuracy_gap_measures_the_batch_training_batches_makes(spy):
     ds, model = tiny_data(n_val=20), small_model()
     history = loop.fit(model, ds, epochs=1, batch_size=32, quiet=True)
-    gap = lessons.accuracy_gap(model, ds, history, AUGMENTED, n=40)["accuracy"]
+    gap = evaluation.accuracy_gap(model, ds, history, AUGMENTED, n=40)["accuracy"]
     fitted, call = spy  # fit's epoch, then the lesson's one batch
     assert fitted["config"].batch_size == 32 and call["config"] is AUGMENTED
     assert torch.equal(call["images"], ds.train_images[:40])

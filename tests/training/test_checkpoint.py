@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from vgg_edu import paths
 from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.data.inputs import CLASSES, InputSpec, to_input
 from vgg_edu.training import checkpoint
@@ -214,25 +215,6 @@ def test_an_unwritable_checkpoint_fails_before_training(tmp_path, monkeypatch):
     assert torch.equal(model.features[0].weight, before)
 
 
-def test_check_writable_tries_for_real_and_changes_nothing(tmp_path, monkeypatch):
-    existing = tmp_path / "m.pt"
-    existing.write_bytes(b"keep me")
-    assert checkpoint.check_writable(existing) == existing and existing.read_bytes() == b"keep me"
-    assert checkpoint.check_writable(tmp_path / "new" / "deeper" / "m.pt")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no probe file, no folder made
-    with pytest.raises(IsADirectoryError, match="is a folder"):
-        checkpoint.check_writable(tmp_path)
-    with pytest.raises(PermissionError, match="cannot write"):
-        checkpoint.check_writable(existing / "under_a_file.pt")
-
-    def read_only(*args, **kwargs):
-        raise OSError(30, "Read-only file system")
-
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", read_only)
-    with pytest.raises(PermissionError, match="Read-only file system"):
-        checkpoint.check_writable(tmp_path / "other.pt")
-
-
 def test_a_checkpoint_has_one_writer_at_a_time(tmp_path):
     path = tmp_path / "run.pt"
     with Lock(path):
@@ -284,6 +266,6 @@ def test_one_refusal_for_a_file_in_the_way_and_one_for_a_folder(tmp_path):
         checkpoint.refuse_to_replace(path, resume=False, overwrite=False)
     with pytest.raises(FileExistsError, match=r"exists: pass overwrite=True \(--overwrite\) to replace it"):
         checkpoint.refuse_to_replace(path, resume=False, overwrite=False, resumable=False)
-    assert checkpoint.not_a_folder(path) == path
+    assert paths.not_a_folder(path) == path
     with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a folder; give a file path such as .*metrics.json"):
-        checkpoint.not_a_folder(tmp_path, "metrics.json")
+        paths.not_a_folder(tmp_path, "metrics.json")

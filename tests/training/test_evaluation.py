@@ -5,8 +5,11 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix as sk_confusion
 
+from vgg_edu.data.image_splits import ImageSplits
 from vgg_edu.data.inputs import to_input
-from vgg_edu.training.evaluation import eval_batch_size, evaluate, misclassified, predict
+from vgg_edu.training.config import FitConfig
+from vgg_edu.training.evaluation import accuracy_gap, eval_batch_size, evaluate, misclassified, predict
+from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data
 
@@ -48,3 +51,18 @@ def test_evaluation_batches_shrink_with_the_input_and_follow_the_model_layout():
     plain = predict(model, ds.test_images)
     model.to(memory_format=torch.channels_last)
     assert torch.allclose(predict(model, ds.test_images, batch_size=7), plain, atol=1e-5)
+
+
+def test_accuracy_gap_measures_the_same_images_four_ways():
+    ds = tiny_data(n_val=20)
+    model = small_model()
+    history = fit(model, ds, epochs=1, batch_size=32, flip=True, translate=2, quiet=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gap = accuracy_gap(model, ds, history, FitConfig(flip=True, translate=2), n=64)["accuracy"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm's statistics kept
+    val_hits = (predict(model, ds.val_images).argmax(1) == ds.val_labels).sum()  # an independent count
+    assert gap.iloc[0] == history.final["train_acc"] and gap.iloc[-1] == int(val_hits) / len(ds.val_labels)
+    as_val = ImageSplits(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels).hold_out(0)
+    as_val.val_images, as_val.val_labels = ds.train_images[:64], ds.train_labels[:64]
+    assert gap.iloc[3] == evaluate(model, as_val, "val")  # eval mode, as stored: evaluate's own count
+    assert ((gap >= 0) & (gap <= 1)).all() and len(gap) == 5

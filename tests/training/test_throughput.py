@@ -4,7 +4,7 @@ in the weights, a compiled run resumes exactly. (The CUDA side: ``benchmarks/gpu
 import pytest
 import torch
 
-from vgg_edu import runtime
+from vgg_edu import timing
 from vgg_edu.training import loop, throughput
 from vgg_edu.training.loop import fit
 
@@ -132,7 +132,7 @@ def test_a_compiled_run_stopped_and_resumed_is_the_run_never_stopped(traced, tmp
 @pytest.mark.cuda
 def test_on_cuda_no_step_synchronises_between_log_points(monkeypatch):
     """PyTorch's own detector: every implicit wait for the GPU (``.item()``, a blocking copy) raises."""
-    epoch, log, sync = loop._train_epoch, loop._log_step, runtime.synchronize
+    epoch, log, sync = loop._train_epoch, loop._log_step, timing.synchronize
     logged = []
 
     def mode(level, f):
@@ -147,7 +147,7 @@ def test_on_cuda_no_step_synchronises_between_log_points(monkeypatch):
 
     monkeypatch.setattr(loop, "_train_epoch", mode("error", epoch))
     monkeypatch.setattr(loop, "_log_step", mode("default", lambda run, loss: logged.append(run.step) or log(run, loss)))
-    monkeypatch.setattr(runtime, "synchronize", mode("default", sync))
+    monkeypatch.setattr(timing, "synchronize", mode("default", sync))
     try:
         fit(small_model(), tiny_data(), log_every=5, device="cuda", translate=2, **RUN)
     finally:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import analysis, runtime
+from .. import analysis, timing
 from ..data.inputs import spec_of
 from ..models import VGG
 from ..training.config import FitConfig
@@ -65,17 +65,17 @@ def pruning_sweep(
 def speed_table(models: dict, data, *, batch_sizes=(1, 64), repeats: int = 20) -> pd.DataFrame:
     """One row per model (a dict name -> model): file size (MB), CPU latency (ms per forward pass) at each batch
     size, validation accuracy. Every model is moved to the CPU and timed there in turns
-    (``runtime.median_ms_in_turns``: a warm-up round, then ``repeats`` rounds of one pass of each model at each
+    (``timing.median_ms_in_turns``: a warm-up round, then ``repeats`` rounds of one pass of each model at each
     batch size, on this process's thread count), so that a change in a shared machine's load hits all alike and the
     ratios compare."""
-    for b in batch_sizes:  # (repeats: checked by runtime.median_ms_in_turns)
+    for b in batch_sizes:  # (repeats: checked by timing.median_ms_in_turns)
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise ValueError(f"batch size must be a positive whole number (timed forward passes); got {b!r}")
     models = {name: model.cpu().eval() for name, model in models.items()}
     threads = torch.get_num_threads()
     works = {(name, b): (functools.partial(_forward, model, torch.randn(b, *_input_size(model))), threads)
              for name, model in models.items() for b in batch_sizes}  # fmt: skip
-    ms = runtime.median_ms_in_turns(works, per=1, repeats=repeats)
+    ms = timing.median_ms_in_turns(works, per=1, repeats=repeats)
     rows = []
     for name, model in tqdm(models.items(), desc="accuracy"):
         latency = {f"ms_batch_{b}": ms[name, b] for b in batch_sizes}

@@ -51,7 +51,7 @@ def plot_history(history: History, fig=None, title: str | None = None):
 
 class LivePlot(Callback):
     """A ``fit`` callback: the loss/accuracy figure, redrawn in place in a notebook while the run goes on; ``title``
-    (what was run) above it. The figure stays in ``.fig`` after the run (for ``runtime.save_figure``)."""
+    (what was run) above it. The figure stays in ``.fig`` after the run (for ``figures.save_figure``)."""
 
     def __init__(self, every_s: float = 5.0, title: str | None = None):
         from IPython.display import display

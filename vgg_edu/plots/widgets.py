@@ -27,7 +27,7 @@ def interactive(plot, *, limits: dict | None = None, **controls):
     The same on ipywidgets 7.7 (Google Colab's) and 8 (JupyterLab 4's). With
     no kernel or no ipywidgets the static figure is shown. An exception inside a redraw is shown with its traceback
     in the widget's output area, never swallowed. Returns the static figure (drawn with ``plot``'s defaults), for
-    ``runtime.save_figure``.
+    ``figures.save_figure``.
     """
     params = inspect.signature(plot).parameters
     unknown = (set(controls) | set(limits or {})) - set(params)

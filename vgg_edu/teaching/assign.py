@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import exercises, runtime
+from .. import exercises, paths
 from . import redact, sandbox
 
 SOLUTIONS_CELL = re.compile(r"ex\.solution\(")
@@ -119,7 +119,7 @@ def assign(out: Path, notebooks: Path) -> list[Path]:
 
 
 def assign_command(args) -> int:
-    notebooks = args.notebooks or (runtime.repo_root() / "notebooks" if runtime.repo_root() else None)
+    notebooks = args.notebooks or (paths.repo_root() / "notebooks" if paths.repo_root() else None)
     if notebooks is None or not notebooks.is_dir() or not list(notebooks.glob("[0-9][0-9]_*.ipynb")):
         print("error: no course notebooks found; pass --notebooks DIR (the repository's notebooks/)", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """A training batch, composed in one place: the run's order and flips (``inputs.batches``), its shifts and zooms
 (``augment.for_epoch``), on the device, in the run's memory layout. ``fit`` and every lesson that measures
-augmented training images (``lessons.accuracy_gap``) take their batches from ``training_batches``, so that an
+augmented training images (``evaluation.accuracy_gap``) take their batches from ``training_batches``, so that an
 augmentation added to ``FitConfig`` is added here once and reaches all of them.
 """
 

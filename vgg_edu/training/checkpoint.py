@@ -22,6 +22,7 @@ import torch
 from .. import runtime
 from ..data.inputs import InputSpec, with_spec
 from ..models import VGG
+from ..paths import check_writable
 from . import distributed
 from .callbacks import Callback
 from .config import FitConfig
@@ -40,15 +41,6 @@ def temporary_files(path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
 
 
-def not_a_folder(path, example: str = "model.pt") -> Path:
-    """``path``, or (where it is a folder) the one "is a folder" refusal: an ``IsADirectoryError`` that names a file
-    path to give instead (``example`` in that folder)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path such as {path / example}")
-    return path
-
-
 def refuse_to_replace(path, *, resume: bool, overwrite: bool, resumable: bool = True) -> None:
     """The one overwrite refusal: a ``FileExistsError`` when ``path`` exists and neither ``resume`` (continue the run
     saved there; ``resumable=False`` for a file that is replaced when the run it belongs to is continued, as the
@@ -59,28 +51,6 @@ def refuse_to_replace(path, *, resume: bool, overwrite: bool, resumable: bool = 
         raise FileExistsError(
             f"{path} already exists: pass {how}overwrite=True (--overwrite) to replace it, or another path"
         )
-
-
-def check_writable(path) -> Path:
-    """Raise a ``PermissionError`` naming ``path`` when it cannot be written, by trying: a file is created (and
-    removed) in the nearest folder that exists, since ``os.access`` says yes to root on read-only mounts and
-    ``/proc``. An existing file is opened for appending, which changes nothing in it."""
-    path = not_a_folder(path)
-    folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
-    try:
-        if not folder.is_dir():
-            raise NotADirectoryError(20, "not a folder", str(folder))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".vgg_edu-write-test.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(tmp)
-        if path.exists():
-            with open(path, "ab"):
-                pass
-    except OSError as err:
-        raise PermissionError(
-            f"cannot write {path}: {folder} does not take new files ({err.strerror or err}). Choose another path."
-        ) from err
-    return path
 
 
 class CheckpointBusy(OSError):

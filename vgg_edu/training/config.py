@@ -22,7 +22,7 @@ SCHEDULES = ("constant", "cosine", "onecycle", "step", "plateau", "plateau3")
 """What ``optim.make_optimizer`` and ``optim.make_scheduler`` build (and the CLI offers)."""
 
 DEFAULT_CHECKPOINT = "vgg11_fashion_mnist.pt"
-"""The classroom model's file in ``runtime.artifacts_dir()``: notebook 04 and the CLI write it, notebook 05 reads it."""
+"""The classroom model's file in ``paths.artifacts_dir()``: notebook 04 and the CLI write it, notebook 05 reads it."""
 
 _HOW = {"how": True}
 

@@ -7,16 +7,21 @@ C[i, j] counts the images of true class i predicted as class j.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runtime
+from .. import cpu, runtime
 from ..data import augment
 from ..data.image_splits import ImageSplits
 from ..data.inputs import InputSpec, batches, spec_of
+from .batches import training_batches
+from .config import FitConfig
+from .history import History
 
 
 @dataclass
@@ -69,7 +74,7 @@ def predict(
     ``batch_size`` defaults to ``eval_batch_size`` of the input size, ``channels_last`` to the layout of the model's
     weights (``fit`` leaves them channels-last). ``device``: see ``runtime``'s device rule."""
     device = runtime.place(model, device)
-    runtime.keep_freed_memory(device)
+    cpu.keep_freed_memory(device)
     spec = spec if spec is not None else spec_of(model)
     batch_size = batch_size or eval_batch_size(spec.size)
     if channels_last is None:
@@ -113,3 +118,35 @@ def evaluate(
     if not details:
         return accuracy
     return Evaluation(accuracy, float(F.cross_entropy(logits, labels)), predictions, labels.clone(), logits.softmax(1))
+
+
+def accuracy_gap(
+    model: nn.Module, data: ImageSplits, history: History, config: FitConfig, *, n: int = 5000, name="accuracy"
+):
+    """Why training accuracy trails validation accuracy early on, in four measurements of the same training images
+    (``n`` of them): the running mean over the epoch that ``fit`` reports; the end-of-epoch model in train mode
+    (dropout, BatchNorm's batch statistics) on images augmented as ``config`` says (flip, translate, max_zoom); the
+    same in eval mode; in eval mode on the images as stored; then the validation accuracy. A table, its column
+    ``name``."""
+    images, labels = data.train_images[:n], data.train_labels[:n]
+    spec, device = spec_of(model, data), runtime.model_device(model)
+    one_batch = training_batches(images, labels, config, spec=spec, device=device, seed=config.seed, shuffle=False,
+                                 batch_size=len(labels))  # fmt: skip
+    augmented, _ = next(one_batch)
+    clean = spec(images, device)
+    scratch = copy.deepcopy(model)  # train mode updates BatchNorm's running statistics: not on the real model
+
+    def accuracy(x, training):
+        scratch.train(training)
+        with torch.no_grad():
+            predicted = torch.cat([scratch(chunk).argmax(1).cpu() for chunk in x.split(500)])
+        return int((predicted == labels).sum()) / len(labels)
+
+    rows = {
+        "train: running mean over the epoch (fit's train_acc)": history.final["train_acc"],
+        "train: end-of-epoch model, train mode (dropout, batch statistics), augmented": accuracy(augmented, True),
+        "train: end-of-epoch model, eval mode, augmented": accuracy(augmented, False),
+        "train: end-of-epoch model, eval mode, as stored": accuracy(clean, False),
+        "validation: end-of-epoch model, eval mode": evaluate(model, data, "val"),
+    }
+    return pd.DataFrame({name: rows})

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import runtime
+from .. import cpu, runtime, timing
 from ..data import augment
 from ..data.image_splits import ImageSplits
 from ..data.inputs import InputSpec, num_batches, spec_of
@@ -240,7 +240,7 @@ def _train_epoch(run: Run, callbacks) -> None:
                 run.stopped = True
         if run.interrupted or run.over:
             break
-    runtime.synchronize(run.device)
+    timing.synchronize(run.device)
     run.sums["train_s"] += time.perf_counter() - t0
 
 
@@ -293,7 +293,7 @@ def _start(
     if path is not None:  # writable: checked by the run's Lock, which fit takes first
         refuse_to_replace(path, resume=resume, overwrite=overwrite)
     device = runtime.place(model, device)
-    runtime.keep_freed_memory(device)
+    cpu.keep_freed_memory(device)
     amp = device.type == "cuda" if config.amp is None else config.amp
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -375,8 +375,8 @@ def fit(
       ``resume=True`` continues the saved run exactly (a config that differs is refused); ``overwrite=True``
       replaces it; without either an existing file is never touched.
     - ``quiet``: no progress bar and no line per epoch. ``callbacks`` watch the run (``training.callbacks``; a live
-      plot: ``plots.LivePlot()``) and may stop it (``StopTraining``); ``meta``: notes kept in the history and the
-      checkpoint (a resumed run keeps the saved ones, ``meta`` adding to them).
+      plot: ``plots.training.LivePlot()``) and may stop it (``StopTraining``); ``meta``: notes kept in the history
+      and the checkpoint (a resumed run keeps the saved ones, ``meta`` adding to them).
     """
     config = (config if config is not None else FitConfig()).replace(**changes)
     path = Path(checkpoint) if checkpoint is not None else None

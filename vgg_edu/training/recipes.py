@@ -47,7 +47,7 @@ class Recipe:
 
 
 _CLASSROOM_V1 = Recipe(
-    model=dict(width_divisor=8, batch_norm=True, dropout=0.2, head="gap", init="torchvision", input_size=32),
+    model=dict(width_divisor=8, batch_norm=True, dropout=0.2, head="gap", init="kaiming_fan_out", input_size=32),
     fit=FitConfig(epochs=10, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle", flip=True),
 )
 
@@ -87,7 +87,7 @@ def build_model(
     ``head``, ``init``, ``input_size``). Seeded, so the same seed gives the same initial weights.
     """
     kw = dict(recipe(name).model) | changes
-    init, size = kw.pop("init", "torchvision"), kw.pop("input_size", None)
+    init, size = kw.pop("init", "kaiming_fan_out"), kw.pop("input_size", None)
     spec = data.input_spec(size) if data is not None else InputSpec(size=size)
     runtime.seed_everything(seed)
     model = init_weights(VGG(config, in_channels=len(spec.mean), num_classes=len(spec.classes), **kw), init)

@@ -6,7 +6,7 @@ small (9.6 M multiply-accumulates per image) that the launches, not the arithmet
 
 - keeps its running sums on the device, reads the loss once per logging interval (``loop._log_step``) and the
   sums once per epoch (``loop._end_epoch``), and waits for the GPU at the end of each epoch, to time it
-  (``runtime.synchronize``);
+  (``timing.synchronize``);
 - makes the next batch while this step runs (``ahead``): on CUDA on a second stream, from pinned memory
   (``FitConfig.prefetch``; None: on CUDA only, as nothing can overlap on a CPU);
 - can replay the network's forward and backward pass as CUDA graphs, one launch for all its kernels

@@ -1,0 +1,83 @@
+"""The CPU's threads (the fastest count, or the one OMP_NUM_THREADS asks for) and its allocator."""
+
+import platform
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vgg_edu import cpu
+
+
+def test_choose_threads_takes_the_faster_count(monkeypatch):
+    threads = torch.get_num_threads()
+    clock = iter(range(10_000))
+    slow_when_two = {1: 1, 2: 40}  # seconds per measured step, as on an oversubscribed CPU
+
+    def fake_clock():
+        return next(clock) * slow_when_two[torch.get_num_threads()]
+
+    monkeypatch.setattr(cpu.time, "perf_counter", fake_clock)
+    try:
+        best, line = cpu.choose_threads((1, 2), repeats=3)
+        assert best == 1 and torch.get_num_threads() == 1
+        assert line == "1 CPU thread, the fastest here now (a small training step: 1000.0 ms on 1, 40000.0 ms on 2)"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_fitting_threads_obey_omp_num_threads_where_it_is_set(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(cpu, "choose_threads", lambda *a, **k: pytest.fail("measured although the count was set"))
+    torch.set_num_threads(1)
+    try:
+        assert cpu.use_fitting_threads() == "1 CPU thread, as OMP_NUM_THREADS=1 asks"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_fitting_threads_measure_one_against_the_default_where_unset(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    asked = []
+    monkeypatch.setattr(cpu, "choose_threads", lambda candidates: asked.append(candidates) or (1, "1 CPU thread"))
+    torch.set_num_threads(4)
+    try:
+        assert cpu.use_fitting_threads() == "1 CPU thread"
+        assert asked == [(1, 2, 4)]  # one thread, two, and PyTorch's default
+    finally:
+        torch.set_num_threads(threads)
+
+
+_FAULTS = """
+import resource, sys, torch
+from vgg_edu import cpu
+kept = cpu.keep_freed_memory() if sys.argv[1] == "keep" else False
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    torch.ones(50_000_000).sum()  # 200 MB, allocated, filled and freed
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+counts = [faults() for _ in range(12)]  # the heap settles in a few rounds (freed blocks fragment it at first)
+print(kept, sum(counts[-3:]))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+def test_kept_memory_is_reused_without_faulting_pages_in_again():
+    """200 MB is 48,828 pages of 4 KiB: glibc maps and unmaps them at every allocation unless told to keep them;
+    the last three of twelve allocations fault 3 x 48,828 pages in, or none."""
+    runs = {}
+    for mode in ("default", "keep"):
+        out = subprocess.run(
+            [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, timeout=120
+        )
+        kept, faults = out.stdout.split()
+        runs[mode] = (kept, int(faults))
+    assert runs["default"][0] == "False" and runs["default"][1] > 3 * 48_000
+    assert runs["keep"][0] == "True" and runs["keep"][1] < 2_000
+
+
+def test_keep_freed_memory_leaves_other_devices_alone():
+    assert cpu.keep_freed_memory("meta") is False
