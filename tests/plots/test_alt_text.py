@@ -25,28 +25,23 @@ def test_outside_a_kernel_nothing_is_registered():
     assert alt_text.register() is False
 
 
+def _figure_outputs(first_lines: str) -> list[dict]:
+    """The image outputs of one executed cell: ``first_lines``, then a figure with a title and an x label."""
+    nb = nbformat.v4.new_notebook()
+    source = (
+        f"import matplotlib.pyplot as plt\n{first_lines}\nfig, ax = plt.subplots()\nax.set(title='loss', xlabel='step')"
+    )
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    return [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+
+
 def test_importing_plots_patches_nothing():
     """Only an explicit call (a notebook's ``notebook.start``) gives figures alt text, never an import."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(
-            "import matplotlib.pyplot as plt\nfrom vgg_edu import plots\n"
-            "fig, ax = plt.subplots()\nax.set(title='loss', xlabel='step')"
-        )
-    ]
-    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
-    images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    images = _figure_outputs("from vgg_edu import plots")
     assert len(images) == 1 and "alt" not in images[0].get("metadata", {}).get("image/png", {})
 
 
 def test_a_notebooks_figure_output_carries_its_alt_text():
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(
-            "import matplotlib.pyplot as plt\nfrom vgg_edu import notebook\nnotebook.start()\n"
-            "fig, ax = plt.subplots()\nax.set(title='loss', xlabel='step')"
-        )
-    ]
-    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
-    images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    images = _figure_outputs("from vgg_edu import notebook\nnotebook.start()")
     assert len(images) == 1 and images[0]["metadata"]["image/png"]["alt"] == "loss (x: step)"
