@@ -217,8 +217,12 @@ def test_05_calls_its_sanity_check_a_simplified_version_of_adebayo_et_al():
 
 
 def test_05_claims_about_the_trained_model_are_said_of_this_network():
-    said = [c for c in _claims("05") if "zero_fraction" in c or "blank_share" in c or "grey_share" in c]
-    assert len(said) == 3 and all("this network" in c for c in said), said
+    said = [c for c in _claims("05") if "zero_fraction" in c or "grey_share" in c]
+    assert len(said) == 2 and all("this network" in c for c in said), said
+    # how often Grad-CAM's maps are blank depends on the model: 1% at relu4_1 with notebook 04's, 20% with the short
+    # model 05 trains when 04's is missing (text: "almost every image" has a map); printed, not claimed
+    assert not [c for c in _claims("05") if "blank_share" in c]
+    assert "seldom blank" not in _prose("05")
 
 
 @pytest.mark.parametrize("number", ["04", "05"])
