@@ -479,3 +479,19 @@ def test_07_states_no_unchecked_shape_of_one_seeds_curves():
     prose = _prose("07")
     assert "lie on top of each other for the first steps" not in prose
     assert "Compare the curves (seed 0)" in prose and "At each of three seeds the two runs end within" in prose
+
+
+def test_08_reads_distillation_against_a_yardstick_no_smaller_than_the_sampling_error():
+    """Review, 2026-12-07: one pair of plain runs differed by 0.02 points and distillation's +0.3 was called more than
+    that; one accuracy on the validation images has a sampling error of about 0.4 points."""
+    code = _code_cell("08", "kd_table = pd.DataFrame(")
+    assert "yardstick = max(spread_2, two_se)" in code and "len(ds.val_labels)" in code
+    assert "> spread_2" not in code
+    assert "`vgg_edu.quantize`" not in _prose("08")
+
+
+def test_04_5_says_why_1290_is_a_plausible_wrong_answer():
+    from vgg_edu.exercises import lesson04
+
+    said = lesson04._check_04_5(lesson04._warm_up_steps(recipe_name="classroom"))
+    assert "30% of classroom_v1's run" in said and "OneCycleLR" in said

@@ -184,8 +184,11 @@ def _check_04_5(answer):
     n, expected = as_count(answer), _warm_up_steps()
     if n == expected:
         return True
-    if n == _warm_up_steps(recipe_name="classroom"):
-        return "that is the warm-up of the recipe trained above; the question asks about classroom_v1's epochs."
+    if n == _warm_up_steps(recipe_name="classroom"):  # also 30% of classroom_v1's run, OneCycleLR's default share
+        return (
+            f"{n} is the warm-up of the recipe trained above, and also 30% of classroom_v1's run (PyTorch's "
+            "OneCycleLR default): take classroom_v1's own steps and this course's warm-up share."
+        )
     if n == _warm_up_steps(60_000):
         return "that counts all 60,000 training images; the validation images are not trained on."
     if n == 4 * expected or abs(n - 4 * expected) < 20:
