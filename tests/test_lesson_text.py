@@ -495,3 +495,21 @@ def test_04_5_says_why_1290_is_a_plausible_wrong_answer():
 
     said = lesson04._check_04_5(lesson04._warm_up_steps(recipe_name="classroom"))
     assert "30% of classroom_v1's run" in said and "OneCycleLR" in said
+
+
+def test_07_says_the_16_bit_weight_copy_is_a_fixed_cost_not_one_per_image():
+    """Review, 2026-12-07: the per-image memory under autocast is three fifths of float32's because of the max-pools'
+    8-byte indices only; autocast's 16-bit weight copy is a fixed 0.28 GB."""
+    prose = _prose("07")
+    assert "is a fixed cost (0.28 GB for VGG-16), not one per image" in prose
+    assert "and autograd keeps the 16-bit copy of the weights" not in prose
+
+
+def test_06_multi_scale_differences_are_called_validation_accuracy_as_scale_table_measures():
+    import inspect
+
+    from vgg_edu import multiscale
+
+    assert inspect.signature(multiscale.scale_table).parameters["split"].default == "val"
+    code = _code_cell("06", "multiscale.scale_table(")
+    assert "validation accuracy minus Q = 32's" in code and "test accuracy" not in code
