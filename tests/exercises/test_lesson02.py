@@ -224,6 +224,22 @@ def test_a_block_without_relus_fails_by_its_outputs_alone(capsys):
     assert "negative" in capsys.readouterr().out  # the convs, kernels and pool are right: only the values tell
 
 
+def test_a_block_without_relus_is_told_so_whatever_weights_it_drew(capsys):
+    # About one draw in a hundred gives a block without ReLUs positive biases that outweigh its convs on the check's
+    # input: all its outputs there are positive. The message must not follow the draw (the grader's sandbox draws
+    # the weights anew, and once told such a block "output differs" where the kernel said "negative").
+    def biased_without_relus(num_convs, in_channels, out_channels):
+        block = _vgg_block_without_relus(num_convs, in_channels, out_channels)
+        nn.init.constant_(block[num_convs - 1].bias, 1.0)
+        return block
+
+    torch.manual_seed(0)
+    probe = biased_without_relus(3, 4, 6)(torch.randn(2, 4, 8, 8))
+    assert (probe > 0).all()  # the case this test is about: no negative output on an input like the check's
+    assert exercises.check("02.1", biased_without_relus) is False
+    assert "negative" in capsys.readouterr().out
+
+
 def test_valid_padding_is_refused_for_its_padding_and_same_padding_accepted(capsys):
     assert exercises.check("02.1", _vgg_block_valid_padding) is False
     assert "padding 1" in capsys.readouterr().out
