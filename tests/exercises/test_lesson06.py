@@ -39,12 +39,14 @@ def _over_the_classes(logits):  # the softmax taken over the images, not the cla
 ADAM_STEP = 1.0 - _adam_first_step(1.0, 0.0)  # how far the weight moves: about the learning rate
 WRONG = {
     "06.1": [
-        math.sqrt(2 / 576),  # fan_in
-        2 / 1152,  # the variance
-        math.sqrt(1 / 1152),  # no ReLU gain
+        math.sqrt(2 / 27),  # fan_in
+        math.sqrt(1 / 27),  # fan_in, and no ReLU gain
+        2 / 576,  # the variance
+        math.sqrt(1 / 576),  # no ReLU gain
         0.01,  # the paper's std
-        math.sqrt(2 / (576 + 1152)),  # Xavier's
-        math.sqrt(2 / 128),  # the channels without the 3x3 kernel
+        math.sqrt(2 / (27 + 576)),  # Xavier's
+        math.sqrt(2 / 64),  # the channels without the 3x3 kernel
+        0.058,  # the answer rounded the wrong way (Xavier's is 0.0576)
     ],
     "06.2": [
         1 - 1e-3 * 5e-4,  # SGD's or AdamW's step, lr x weight_decay x w
@@ -59,7 +61,7 @@ WRONG = {
 }
 
 RIGHT = {
-    "06.1": [np.float32(math.sqrt(2 / 1152)), torch.tensor(math.sqrt(2 / 1152))],  # within the 1% tolerance
+    "06.1": [np.float32(math.sqrt(2 / 576)), torch.tensor(math.sqrt(2 / 576)), 0.059, math.sqrt(2 / 9) / 8],
     "06.2": [0.999, np.float32(0.999), torch.tensor([0.999])],  # rounded to three decimals; the weight as a tensor
     "06.3": [
         lambda logits: sum(torch.softmax(s, dim=-1) for s in logits) / len(logits),
@@ -68,8 +70,8 @@ RIGHT = {
     ],
 }
 NOT_COUNTS = ["06.1", "06.2"]  # a standard deviation; a weight
-SECRETS = {"06.1": ["0.0417", "0.042"], "06.2": ["0.999"]}  # besides the answer's own digits
-NOT_ABOVE = {"06.1": ["2 / (128", "0.0417"], "06.2": ["0.999"], "06.3": ["softmax("]}  # nowhere above the exercise
+SECRETS = {"06.1": ["0.0589", "0.059"], "06.2": ["0.999"]}  # besides the answer's own digits
+NOT_ABOVE = {"06.1": ["2 / (64", "0.0589"], "06.2": ["0.999"], "06.3": ["softmax("]}  # nowhere above the exercise
 
 
 def _solution(exercise_id):
@@ -79,7 +81,7 @@ def _solution(exercise_id):
 
 
 def test_the_solutions_are_the_hand_computed_values():
-    assert _solution("06.1") == pytest.approx(0.041667, rel=1e-4)  # sqrt(2 / (9 * 128))
+    assert _solution("06.1") == pytest.approx(0.058926, rel=1e-4)  # sqrt(2 / (9 * 64))
     assert 1 - _solution("06.2") == pytest.approx(1e-3, rel=1e-4)  # the full learning rate, however small the decay
 
 
@@ -115,8 +117,9 @@ def test_the_posteriors_answer_is_what_the_course_computes():
 @pytest.mark.parametrize(
     ("exercise_id", "wrong", "said"),
     [
-        ("06.1", math.sqrt(2 / (576 + 1152)), "Xavier"),
-        ("06.1", math.sqrt(2 / 128), "kernel positions"),
+        ("06.1", math.sqrt(2 / (27 + 576)), "Xavier"),
+        ("06.1", math.sqrt(2 / 64), "kernel positions"),
+        ("06.1", math.sqrt(1 / 27), "fan_in"),
         ("06.2", ADAM_STEP, "how far the weight moves"),
     ],
 )
