@@ -30,6 +30,7 @@ def test_every_network_is_timed_in_the_same_rounds(monkeypatch):
     assert seen == [["2 x 3x3", "1 x 5x5", "3 x 3x3", "1 x 7x7"]]  # one call: the four take turns
     # equal times per batch: a 3x3 MAC is then as much faster as the stack has fewer MACs
     assert t["speed_per_mac"].tolist() == pytest.approx([18 / 25, 1.0, 27 / 49, 1.0])
+    assert t["speed_per_batch"].tolist() == [1.0] * 4  # and per batch, neither is faster
 
 
 def test_time_per_mac_table_is_consistent():
@@ -39,6 +40,7 @@ def test_time_per_mac_table_is_consistent():
     assert t["ns_per_mac"].tolist() == pytest.approx((t["ms_per_batch"] * 1e6 / (t["macs"] * 2)).tolist())
     assert t["speed_per_mac"].iloc[0] == pytest.approx(t["ns_per_mac"].iloc[1] / t["ns_per_mac"].iloc[0])
     assert t["speed_per_mac"].iloc[1] == 1.0
+    assert t["speed_per_batch"].iloc[0] == pytest.approx(t["ms_per_batch"].iloc[1] / t["ms_per_batch"].iloc[0])
     backward = kernels.time_per_mac(channels=8, size=12, batch_size=2, stacks=(3,), backward=True, repeats=2)
     assert list(backward["receptive_field"]) == [7, 7]
 

@@ -46,8 +46,10 @@ def time_per_mac(
     """For each n in ``stacks``: n stacked 3x3 convs and one (2n + 1) x (2n + 1) conv on a batch of C x size x
     size maps, timed (forward, or forward + backward): a warm-up round, then ``repeats`` rounds of one call of each
     network in turns, on this process's thread count; medians. One row per network: receptive field, weights, MACs per
-    image (``analysis.layer_table``), ms per batch, ns per MAC per image, and ``speed_per_mac`` = the large
-    kernel's time per MAC over the stack's (above 1: each 3x3 MAC is cheaper)."""
+    image (``analysis.layer_table``), ms per batch, ns per MAC per image, and the stack's speed against its large
+    kernel read two ways: ``speed_per_batch`` = the large kernel's time over the stack's (above 1: the stack takes
+    less time for the same receptive field) and ``speed_per_mac`` = the large kernel's time per MAC over the stack's
+    (above 1: each 3x3 MAC is cheaper)."""
     if min(channels, size, batch_size) < 1:
         raise ValueError(f"channels, size and batch_size must be at least 1; got {channels}, {size}, {batch_size}")
     if not stacks or any(int(n) != n or n < 1 for n in stacks):
@@ -70,5 +72,6 @@ def time_per_mac(
         rows.append(dict(network=name, receptive_field=k, weights=t["params"], macs=t["macs"], ms_per_batch=ms[name],
                          ns_per_mac=ms[name] * 1e6 / (t["macs"] * batch_size)))  # fmt: skip
     for stack, large in zip(rows[::2], rows[1::2]):
+        stack["speed_per_batch"], large["speed_per_batch"] = large["ms_per_batch"] / stack["ms_per_batch"], 1.0
         stack["speed_per_mac"], large["speed_per_mac"] = large["ns_per_mac"] / stack["ns_per_mac"], 1.0
     return pd.DataFrame(rows)
