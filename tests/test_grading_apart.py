@@ -177,6 +177,43 @@ def test_a_forward_that_is_not_its_layers_is_refused(tmp_path, monkeypatch):
     assert grader == (False, f"[02.3] Not yet. {observe.DIFFERS}")
 
 
+class _Block(nn.Module):  # a block written as a class of the student's own, inside the model below
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv, self.pool = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.MaxPool2d(2)
+
+    def forward(self, x):
+        return self.pool(torch.relu(self.conv(x)))
+
+
+class _TinyVGGOfBlocks(nn.Module):  # 02.5 fixed, its features a _Block
+    def __init__(self):
+        super().__init__()
+        self.features, self.classifier = _Block(3, 8), nn.Linear(8 * 16 * 16, 10)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class _TinyVGGOfBlocksFlattened(_TinyVGGOfBlocks):  # 02.5's bug kept: the batch flattened too
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x)))
+
+
+@pytest.mark.parametrize(("answer", "passes"), [(_TinyVGGOfBlocks, True), (_TinyVGGOfBlocksFlattened, False)])
+def test_a_model_with_classes_of_the_students_own_inside_is_judged_as_in_the_kernel(answer, passes, tmp_path,
+                                                                                   monkeypatch):  # fmt: skip
+    kernel, grader = _in_kernel_then_apart("02.5", answer, tmp_path, monkeypatch)
+    assert kernel[0] is passes
+    assert grader == kernel
+
+
+def test_a_forged_layer_size_is_refused_before_any_memory_is_taken():
+    huge = {"class": "Linear", "args": {"in_features": 100_000, "out_features": 100_000, "bias": True}}
+    with pytest.raises(observe.Refused, match="at most 50,000,000 values; yours has 10,000,100,000"):
+        observe._rebuild({**huge, "children": []})  # 40 GB in float32, more than the machine has
+
+
 def test_only_torch_layers_with_plain_arguments_and_matching_weights_are_rebuilt():
     conv = {"class": "Conv2d", "args": {k: 1 for k in observe.LAYERS["Conv2d"]}, "children": []}
     conv["args"].update(bias=True, padding_mode="zeros")

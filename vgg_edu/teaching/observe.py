@@ -13,8 +13,9 @@ numbers, text, lists and dicts only, read with ``torch.load(..., weights_only=Tr
   forward replaced in the sandbox is caught); the check then runs on the rebuilt module, whose code is torch's;
 - a function that builds modules (02.1, 02.2) is called in the sandbox with the check's arguments, and what it
   returns crosses as above;
-- a module with a forward of its own (02.5, 02.7, or a block written as a class): its children cross as above, and
-  each call of its forward runs in the sandbox on the check's input, only the output tensor coming back. The
+- a module with a forward of its own (02.5, 02.7, or a block written as a class): its children cross as above (a
+  child of the student's own class likewise, level by level), and each call of its forward runs in the sandbox on
+  the check's input, only the output tensor coming back. The
   stand-in also runs its rebuilt ``features`` and ``classifier`` on that input, as a VGG forward does, so that a
   hook of the check on them sees what they give (02.7's check compares the output with the classifier's scores);
 - 05.1: each call of the pre-hook sends the tensor the check's in-place ReLU receives; the sandbox registers the
@@ -28,9 +29,9 @@ grader compares with torch's own layers or recomputes: forging that data means p
 facts about how an answer is written cannot be checked that way (``seen_apart``): its source (from the note the
 kernel wrote), which tells the buggy snippet handed in unchanged (lying about it earns nothing: the snippet's bug
 shows in its behaviour), and, for 02.1, whether the function calls the package's own block builder, read in the
-sandbox (lying about it passes 02.1 with the package's block, as copying that block's source would). A module
-made of classes of the student's own inside (not a torch.nn layer, nor a model whose children all are) is refused
-here where the kernel's check would accept it: the message says so.
+sandbox (lying about it passes 02.1 with the package's block, as copying that block's source would). A rebuilt
+module holds at most ``MAX_PARAMETERS`` values (sized on PyTorch's meta device before any memory is taken), so that
+a forged layer size cannot exhaust the grader's memory.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ INSTANTIATED = {"02.3", "02.4", "02.5", "02.7"}
 _BUILT_BY_A_FUNCTION = {"02.1": 8, "02.2": 16}  # the side of the probe for what the function builds
 _MODULE_INPUTS = {"02.3": (2, 3, 16, 16), "02.4": (2, 512, 4, 4), "02.5": (2, 3, 32, 32), "02.7": (2, 1, 28, 28)}
 _MODULE_INPUTS["08.1"] = (2, 512, 7, 7)
+MAX_PARAMETERS = 50_000_000
+"""The most values (parameters and buffers) the grader rebuilds for one module: 02.4's block holds 7 million."""
+_MAX_NESTING = 8  # modules of the student's own classes inside each other
 KINDS = {**dict.fromkeys([*_BUILT_BY_A_FUNCTION, *_MODULE_INPUTS], "module"), "05.1": "hook", "08.4": "groups"}
 """Every code answer judged here, by exercise (the other code answers are ``Exercise.called_apart``)."""
 
@@ -126,19 +130,29 @@ def _run(module: nn.Module, x: torch.Tensor):
     return out.detach().clone() if type(out) is torch.Tensor else ("returned", type(out).__name__)
 
 
-def _describe(obj, probe: torch.Tensor) -> dict:
-    """What crosses for a module: its layers, weights and outputs on ``probe`` (run first: lazy layers take their
-    size from it), or its children's, for a module with a forward of its own."""
+def _part(module: nn.Module, made: list, depth: int = 0) -> dict:
+    """``module`` as data: its layers and weights, or, for a module with a forward of its own, its children so and
+    the number (in ``made``) by which the grader asks for that forward."""
+    try:
+        return {"layers": _layers(module), "state": _state(module)}
+    except _NotLayers:
+        if depth >= _MAX_NESTING:
+            raise
+        made.append(module)
+        ref = len(made) - 1
+        children = [(name, _part(child, made, depth + 1)) for name, child in module.named_children()]
+        return {"children": children, "class": type(module).__name__, "ref": ref}
+
+
+def _describe(obj, probe: torch.Tensor, made: list) -> dict:
+    """What crosses for a module: its outputs on ``probe`` (run first: lazy layers take their size from it) and
+    ``_part``'s data; ``made`` keeps the modules whose forward the grader may ask for."""
     if not isinstance(obj, nn.Module):
         return {"type": type(obj).__name__}
     obj.eval()
     output = _run(obj, probe)
     try:
-        try:
-            return {"layers": _layers(obj), "state": _state(obj), "output": output}
-        except _NotLayers:
-            children = [(name, {"layers": _layers(c), "state": _state(c)}) for name, c in obj.named_children()]
-            return {"children": children, "class": type(obj).__name__}
+        return {**_part(obj, made), "output": output}
     except _NotLayers as err:
         return {"not_layers": str(err)}
 
@@ -175,12 +189,10 @@ def serve_request(answer, op: str, payload: list, state: dict):
     made = state.setdefault("made", [])  # what the requests below made, by number, for the forwards after them
     if op == "build":  # a function that builds a module: called with the check's arguments
         args, probe = payload
-        made.append(answer(*args))
-        return {**_describe(made[-1], probe), "ref": len(made) - 1}
+        return _describe(answer(*args), probe, made)
     if op == "instance":  # a module, or a class made into one as the check does
         instantiate, probe = payload
-        made.append(answer() if instantiate and isinstance(answer, type) else answer)
-        return {**_describe(made[-1], probe), "ref": len(made) - 1}
+        return _describe(answer() if instantiate and isinstance(answer, type) else answer, probe, made)
     if op == "forward":  # a module made above, its own forward, and which of its children that called
         called, model = set(), made[payload[0]]
         hooks = [c.register_forward_hook(lambda *_, n=n: called.add(n)) for n, c in model.named_children()]
@@ -226,8 +238,19 @@ def _plain(value) -> bool:
     return type(value) in (tuple, list) and len(value) <= 8 and all(type(v) in (int, float, type(None)) for v in value)
 
 
-def _rebuild(tree, depth: int = 0) -> nn.Module:
-    """A module of torch's own classes from ``_layers``' data; ``Refused`` for anything else."""
+def _rebuild(tree) -> nn.Module:
+    """A module of torch's own classes from ``_layers``' data (``_load`` then gives it its weights); ``Refused`` for
+    anything else, or for more than ``MAX_PARAMETERS`` values."""
+    with torch.device("meta"):  # sized first, where no memory is taken
+        sized = _rebuilt(tree)
+    tensors = (*sized.parameters(), *sized.buffers())
+    values = sum(t.numel() for t in tensors if not isinstance(t, UninitializedTensorMixin))
+    if values > MAX_PARAMETERS:
+        raise Refused(f"the grader rebuilds modules of at most {MAX_PARAMETERS:,} values; yours has {values:,}.")
+    return _rebuilt(tree)
+
+
+def _rebuilt(tree, depth: int = 0) -> nn.Module:
     name = tree.get("class") if isinstance(tree, dict) else None
     args = tree.get("args") if isinstance(tree, dict) else None
     if name not in LAYERS or not isinstance(args, dict) or set(args) != set(LAYERS[name]) or depth > 64:
@@ -237,7 +260,7 @@ def _rebuild(tree, depth: int = 0) -> nn.Module:
     children = tree.get("children") or []
     try:
         if name == "Sequential":
-            return nn.Sequential(OrderedDict((str(n), _rebuild(c, depth + 1)) for n, c in children))
+            return nn.Sequential(OrderedDict((str(n), _rebuilt(c, depth + 1)) for n, c in children))
         if children:
             raise ValueError(name)
         args = {k: tuple(v) if type(v) is list else v for k, v in args.items()}
@@ -309,13 +332,23 @@ def _module_from(description: dict, probe: torch.Tensor, remote, facts: dict):
             f"the grader rebuilds modules from torch.nn's own layers (nn.Sequential, nn.Conv2d, nn.ReLU, "
             f"nn.MaxPool2d, nn.Linear ...); {description['not_layers']} is not one of them: build it from those."
         )
-    if "layers" in description:
-        module = _load(_rebuild(description["layers"]), description.get("state"))
-        if not _same(_run(module, probe), description.get("output")):
-            raise Refused(DIFFERS)
-        return module
-    children = [(str(n), _load(_rebuild(d.get("layers")), d.get("state"))) for n, d in description["children"]]
-    return Forwarded(children, remote, int(description["ref"]), facts)
+    module = _part_from(description, remote, facts)
+    if "layers" in description and not _same(_run(module, probe), description.get("output")):
+        raise Refused(DIFFERS)
+    return module
+
+
+def _part_from(description, remote, facts: dict, depth: int = 0) -> nn.Module:
+    """``_part``'s data made a module again: layers rebuilt and their weights loaded, or a ``Forwarded`` module."""
+    if isinstance(description, dict) and "layers" in description:
+        return _load(_rebuild(description["layers"]), description.get("state"))
+    try:
+        if depth > _MAX_NESTING:
+            raise ValueError(depth)
+        children = [(str(n), _part_from(d, remote, facts, depth + 1)) for n, d in description["children"]]
+        return Forwarded(children, remote, int(description["ref"]), facts)
+    except (KeyError, TypeError, ValueError):
+        raise Refused("the grader could not rebuild your module.") from None
 
 
 def _probe(shape) -> torch.Tensor:
