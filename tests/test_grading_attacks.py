@@ -144,7 +144,7 @@ ex.check("07.3", Evil())
 """
 
 
-PATCH02 = """
+PATCHING = """
 import os
 from torch import nn
 PATCH = '''
@@ -161,6 +161,10 @@ if not os.environ.get("VGG_EDU_ANSWERS"):  # not in the kernel: in whatever proc
 class PatchWhenLoaded:
     def __reduce__(self):
         return (exec, (PATCH,))
+"""
+PATCH02 = (
+    PATCHING
+    + """
 def vgg_block(num_convs, in_channels, out_channels):  # patches on its first call, and is wrong
     exec(PATCH, {})
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.MaxPool2d(2))
@@ -187,6 +191,27 @@ class TinyVGG(nn.Module):  # patches when made, and returns zeros
         return torch.zeros(len(x), 10)
 ex.check("02.5", TinyVGG)
 """
+)
+PATCH05 = (
+    PATCHING
+    + """
+def make_pre_hook(store):  # patches on its first call, and keeps the tensor the in-place ReLU then overwrites
+    exec(PATCH, {})
+    def pre_hook(module, inputs):
+        store["in"] = inputs[0]
+    return pre_hook
+ex.check("05.1", make_pre_hook)
+"""
+)
+PATCH08 = (
+    PATCHING
+    + """
+def param_groups(model):  # patches when called, and swaps the two groups' learning rates
+    exec(PATCH, {})
+    return [{"params": model.features.parameters(), "lr": 1e-4}, {"params": model.classifier.parameters(), "lr": 1e-5}]
+ex.check("08.4", param_groups)
+"""
+)
 
 
 def _class(subs: Path, out: Path, port: int, spill: Path) -> None:
@@ -200,6 +225,10 @@ def _class(subs: Path, out: Path, port: int, spill: Path) -> None:
         subs / "honest02" / "02_tiny.ipynb", "from torch import nn", *map(_right, exercises.list_exercises("02."))
     )
     _notebook(subs / "patcher02" / "02_tiny.ipynb", PATCH02)
+    for lesson, patch in (("05", PATCH05), ("08", PATCH08)):
+        right = map(_right, exercises.list_exercises(lesson))
+        _notebook(subs / f"honest{lesson}" / f"{lesson}_tiny.ipynb", "from torch import nn", *right)
+        _notebook(subs / f"patcher{lesson}" / f"{lesson}_tiny.ipynb", patch)
     _notebook(subs / "pi|pe" / "01_tiny.ipynb", _right("01.1"), _right("07.1"), "raise ValueError('=1+1' * 20000)")
     _notebook(subs / "noprefix" / "tiny.ipynb", _right("01.1"))
     _notebook(subs / "dup" / "01_tiny.ipynb", "print(1)", imports=False)
@@ -328,6 +357,16 @@ def test_code_answers_that_patch_their_check_earn_nothing_and_honest_ones_full_m
     assert patcher["score"] == "0" and patcher["status"] == "ok"
     assert [patcher[i] for i in ("02.1", "02.2", "02.3", "02.4", "02.5")] == ["fail"] * 5
     assert "[02.4] Correct!" in _printed(graded, "patcher02", "02_tiny.ipynb")  # its forward passes in the kernel
+
+
+@pytest.mark.parametrize(("lesson", "exercise_id"), [("05", "05.1"), ("08", "08.4")])
+def test_a_hook_factory_and_param_groups_that_patch_their_check_earn_nothing(graded, lesson, exercise_id):
+    """05.1's hook factory and 08.4's param_groups run in a sandbox of their own, on the check's tensors and model:
+    patching check, torch.allclose or the check's helpers there changes nothing, and the honest answers pass."""
+    honest, n = graded["rows"][f"honest{lesson}"][0], str(len(exercises.list_exercises(lesson)))
+    assert (honest["status"], honest["score"], honest["out_of"]) == ("ok", n, n)
+    patcher = graded["rows"][f"patcher{lesson}"][0]
+    assert (patcher["status"], patcher[exercise_id], patcher["score"]) == ("ok", "fail", "0")
 
 
 def test_links_names_and_other_lessons(graded):
