@@ -200,10 +200,28 @@ class _TinyVGGOfBlocksFlattened(_TinyVGGOfBlocks):  # 02.5's bug kept: the batch
         return self.classifier(torch.flatten(self.features(x)))
 
 
-@pytest.mark.parametrize(("answer", "passes"), [(_TinyVGGOfBlocks, True), (_TinyVGGOfBlocksFlattened, False)])
-def test_a_model_with_classes_of_the_students_own_inside_is_judged_as_in_the_kernel(answer, passes, tmp_path,
-                                                                                   monkeypatch):  # fmt: skip
-    kernel, grader = _in_kernel_then_apart("02.5", answer, tmp_path, monkeypatch)
+class _ConvReLU(nn.Module):  # one conv and its ReLU, as a class of the student's own
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "answer", "passes"),
+    [
+        ("02.5", _TinyVGGOfBlocks, True),
+        ("02.5", _TinyVGGOfBlocksFlattened, False),
+        ("02.3", nn.Sequential(_ConvReLU(3, 64), _ConvReLU(64, 64), nn.MaxPool2d(2)), True),  # inside nn.Sequential
+        ("02.3", nn.Sequential(_ConvReLU(3, 64), _ConvReLU(64, 64)), False),  # no pool
+    ],
+)
+def test_a_model_with_classes_of_the_students_own_inside_is_judged_as_in_the_kernel(
+    exercise_id, answer, passes, tmp_path, monkeypatch
+):
+    kernel, grader = _in_kernel_then_apart(exercise_id, answer, tmp_path, monkeypatch)
     assert kernel[0] is passes
     assert grader == kernel
 
