@@ -56,8 +56,7 @@ def _adam_first_step(w: float, loss_grad: float, *, bias_correction: bool = True
     "torch.optim.Adam([w], lr=1e-3, weight_decay=5e-4), the settings of section 2's Adam run (PyTorch's default "
     "betas and eps)?",
     hint="Section 2 says where Adam's weight_decay enters. Then follow Adam's first step from zero moments, bias "
-    "correction included (torch.optim.Adam's documentation writes the algorithm out): how large is the step "
-    "compared with the learning rate?",
+    "correction included (torch.optim.Adam's documentation writes the algorithm out).",
     solution="""g = 5e-4 * 1.0                      # the gradient Adam sees: the loss's 0 plus weight_decay x w
 m_hat, v_hat = g, g**2              # first step: (1 - beta) g and (1 - beta) g^2, each divided by (1 - beta)
 answer = 1.0 - 1e-3 * m_hat / (math.sqrt(v_hat) + 1e-8)""",

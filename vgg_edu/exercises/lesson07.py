@@ -44,9 +44,9 @@ STAGE_INPUTS_224 = 3 * 224 * 224 + 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 2
     "07.2",
     "VGG-16 at 224 x 224 with its features checkpointed stage by stage (five segments, each ending with its "
     "max-pool): how many activation values per image does autograd keep for the features' backward pass between "
-    "the forward and the backward pass? Count the inputs of the five segments, the image included.",
-    hint="A checkpointed segment keeps only what enters it: the image for the first stage, then the output of "
-    "each max-pool before a stage (channels x height x width).",
+    "the forward and the backward pass?",
+    hint="torch.utils.checkpoint keeps what enters a segment and recomputes everything inside it in the backward "
+    "pass: which tensors enter the five segments, and what are their shapes?",
     solution="""answer = sum(c * (224 // 2**s) ** 2 for s, c in enumerate([3, 64, 128, 256, 512]))""",
 )
 def _check_07_2(answer):
