@@ -36,6 +36,13 @@ def test_fast_mode_never_raises_and_warns_only_when_the_claim_fails(fast_mode, c
         assert claims.claim(False, "does not hold here") is False
 
 
+def test_a_counted_claim_is_checked_in_fast_mode_too(fast_mode, capsys):
+    assert claims.claim(18 / 25 < 1, "the stack does fewer MACs", counted=True) is True
+    assert capsys.readouterr().out.startswith("Claim holds: the stack does fewer MACs")
+    assert claims.claim(27 / 49 > 1, "the stack does more MACs", counted=True) is False
+    assert capsys.readouterr().out.startswith('Your run differs from the text. The text says: "the stack does more')
+
+
 def test_numpy_and_torch_verdicts_count(full_mode):
     np = pytest.importorskip("numpy")
     torch = pytest.importorskip("torch")

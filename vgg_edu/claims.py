@@ -21,6 +21,8 @@ result, and the lesson goes on.
   ``--strict`` (``make course-strict``, for the course's maintainers) fails on any.
 - Fast mode (CI, nbmake): the data and the runs are too small to support any verdict: the claim prints
   ``Not checked in fast mode: ...`` and, when the condition does not hold, issues a ``ClaimNotChecked`` warning.
+  A claim that no data decides (a count, a formula, memory computed from the network's shape) says so with
+  ``counted=True`` and is checked in both modes, as in a full run.
 
 Write the condition the way the prose states it (which is higher, by how much, over how many seeds), and the
 evidence as the numbers it rests on. Verdicts on small differences need several seeds and their spread
@@ -49,15 +51,16 @@ class ClaimNotChecked(UserWarning):
     """A claim that does not hold on fast mode's small run (where no verdict is drawn)."""
 
 
-def claim(condition, sentence: str, *, evidence: str = "") -> bool:
+def claim(condition, sentence: str, *, evidence: str = "", counted: bool = False) -> bool:
     """Check that ``sentence`` (the prose's words) holds in this run: ``condition`` is its verdict (a bool, or
-    numpy's or torch's), ``evidence`` the numbers it rests on. Returns the verdict as a bool; never raises.
+    numpy's or torch's), ``evidence`` the numbers it rests on, ``counted``: no data decides it (a count or a
+    formula). Returns the verdict as a bool; never raises.
 
-    Full mode: prints ``Claim holds: ...``, or shows ``note``'s note. Fast mode: prints ``Not checked in fast
-    mode: ...`` and warns (``ClaimNotChecked``) when the condition does not hold."""
+    Full mode, or ``counted``: prints ``Claim holds: ...``, or shows ``note``'s note. Fast mode: prints ``Not
+    checked in fast mode: ...`` and warns (``ClaimNotChecked``) when the condition does not hold."""
     verdict = bool(condition)
     said = f"{sentence} ({evidence})" if evidence else sentence
-    if runtime.fast_mode():
+    if runtime.fast_mode() and not counted:
         print(f"Not checked in fast mode (small data, no verdict): {said}")
         if not verdict:
             warnings.warn(f"this claim does not hold on fast mode's small run: {said}", ClaimNotChecked, stacklevel=2)
