@@ -144,3 +144,31 @@ def test_effective_receptive_field_is_the_same_in_batches():
     x = torch.randn(10, 1, 12, 12)
     whole = receptive.effective_receptive_field(net, x, batch_size=10)
     assert torch.allclose(receptive.effective_receptive_field(net, x, batch_size=3), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 13, 32, 33, 224, 227])
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 1, 1), (2, 2, 0), (3, 2, 0), (7, 2, 3), (11, 4, 2)])
+def test_output_size_is_what_conv2d_and_maxpool2d_return(size, kernel, stride, padding):
+    """The formula floor((H + 2p - k) / s) + 1 against PyTorch's own layers, square and not, with sizes that do not
+    divide evenly (the floor) and a window that does not fit (an error from both)."""
+    x = torch.zeros(1, 1, size, size + 5)
+    layers = [nn.Conv2d(1, 1, kernel, stride=stride, padding=padding), nn.MaxPool2d(kernel, stride, padding)]
+    if size + 2 * padding < kernel:
+        with pytest.raises(ValueError, match="does not fit"):
+            receptive.output_size(size, kernel, stride, padding)
+        for layer in layers:
+            with pytest.raises(RuntimeError):
+                layer(x)
+        return
+    expected = (
+        receptive.output_size(size, kernel, stride, padding),
+        receptive.output_size(size + 5, kernel, stride, padding),
+    )
+    for layer in layers:
+        assert tuple(layer(x).shape[2:]) == expected, layer
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(0, 1, 0), (3, 0, 1), (3, 1, -1)])
+def test_output_size_refuses_a_layer_that_cannot_exist(kernel, stride, padding):
+    with pytest.raises(ValueError, match="must be positive"):
+        receptive.output_size(32, kernel, stride, padding)

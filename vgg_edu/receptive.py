@@ -30,6 +30,23 @@ def step(rf: float, jump: float, start: float, kernel: int, stride: int, padding
     return rf + (kernel - 1) * jump, jump * stride, start + ((kernel - 1) / 2 - padding) * jump
 
 
+def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """How many positions a conv or pool with ``kernel``, ``stride`` and ``padding`` fits along a side of ``size``
+    pixels: floor((size + 2 padding - kernel) / stride) + 1, as ``nn.Conv2d`` and ``nn.MaxPool2d`` (default
+    ``ceil_mode=False``) compute it. The floor drops a last window that would overhang the padded input.
+
+    >>> output_size(32, 3, 1, 1), output_size(7, 2, 2), output_size(224, 11, 4, 2)   # VGG conv, VGG pool, AlexNet
+    (32, 3, 55)
+    """
+    if kernel < 1 or stride < 1 or padding < 0:
+        raise ValueError(
+            f"kernel and stride must be positive and padding not negative; got {kernel}, {stride}, {padding}"
+        )
+    if size + 2 * padding < kernel:
+        raise ValueError(f"a {kernel}-pixel window does not fit in {size} pixels with padding {padding}")
+    return (size + 2 * padding - kernel) // stride + 1
+
+
 def receptive_field(layers) -> list[tuple[int, int]]:
     """The recurrence above for a list of (kernel, stride) pairs: [(rf, jump) after each layer].
 
