@@ -535,7 +535,8 @@ def test_04_says_what_its_run_prints_instead_of_five_minutes():
 
 def _d2l_reference() -> str:
     text = (ROOT / "docs" / "REFERENCE.md").read_text()
-    return " ".join(text.split('## Dive into Deep Learning, "Networks Using Blocks (VGG)"')[1].split("\n## ")[0].split())
+    section = text.split('## Dive into Deep Learning, "Networks Using Blocks (VGG)"')[1].split("\n## ")[0]
+    return " ".join(section.split())
 
 
 def test_04_names_the_d2l_edition_of_each_figure_and_of_the_exercise():
@@ -589,7 +590,7 @@ def test_04_points_to_docs_benchmarks_with_its_section_each_time():
 
 
 def test_04_and_08_timing_lines_name_the_threads_once():
-    """"CPU (1 thread), 1 thread, load average 6.4": the device's name and load_note both named the threads."""
+    """A review found "CPU (1 thread), 1 thread, load average 6.4": device_name and load_note both named the threads."""
     for number in ("04", "08"):
         lines = [line for line in _code(number).splitlines() if "load_note(" in line]
         assert lines and not any("device_name(" in line for line in lines), lines
