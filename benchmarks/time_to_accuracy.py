@@ -123,7 +123,7 @@ def main(argv=None) -> None:
     device = runtime.best_device()
     if args.threads:
         torch.set_num_threads(args.threads)
-    threads = f"{args.threads} CPU threads" if args.threads else cpu.choose_threads()[1]
+    threads = f"{args.threads} CPU threads" if args.threads else cpu.choose_threads().detail
     ds = load_fashion_mnist().hold_out(5000, seed=0)
     print(f"{runtime.device_name(device)}, {threads}, torch {torch.__version__}, load average {load():.2f}; {ds}")
     changes = parse_sets(args.set)

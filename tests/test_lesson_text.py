@@ -180,10 +180,14 @@ def test_04_accuracy_gap_is_measured_and_claimed_at_several_seeds():
 
 
 def test_04_surest_mistake_is_printed_and_only_its_bound_claimed():
+    """Label smoothing's target bounds nothing on a new image (a review's run: 0.932 against 0.910): the claim is that
+    the surest mistake lies nearer the target than 1, not an ad-hoc tolerance."""
     prose, cell = _prose("04"), _code_cell("04", "smoothed_top =")
-    assert "even its surest mistakes stop near that" not in prose
-    assert "abs(surest - smoothed_top)" not in cell and "surest < smoothed_top + 0.05" in cell
-    assert "print(" in cell
+    assert "even its surest mistakes stop near that" not in prose and "no prediction should be much surer" not in prose
+    assert "abs(surest - smoothed_top)" not in cell and "+ 0.05" not in cell
+    assert "surest < (smoothed_top + 1) / 2" in cell and "print(" in cell
+    assert "Nothing holds a prediction on a new image below it" in prose and "lies nearer the target than 1" in prose
+    assert "from being much surer than its target" not in prose
 
 
 def test_04_says_what_besides_the_size_differs_from_the_books_recipe():
@@ -514,3 +518,148 @@ def test_06_multi_scale_differences_are_called_validation_accuracy_as_scale_tabl
     assert inspect.signature(multiscale.scale_table).parameters["split"].default == "val"
     code = _code_cell("06", "multiscale.scale_table(")
     assert "validation accuracy minus Q = 32's" in code and "test accuracy" not in code
+
+
+# Items of the review of 01, 04, 05 and 08 against a full run (2026-12-07, /work/review1) still open after its first
+# fixes.
+
+
+def test_04_says_what_its_run_prints_instead_of_five_minutes():
+    """The review's run took 1,196 s and stood at 0.891 at the 300 s mark: the prose said "at most five minutes"."""
+    prose, cell = _prose("04"), _code_cell("04", "by_300 = [")
+    assert "five minutes" not in prose
+    assert "The classroom run prints its time" in prose
+    assert "the run below prints its time, and where it stood at 300 s" in prose
+    assert 'e["wall_s"] <= 300' in cell and "over the recipe's budget of 300 s" in cell
+
+
+def _d2l_reference() -> str:
+    text = (ROOT / "docs" / "REFERENCE.md").read_text()
+    section = text.split('## Dive into Deep Learning, "Networks Using Blocks (VGG)"')[1].split("\n## ")[0]
+    return " ".join(section.split())
+
+
+def test_04_names_the_d2l_edition_of_each_figure_and_of_the_exercise():
+    """0.922, lr 0.05 and the V100 are edition 0.17's; the 56/84 px exercise is edition 1.0's (which trains at lr 0.01
+    and ends near 0.90): a student opening today's d2l would not find 0.922."""
+    reference = _d2l_reference()
+    edition_017 = reference.split("Edition 0.17:")[1].split("- Edition 1.0")[0]
+    assert "lr 0.05" in edition_017 and "test acc 0.922" in edition_017 and "V100" in edition_017
+    assert re.search(r"Edition 1\.0: upsampling 28 to 224 is wasteful; try 56 or 84 px", reference)
+    prose = _prose("04")
+    assert "Dive into Deep Learning (edition 0.17) trains it" in prose and "**0.922**" in prose
+    assert "d2l (edition 1.0) ends its VGG chapter with an exercise" in prose and "56 or 84 px" in prose
+    assert "(its edition 0.17 reports test accuracy 0.922)" in prose
+
+
+def test_04_schedule_figure_explains_cosine_and_where_the_libraries_one_cycle_ends():
+    """The figure draws "cosine" too; PyTorch's OneCycleLR ends at eta / div_factor / final_div_factor, not 0."""
+    import torch
+
+    prose = _prose("04")
+    assert "**cosine** annealing (Loshchilov & Hutter 2017): the same half cosine from the peak at step 0" in prose
+    assert "Loshchilov & Hutter 2017" in _bibliography()
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    onecycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=100)  # PyTorch's defaults
+    for _ in range(99):
+        opt.step()
+        onecycle.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1 / 25 * 1e-4)
+    assert "$\\eta/25 \\cdot 10^{-4}$ (PyTorch)" in prose and "$\\eta \\cdot 10^{-5}$ (fastai)" in prose
+
+
+def test_04_explains_the_amp_row_of_the_recipe_table():
+    from vgg_edu.training import recipes
+    from vgg_edu.training.config import FitConfig
+
+    assert recipes.recipe("classroom").fit.amp is None and recipes.recipe("d2l").fit.amp is False
+    assert "None: on CUDA only" in FitConfig.__doc__
+    assert "(the table's `amp`: None turns it on on CUDA only, False never)" in _prose("04")
+
+
+def test_04_points_to_docs_benchmarks_with_its_section_each_time():
+    """The review found "section 3" and "section 3.3" for one fact, and a history lesson in the recipe's cell."""
+    prose = _prose("04")
+    mentions = [prose[m.end() : m.end() + 12] for m in re.finditer(r"`docs/benchmarks\.md`", prose)]
+    assert mentions and all(re.match(r", sections? \d", after) for after in mentions), mentions
+    assert "first classroom recipe's VGG-11/8" not in prose and "in the full-length run that tried them" not in prose
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    for section in set(re.findall(r"`docs/benchmarks\.md`, sections? (\d(?:\.\d)?)", prose)):
+        assert re.search(rf"^##+ {re.escape(section)}\.? ", text, re.M), section
+    assert "section 3.3: 0.9336-0.9351" in _code_cell("04", 'recipes.recipe("d2l")')
+
+
+def test_04_and_08_timing_lines_name_the_threads_once():
+    """A review found "CPU (1 thread), 1 thread, load average 6.4": device_name and load_note both named the threads."""
+    for number in ("04", "08"):
+        lines = [line for line in _code(number).splitlines() if "load_note(" in line]
+        assert lines and not any("device_name(" in line for line in lines), lines
+        assert all("load_note()" not in line for line in lines), lines  # given the device, it names it once
+
+
+def test_05_reads_occlusion_against_the_backgrounds_share_of_pixels():
+    prose, cell = _prose("05"), _code_cell("05", "on_background = {}")
+    assert "can mark empty space as important" not in prose
+    assert "puts less there than the background's share of the pixels" in prose
+    assert "than the background's share" in cell and "grey_share - black_share" in cell and "print(" in cell
+
+
+def test_05_says_a_grad_cam_cell_covers_garment_and_background_alike():
+    """The arithmetic of the sentence, against the classroom network: 32 px in, stage 4's maps 4 x 4."""
+    from vgg_edu import analysis, models
+    from vgg_edu.training import recipes
+
+    model = recipes.build_model("classroom")
+    size = recipes.recipe("classroom").model["input_size"]
+    table = analysis.layer_table(model, (1, size, size)).set_index("layer")
+    side = table.loc[models.layer_names(model)["relu4_1"], "output_shape"][-1]
+    assert f"({size // side} x {size // side} for a {side} x {side} map of a {size} px input)" in _prose("05")
+    assert "A map can also sit on the background beside the garment" in _prose("05")
+
+
+def test_05_reads_the_penultimate_features_and_sums_them_up():
+    prose, cell = _prose("05"), _code_cell("05", "probe.neighbour_agreement(")
+    assert "compare with notebook 04's confusion matrix" in prose
+    summary = _markdown_cell("05", "## What we saw")
+    assert "penultimate features" in summary and "distances between them mean little" in summary
+    assert "claims.claim(apart[0] in hardest" in cell and "for this network" in cell
+
+
+def test_05_and_08_leave_maintenance_asides_to_the_package():
+    prose05, prose08 = _prose("05"), _prose("08")
+    assert "captum" not in prose05 and "cannot trace" not in prose05
+    from vgg_edu.compression import quantize
+    from vgg_edu.probe import activations
+
+    assert "which ``torch.fx`` cannot trace" in activations.extract.__doc__  # the aside, where it is true
+    for aside in ("2.14", "torchao", "X86InductorQuantizer", "Inductor", "PT2E"):
+        assert aside not in prose08, aside
+        assert aside in quantize.__doc__, aside
+    assert "We use PyTorch's eager-mode int8 flow (x86 backend): it needs nothing beyond PyTorch" in prose08
+    assert "full runs have disagreed" not in prose08
+
+
+@pytest.mark.parametrize("number", ["01", "04", "05", "08"])
+def test_a_cell_that_ends_with_a_claim_shows_no_stray_value(number):
+    """A claim returns True or False: as a cell's last statement without ';' it shows as the cell's output."""
+    cells = json.loads(NOTEBOOKS[number].read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"]).rstrip()
+        statements = [line for line in source.splitlines() if line and not line[0].isspace() and line[0] != "#"]
+        if cell["cell_type"] == "code" and statements and statements[-1].startswith("claims.claim("):
+            assert source.endswith(";"), source[-200:]
+
+
+def test_zeiler_and_fergus_are_cited_one_way():
+    """01 said 2013, 05 2014: the paper is on arXiv since November 2013 and in ECCV 2014."""
+    for number in NOTEBOOKS:
+        for m in re.finditer(r"Zeiler & Fergus,? (\d{4})", _prose(number)):
+            assert m.group(1) == "2014", (number, m.group(0))
+    assert 'Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional Networks"' in " ".join(
+        _bibliography().split()
+    )
+
+
+def test_08_speed_figure_names_every_model_it_draws():
+    cell = _code_cell("08", "plots.compression.plot_speed(")
+    assert "float32 against int8" not in cell and "float32, int8, pruned" in cell

@@ -359,3 +359,19 @@ def test_a_target_may_be_a_class_name(model, x):
     net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 3))  # 3 outputs: Fashion-MNIST's names do not apply
     with pytest.raises(ValueError, match="3 outputs have no class names .* pass the class index, 0 to 2"):
         P.saliency(net, x, target="Bag")
+
+
+def test_neighbour_agreement_against_scikit_learns_nearest_neighbours():
+    """Per class, the share of each image's k nearest neighbours (itself left out) with its label, counted
+    independently with scikit-learn; a class apart scores 1, two classes drawn from one cloud about a half."""
+    from sklearn.neighbors import NearestNeighbors
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(30, 5, generator=g) + 20, torch.randn(60, 5, generator=g)])  # class 0 far away
+    labels = torch.tensor([0] * 30 + [1, 2] * 30)  # classes 1 and 2 mixed in one cloud
+    got = P.neighbour_agreement(feats, labels, k=5)
+    index = NearestNeighbors(n_neighbors=6).fit(feats.numpy()).kneighbors(feats.numpy(), return_distance=False)
+    same = (labels.numpy()[index[:, 1:]] == labels.numpy()[:, None]).mean(1)  # column 0 is the image itself
+    expected = [same[labels.numpy() == c].mean() for c in range(3)]
+    assert np.allclose(got.numpy(), expected, atol=1e-6)
+    assert got[0] == 1 and 0.2 < got[1] < 0.8 and 0.2 < got[2] < 0.8

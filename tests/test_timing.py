@@ -31,8 +31,13 @@ def test_load_note_names_threads_and_load_and_survives_a_system_without_load_ave
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        monkeypatch.setattr(timing.os, "getloadavg", lambda: (2.345, 1.0, 1.0))
-        assert timing.load_note() == "1 thread, load average 2.3"
+        monkeypatch.setattr(timing.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(timing.os, "getloadavg", lambda: (1.345, 1.0, 1.0))
+        assert timing.load_note() == "1 thread, load average 1.3 on 2 cores"
+        monkeypatch.setattr(timing.os, "getloadavg", lambda: (6.44, 1.0, 1.0))  # more work than cores: it says why
+        why = "other work shared the CPU, which slows timings"
+        assert timing.load_note() == f"1 thread, load average 6.4 on 2 cores: {why}"
+        assert timing.load_note("cpu").startswith("CPU (1 thread), load average 6.4")  # the threads named once
         torch.set_num_threads(2)
         monkeypatch.delattr(timing.os, "getloadavg")  # Windows has none
         assert timing.load_note() == "2 threads"

@@ -229,7 +229,7 @@ def _setup(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and not distributed.launched():  # torchrun sets OMP_NUM_THREADS for its processes
-        print(f"{cpu.use_fitting_threads()}.")
+        print(f"CPU: {cpu.use_fitting_threads().detail}.")
     source = sources.identify(args.data)
     paths = _paths(args, sources.checkpoint_name(source))
     given = {k: getattr(args, k) for k in (*NETWORK_OPTIONS, *FIELDS) if hasattr(args, k)}  # what the CLI offers

@@ -10,15 +10,43 @@ import ctypes
 import os
 import platform
 import time
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 
-def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
-    """Set PyTorch's CPU threads to the count that trains a small conv fastest right now; return it and a line
-    saying what was measured. On a CPU shared with other jobs, two threads per process were measured 10-40x
-    slower than one (OpenMP threads spin waiting for each other); on an idle CPU more threads win."""
+class ThreadChoice(NamedTuple):
+    """How many CPU threads PyTorch was set to use, and why. ``str()`` of it is the one plain line a notebook prints
+    ("1 thread (faster than 2 here now)"); ``ms`` keeps what was measured, the median milliseconds of a small
+    training step on each count tried (empty where ``OMP_NUM_THREADS`` set the count), and ``detail`` says it in
+    words, as the command line prints it."""
+
+    threads: int
+    ms: dict[int, float]
+    asked: str | None = None  # OMP_NUM_THREADS, where it set the count
+
+    def __str__(self) -> str:
+        count = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        if self.asked is not None:
+            return f"{count}, as OMP_NUM_THREADS={self.asked} asks"
+        others = [str(n) for n in self.ms if n != self.threads]
+        return f"{count} (faster than {' or '.join(others)} here now)" if others else count
+
+    @property
+    def detail(self) -> str:
+        """The line with the measured times: "1 thread (faster than 2 here now; a small training step: 25.8 ms on
+        1, 92.9 ms on 2)"."""
+        if not self.ms:
+            return str(self)
+        measured = ", ".join(f"{t:.1f} ms on {n}" for n, t in self.ms.items())
+        return f"{str(self).removesuffix(')')}; a small training step: {measured})"
+
+
+def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> ThreadChoice:
+    """Set PyTorch's CPU threads to the count that trains a small conv fastest right now; return the count with the
+    median times measured. On a CPU shared with other jobs, two threads per process were measured 10-40x slower
+    than one (OpenMP threads spin waiting for each other); on an idle CPU more threads win."""
     conv = nn.Conv2d(16, 16, 3, padding=1)
     x = torch.randn(64, 16, 32, 32)
     timings = {}
@@ -33,20 +61,18 @@ def choose_threads(candidates=(1, 2), *, repeats: int = 5) -> tuple[int, str]:
         timings[n] = sorted(times)[len(times) // 2]
     best = min(timings, key=timings.get)
     torch.set_num_threads(best)
-    measured = ", ".join(f"{t * 1e3:.1f} ms on {n}" for n, t in timings.items())
-    return best, f"{best} CPU thread{'s' if best > 1 else ''}, the fastest here now (a small training step: {measured})"
+    return ThreadChoice(best, {n: t * 1e3 for n, t in timings.items()})
 
 
-def use_fitting_threads() -> str:
+def use_fitting_threads() -> ThreadChoice:
     """Set PyTorch's CPU threads for this machine as it is now, and say how: the count ``OMP_NUM_THREADS`` asks for
     where it is set, else the faster of one thread and PyTorch's default, measured (``choose_threads``). On a busy
     CPU PyTorch's default was measured many times slower than one thread (notebook 02: 1,099 s against 95 s)."""
     asked = os.environ.get("OMP_NUM_THREADS", "").strip()
     if asked.isdigit():
-        threads = torch.get_num_threads()
-        return f"{threads} CPU thread{'s' if threads > 1 else ''}, as OMP_NUM_THREADS={asked} asks"
+        return ThreadChoice(torch.get_num_threads(), {}, asked)
     default = torch.get_num_threads()
-    return choose_threads(tuple(sorted({1, min(2, default), default})))[1]
+    return choose_threads(tuple(sorted({1, min(2, default), default})))
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's malloc.h

@@ -14,17 +14,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime
 
-def load_note() -> str:
-    """What a timing ran on, to print beside it: ``"1 thread, load average 2.3"`` (PyTorch's CPU threads, and the
-    machine's 1-minute load average where the system has one: not on Windows). On a shared machine a load above the
-    core count means the timing was slowed by other work."""
+
+def load_note(device=None) -> str:
+    """What a timing ran on, to print beside it: PyTorch's CPU threads (``"1 thread"``), or the name of ``device``
+    where one is given (``"CPU (1 thread)"``: for a line that would otherwise name it twice), then the machine's
+    1-minute load average and its core count where the system has a load average (not on Windows). A load above the
+    core count means other work shared the CPU and slowed the timing, and the note then says so:
+    ``"1 thread, load average 6.4 on 2 cores: other work shared the CPU, which slows timings"``."""
     threads = torch.get_num_threads()
-    note = f"{threads} thread{'s' if threads != 1 else ''}"
+    note = runtime.device_name(device) if device is not None else f"{threads} thread{'s' if threads != 1 else ''}"
     try:
-        return f"{note}, load average {os.getloadavg()[0]:.1f}"
+        load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average on Windows
         return note
+    cores = os.cpu_count() or 1
+    note = f"{note}, load average {load:.1f} on {cores} core{'s' if cores != 1 else ''}"
+    return note + (": other work shared the CPU, which slows timings" if load > cores else "")
 
 
 def ms_in_turns(works: dict, *, per: int, repeats: int = 5, device=None) -> dict[str, list[float]]:

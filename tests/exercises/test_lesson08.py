@@ -41,6 +41,11 @@ def _kd_mean_reduction(s, t, y, temp, alpha):  # the commonest bug: KL averaged 
     return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
 
 
+def _kd_soft_cross_entropy(s, t, y, temp, alpha):  # -sum p_t log p_s: the KL plus the teacher's entropy
+    soft = -(F.softmax(t / temp, dim=1) * F.log_softmax(s / temp, dim=1)).sum(1).mean()
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
+
+
 class _MeanOverTheMap(nn.Module):
     """A global average written by hand: the mean over height and width, then the Linear layer."""
 
@@ -78,6 +83,7 @@ WRONG = {
         _kd_reversed_kl,
         _kd_no_temperature,
         _kd_mean_reduction,
+        _kd_soft_cross_entropy,
         lambda s, t, y, temp, alpha: 0.0,
     ],
     "08.4": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
@@ -151,3 +157,17 @@ def test_kl_div_averaged_over_the_classes_is_named(capsys):
 def test_the_head_is_checked_on_the_7x7_maps_the_question_names(capsys):
     assert "(N, 512, 7, 7)" in exercises.EXERCISES["08.1"].question and "14" not in exercises.EXERCISES["08.1"].question
     assert exercises.check("08.1", nn.Sequential(nn.AvgPool2d(7), nn.Flatten(), nn.Linear(512, 10))) is True
+
+
+def test_the_soft_cross_entropy_is_told_apart_from_the_kl(capsys):
+    """Review, 2026-12-07: -sum p_t log p_s trains the same (the teacher's entropy has no gradient for the student)
+    but is not the formula's KL; it was refused with the generic message."""
+    s, t = torch.randn(4, 10, requires_grad=True), torch.randn(4, 10)
+    y = torch.randint(0, 10, (4,))
+    kd = _run(exercises.EXERCISES["08.3"].solution)
+    (grad_kl,) = torch.autograd.grad(kd(s, t, y, 2.0, 0.5), s)
+    (grad_ce,) = torch.autograd.grad(_kd_soft_cross_entropy(s, t, y, 2.0, 0.5), s)
+    assert torch.allclose(grad_kl, grad_ce, atol=1e-6)  # the same gradients: why it is a plausible answer
+    assert exercises.check("08.3", _kd_soft_cross_entropy) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert "cross-entropy with the soft targets" in verdict and "p_t log p_t" in verdict

@@ -19,6 +19,19 @@ def test_plot_pruning_puts_each_fraction_at_its_macs():
     assert [t.get_text() for t in ax.texts] == ["unpruned", "50% pruned"]
 
 
+def test_plot_pruning_zooms_on_the_fine_tuned_points():
+    """On a 0-1 axis fine-tuned accuracies 0.85-0.915 are indistinguishable (review): a second panel spans them."""
+    sweep = pd.DataFrame(dict(fraction=[0.0, 0.2, 0.5, 0.75], macs=[9.6e6, 6.2e6, 2.4e6, 0.6e6],
+                              val_acc_pruned=[0.91, 0.5, 0.1, 0.1], val_acc=[0.915, 0.91, 0.89, 0.85]))  # fmt: skip
+    whole, zoom = plots.compression.plot_pruning(sweep).axes
+    assert whole.get_ylim() == (0, 1)
+    low, high = zoom.get_ylim()
+    assert low < 0.85 and high > 0.915 and high - low < 2 * (0.915 - 0.85)  # every point, and little else
+    after = next(line for line in zoom.lines if line.get_label() == "after fine-tuning")
+    assert list(after.get_ydata()) == [0.915, 0.91, 0.89, 0.85]
+    assert not [line for line in zoom.lines if line.get_label() == "pruned, before fine-tuning"]
+
+
 def test_plot_speed_draws_one_bar_per_model_and_measure():
     table = pd.DataFrame(dict(file_MB=[0.6, 0.17], ms_batch_1=[0.3, 0.4], ms_batch_64=[7.0, 2.0], val_acc=[0.9, 0.9]),
                          index=["float32", "int8"])  # fmt: skip

@@ -45,11 +45,14 @@ def test_erf_heatmap_with_theoretical_square():
     assert square.get_width() == 10 and square.get_xy() == (4.5, 4.5)  # pixel centres 5..14 -> edges 4.5..14.5
 
 
-def test_erf_plotted_range_is_centred_on_the_units_centre():
+def test_erf_shows_the_whole_input_even_where_the_field_is_off_centre():
+    """A review found the axes starting at about 4 px on the 64 px canvas, with nothing saying it was cropped."""
     erf = torch.zeros(40, 40)
-    erf[4:24, 4:24] = 1  # a field of 20 px centred on 13.5, nearer the top-left corner: 14 px of map on that side
+    erf[4:24, 4:24] = 1  # a field of 20 px centred on 13.5, nearer the top-left corner
     ax = [a for a in plots.receptive_fields.plot_erf({"a": erf}, rf=20).axes if a.images][0]
-    assert ax.get_xlim() == (-0.5, 27.5) and ax.get_ylim() == (27.5, -0.5)
+    assert ax.get_xlim() == (-0.5, 39.5) and ax.get_ylim() == (39.5, -0.5)  # every pixel, edge to edge
+    square = [p for p in ax.patches if isinstance(p, Rectangle)][0]
+    assert square.get_xy() == (3.5, 3.5) and square.get_width() == 20  # still drawn around the field's centre
 
 
 def test_unit_centres_mark_every_unit_and_one_field_per_layer():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from vgg_edu.training.evaluation import predict
 from vgg_edu.training.loop import fit
 from vgg_edu.training.shared_model import lesson_checkpoint, lesson_model
 
@@ -35,3 +36,19 @@ def test_notebook_05_refuses_a_model_of_other_data(tmp_path, capsys, monkeypatch
     out = capsys.readouterr().out
     assert "holds a model of other data (2 classes: cat, dog" in out and "run notebook 04" in out
     assert model.classifier[-1].out_features == 10
+
+
+def test_flip_averaging_changes_the_fallback_models_outputs(monkeypatch, tmp_path, capsys):
+    """Review, 2026-12-07: notebook 08's fallback model scored 0.9134 with and without flip averaging, the same to four
+    decimals. Possible (both can favour the same class on every image), but the averaging must change the outputs:
+    the log of the mean of the posteriors of each image and of its mirror image, not the image's own."""
+    monkeypatch.setenv("VGG_EDU_FAST", "1")
+    data = tiny_data(n_val=32)
+    model = lesson_model(data, path=tmp_path / "missing.pt")  # trained here, as in notebooks 05 and 08
+    assert "trained a small VGG-11 quickly instead" in capsys.readouterr().out
+    images = data.val_images
+    plain = predict(model, images).log_softmax(1)
+    averaged = predict(model, images, flip_tta=True)
+    mirrored = predict(model, images.flip(-1)).log_softmax(1)  # the mirror images, classified on their own
+    assert (averaged - plain).abs().max() > 1e-3  # it really changes the model's outputs
+    assert torch.allclose(averaged.exp(), (plain.exp() + mirrored.exp()) / 2, atol=1e-4)

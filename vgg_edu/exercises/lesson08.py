@@ -137,6 +137,13 @@ def _check_08_3(kd_loss):
                     "every term, classes included; the formula's KL is summed over the classes and averaged over the "
                     "batch, which is reduction='batchmean'."
                 )
+            soft_ce = -(p_t * log_p_s).sum(1).mean()  # the KL without the teacher's sum p_t log p_t
+            if alpha and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * T**2 * soft_ce, rtol=1e-4):
+                return (
+                    "that is the cross-entropy with the soft targets, -sum p_t log p_s: it has the same gradients "
+                    "for the student, but the KL also adds the teacher's sum p_t log p_t (minus its entropy), so "
+                    "the loss is not the formula's."
+                )
             if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
                 return "close: the soft term is missing a factor (see the formula)."
             return f"with T={T} and alpha={alpha} your loss differs from the formula."

@@ -10,19 +10,26 @@ import pandas as pd
 
 def plot_pruning(sweep: pd.DataFrame, title: str = "L1-norm channel pruning of VGG-11, then fine-tuning"):
     """Validation accuracy against MACs per image (millions) for each pruning fraction (``compress.pruning_sweep``),
-    right after pruning and after fine-tuning; the unpruned network's accuracy as a dashed line."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    right after pruning and after fine-tuning, the unpruned network's accuracy as a dotted line: on the full range
+    (0 to 1), and zoomed on the fine-tuned points, whose differences a 0-1 axis hides."""
+    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(11, 4.2))
     macs = sweep["macs"] / 1e6
-    ax.plot(macs, sweep["val_acc_pruned"], "o--", color="tab:gray", label="pruned, before fine-tuning")
-    ax.plot(macs, sweep["val_acc"], "o-", color="tab:blue", label="after fine-tuning")
-    for m, acc, f in zip(macs, sweep["val_acc"], sweep["fraction"]):
-        label, right = (f"{f:.0%} pruned", False) if f else ("unpruned", True)
-        ax.annotate(label, (m, acc), textcoords="offset points", xytext=(-4, 6) if right else (4, -8), fontsize=8,
-                    ha="right" if right else "left", va="bottom" if right else "top")  # fmt: skip
-    ax.axhline(sweep["val_acc"].iloc[0], color="tab:blue", ls=":", lw=1, label="unpruned")
-    ax.set(xlabel="MACs per image (millions)", ylabel="validation accuracy", title=title, ylim=(0, 1))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best")
+    whole.plot(macs, sweep["val_acc_pruned"], "o--", color="tab:gray", label="pruned, before fine-tuning")
+    for ax in (whole, zoom):
+        ax.plot(macs, sweep["val_acc"], "o-", color="tab:blue", label="after fine-tuning")
+        for m, acc, f in zip(macs, sweep["val_acc"], sweep["fraction"]):
+            label, right = (f"{f:.0%} pruned", False) if f else ("unpruned", True)
+            ax.annotate(label, (m, acc), textcoords="offset points", xytext=(-4, 6) if right else (4, -8),
+                        fontsize=8, ha="right" if right else "left", va="bottom" if right else "top")  # fmt: skip
+        ax.axhline(sweep["val_acc"].iloc[0], color="tab:blue", ls=":", lw=1, label="unpruned")
+        ax.set(xlabel="MACs per image (millions)", ylabel="validation accuracy")
+        ax.grid(alpha=0.3)
+    low, high = sweep["val_acc"].min(), sweep["val_acc"].max()
+    pad = max(0.2 * (high - low), 0.005)
+    whole.set(ylim=(0, 1), title="right after pruning and fine-tuned")
+    zoom.set(ylim=(low - pad, high + pad), title="fine-tuned only (zoomed)")
+    whole.legend(loc="best")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -131,15 +131,14 @@ def plot_unit_centres(table, size: int, unit: int = 1):
 def plot_erf(maps: dict, rf: int, title: str = ""):
     """Effective receptive fields (``receptive.effective_receptive_field`` maps, by name) as heatmaps, each with
     the theoretical ``rf`` x ``rf`` square around the support's centre (Luo et al. 2016, Fig. 1). Axes in input
-    pixels, the plotted range centred on that centre; the colour is |d y_centre / d x| relative to the map's
-    maximum. ``title`` says what was run."""
+    pixels, over the whole input (nothing cropped, so the axes start at 0); the colour is |d y_centre / d x|
+    relative to the map's maximum. ``title`` says what was run."""
     fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps), 4.4), squeeze=False)
     for ax, (name, erf) in zip(axes[0], maps.items()):
         image = ax.imshow(erf.numpy(), cmap="magma")
         cy, cx = erf_centre(erf)
         h, w = erf.shape
-        half = max(min(cx + 0.5, w - 0.5 - cx, cy + 0.5, h - 0.5 - cy), rf / 2 + 1)  # as much map on every side
-        ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half))
+        ax.set(xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5))  # the whole input, pixel edges at the borders
         ax.add_patch(
             Rectangle(
                 (cx - rf / 2, cy - rf / 2),

@@ -27,12 +27,12 @@ The modules, one section each:
 - ``activations``  ``capture``, ``extract``, ``layer_widths``, ``channel_stats``
 - ``top_patches``  ``top_k`` and ``receptive_box``: what excites a channel, and the patch its unit sees
 - ``attribution``  ``occlusion``, ``saliency``, ``grad_cam``: where the network looks
-- ``features``     ``first_layer_filters``, ``penultimate``, ``embed_2d``
+- ``features``     ``first_layer_filters``, ``penultimate``, ``embed_2d``, ``neighbour_agreement``
 """
 
 from .activations import capture, channel_stats, extract, layer_widths
 from .attribution import default_cam_layer, grad_cam, occlusion, saliency
-from .features import embed_2d, first_layer_filters, penultimate
+from .features import embed_2d, first_layer_filters, neighbour_agreement, penultimate
 from .layers import pixel_input, relu_layers, resolve
 from .top_patches import TopK, receptive_box, top_k
 
@@ -54,4 +54,5 @@ __all__ = [
     "first_layer_filters",
     "penultimate",
     "embed_2d",
+    "neighbour_agreement",
 ]

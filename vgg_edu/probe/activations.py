@@ -54,6 +54,9 @@ def extract(model: nn.Module, x: torch.Tensor, layers, *, device=None) -> dict[s
     The traced graph calls the same in-place ReLUs, so the same pitfall applies whenever a node after a conv's
     ReLU is requested too (the graph is cut after the last requested node): this function switches ``inplace``
     off while it runs (and back on after), so that a conv's output is returned as computed.
+
+    ``VGG.forward`` checks its input with Python ``if``s, which ``torch.fx`` cannot trace: the checks run here
+    first, then a copy of the forward without them (``_Traceable``, on the same modules) is traced.
     """
     from torchvision.models.feature_extraction import create_feature_extractor
 

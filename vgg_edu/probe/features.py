@@ -1,5 +1,6 @@
 """What a network learned to compute, read from its weights and its last layer's input: the first layer's
-filters, the penultimate features (the last Linear's input) and their 2-d embedding (PCA or t-SNE)."""
+filters, the penultimate features (the last Linear's input), their 2-d embedding (PCA or t-SNE), and how far each
+class keeps to itself in them (``neighbour_agreement``)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,17 @@ def embed_2d(features, method: str = "pca", *, seed: int = 0) -> np.ndarray:
             z = PCA(50, random_state=seed).fit_transform(z)
         return TSNE(2, init="pca", perplexity=min(30.0, (len(z) - 1) / 3), random_state=seed).fit_transform(z)
     raise ValueError(f"unknown method {method!r}; use 'pca' or 'tsne'")
+
+
+def neighbour_agreement(features, labels, k: int = 10) -> torch.Tensor:
+    """For each class (0 to the largest label), the mean share of its images' ``k`` nearest neighbours in
+    ``features`` (Euclidean; an image is not its own neighbour) that have the same label: near 1 for a class that
+    forms a cluster of its own, lower for one that overlaps others. Read in the features themselves, so unlike a
+    t-SNE picture it does not depend on a projection."""
+    z = torch.as_tensor(np.asarray(features.cpu() if torch.is_tensor(features) else features), dtype=torch.float32)
+    labels = torch.as_tensor(labels).cpu()
+    distances = torch.cdist(z, z)
+    distances.fill_diagonal_(float("inf"))
+    nearest = distances.topk(k, dim=1, largest=False).indices
+    same = (labels[nearest] == labels[:, None]).float().mean(1)
+    return torch.stack([same[labels == c].mean() for c in range(int(labels.max()) + 1)])
