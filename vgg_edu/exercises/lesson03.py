@@ -138,7 +138,7 @@ def _check_03_4(answer):
     if rows == pool5 - 7 + 2:
         return "one too many: count the places where a 7 x 7 window fits inside pool5's map, edges included."
     if rows in (pool5 - 7, (384 - 224) // 32):
-        return "one too few: a 7 x 7 window that fits exactly is one place, not none (a 224 px image gives a map)."
+        return "one too few: a 7 x 7 window that fits exactly is one place, not none (at 224 px the map is 1 x 1)."
     if rows == pool5**2 or rows == (pool5 - 6) ** 2:
         return "that counts positions (rows x columns); the question asks for the rows and the columns."
     if rows < 1:
