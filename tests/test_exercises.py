@@ -118,7 +118,7 @@ NUMERIC = [i for i in IDS if isinstance(exercises.normalize(_solution(i)), (int,
 
 
 def test_the_numeric_exercises_are_the_expected_ones():
-    assert NUMERIC == ["01.1", "01.2", "01.4", "03.1", "03.2", "03.3", "04.1", "04.2", "04.4", "04.5", "05.4",
+    assert NUMERIC == ["01.1", "01.2", "01.4", "02.8", "03.1", "03.2", "03.3", "04.1", "04.2", "04.4", "04.5", "05.4",
                        "06.1", "06.2", "07.1", "07.2", "08.2"]  # fmt: skip
 
 
@@ -196,6 +196,24 @@ def test_each_question_is_written_once():
     for path in NOTEBOOKS:
         headers = re.findall(r"^\*\*Exercise (\d\d\.\d+)\.\*\*", "\n".join(s for _, s in _cells(path)), re.M)
         assert sorted(headers) == sorted(set(headers)) == exercises.list_exercises(path.name[:2]), path.name
+
+
+def test_predict_first_questions_sit_inside_the_lessons_before_the_cell_that_answers_them():
+    """Issue 33: predict-then-run inside the lessons, not only at the end. Each "**Predict first.**" line is a
+    markdown cell in the lesson (before its summary and its exercises) followed by the code cell that computes the
+    answer and shows it (a print, or a table as the cell's last expression); at least two notebooks ask one."""
+    notebooks = set()
+    for path in NOTEBOOKS:
+        cells = _cells(path)
+        ends = ("## What we saw", "## Exercises")  # the lesson's summary, or its exercises where it has none
+        summary = next((k for k, (_, source) in enumerate(cells) if source.startswith(ends)), len(cells))
+        for k, (kind, source) in enumerate(cells):
+            if kind == "markdown" and "**Predict first.**" in source:
+                assert k < summary, path.name
+                after, computed = cells[k + 1]
+                assert after == "code" and ("print(" in computed or not computed.rstrip().endswith(";")), path.name
+                notebooks.add(path.name[:2])
+    assert len(notebooks) >= 2, notebooks
 
 
 def test_no_answer_is_written_in_the_sources_above_its_exercise():

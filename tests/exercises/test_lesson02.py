@@ -1,13 +1,15 @@
 """Notebook 02's exercises (VGG blocks): known-wrong answers, the right forms a check must also accept (padding
 "same", lazy layers, log-softmax), and what only these checks do: refuse the package's block, the stub, a block
-whose only fault is in its values."""
+whose only fault is in its values; and 02.8's BatchNorm output, by hand, against nn.BatchNorm1d itself."""
 
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vgg_edu import d2l_reference, exercises, models
@@ -189,6 +191,18 @@ WRONG = {
     "02.5": [_TinyVGGZeros, _TinyVGGViewAll, 42],
     "02.6": [[(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], [(2, 64)] * 5, [(3, 64), (1, 128)] + [(2, 256)] * 3],
     "02.7": [_Zeros, _DoubledSoftmax, _softmax_in_classifier(), _DoubledLogits],
+    "02.8": [
+        -2 / math.sqrt(5),  # the training-mode output: the batch's mean and biased variance
+        -2 / math.sqrt(20 / 3),  # the batch's mean and unbiased variance
+        3.0,  # the running statistics before the step
+        2.5 / math.sqrt(1.4),  # the running variance updated with the biased variance
+        -1.5 / math.sqrt(6.1),  # momentum as the old estimate's weight
+        2.5,  # the running mean updated, not the variance
+        3 / math.sqrt(0.9 + 0.1 * 20 / 3),  # the running variance updated, not the mean
+        2.5 / (0.9 + 0.1 * 20 / 3),  # divided by the variance, not its square root
+        2.01,  # beyond the stated 0.005
+        [2.0, 2.0],  # two numbers
+    ],
 }
 
 RIGHT = {
@@ -197,7 +211,11 @@ RIGHT = {
     "02.3": [_vgg_block_same_padding(2, 3, 64), _vgg_block_lazy(2, 3, 64)],
     "02.5": [_TinyVGGView, _TinyVGGFlattenLayer],
     "02.7": [_Logits, _LogSoftmax, _log_softmax_in_classifier()],
+    "02.8": [2.0, 1.997, np.float32(1.9973), torch.tensor([[1.9973]]), torch.tensor(1.9973, dtype=torch.float16)],
 }
+NOT_COUNTS = ["02.8"]  # a BatchNorm output
+SECRETS = {"02.8": ["1.99", "20 / 3", "1.56"]}  # besides the answer's own digits: the answer, the batch's variance
+NOT_ABOVE = {"02.8": ["1.997", "1.566", "1.567"]}  # the answer and the running variance, nowhere above the exercise
 
 
 def _run(code: str):
@@ -305,3 +323,41 @@ def test_lazy_convs_are_materialised_before_their_channels_are_read(capsys):
         assert "do not chain" not in capsys.readouterr().out
     assert exercises.check("02.2", _features_lazy_one_block) is False  # built, its convs are read as any others'
     assert "do not chain" in capsys.readouterr().out
+
+
+def _batchnorm_after_one_step(momentum=0.1):
+    """02.8's layer, run by PyTorch: one training step on the question's batch, then evaluation mode."""
+    bn = nn.BatchNorm1d(1, momentum=momentum)
+    with torch.no_grad():
+        bn.train()(torch.tensor([[2.0], [4.0], [6.0], [8.0]]))
+    return bn.eval()
+
+
+def test_the_batchnorm_answer_is_what_torchs_own_layer_outputs(capsys):
+    """02.8's solution, written out by hand, against nn.BatchNorm1d itself; its output tensor passes as it is."""
+    with torch.no_grad():
+        out = _batchnorm_after_one_step()(torch.tensor([[3.0]]))
+    assert out.item() == pytest.approx(_run(exercises.EXERCISES["02.8"].solution), abs=1e-5)
+    assert out.item() == pytest.approx(lesson02._bn_eval_output(), abs=1e-6)
+    assert exercises.check("02.8", out) is True
+
+
+def test_the_plausible_batchnorm_mistakes_are_each_named(capsys):
+    """The wrong answers computed by PyTorch where it can compute them: the layer with the momentum read the other
+    way, the fresh layer (no step), the value standardised with the batch's own statistics."""
+    value, batch = torch.tensor([[3.0]]), torch.tensor([2.0, 4.0, 6.0, 8.0])
+    with torch.no_grad():
+        torch_wrong = {
+            "momentum 0.1 is the weight of the batch": _batchnorm_after_one_step(momentum=0.9)(value),
+            "before the step": nn.BatchNorm1d(1).eval()(value),
+            "the batch's statistics": F.batch_norm(value, batch.mean()[None], batch.var(unbiased=False)[None]),
+        }
+    by_hand = {
+        "unbiased variance": lesson02._bn_eval_output(unbiased=False),
+        "the running variance moved too": lesson02._bn_eval_output(update_var=False),
+        "the running mean moved too": lesson02._bn_eval_output(update_mean=False),
+        "square root": lesson02._bn_eval_output(sqrt=False),
+    }
+    for said, wrong in {**torch_wrong, **by_hand}.items():
+        assert exercises.check("02.8", wrong) is False
+        assert said in capsys.readouterr().out.split("Hint:")[0], said

@@ -1,8 +1,14 @@
-"""Notebook 03's exercises (VGG-16): known-wrong answers."""
+"""Notebook 03's exercises (VGG-16): known-wrong answers, and the score map of 03.4 against the package's dense
+model run on a 384 px image."""
 
-from vgg_edu import exercises
+import numpy as np
+import pytest
+import torch
 
-SECRETS = {"03.1": ["numel("], "03.2": ["numel("]}  # a hint counts by formula, not by the package
+from vgg_edu import exercises, models
+
+SECRETS = {"03.1": ["numel("], "03.2": ["numel("], "03.4": ["6 x 6"]}  # a hint counts by formula, not by the package
+NOT_ABOVE = {"03.4": ["6 x 6", "(6, 6)"]}  # nowhere above the exercise
 
 WRONG = {
     "03.1": [(25088 * 4096 + 4096) / 138_357_544, 71.53, 0.86],  # VGG-16's share; a percentage; all FC layers
@@ -17,6 +23,21 @@ WRONG = {
         24 * 24 * 256 * 9,  # C_in left out
         169_869_312 + 24 * 24 * 256,  # the bias additions counted
     ],
+    "03.4": [
+        (12, 12),  # pool5's map: fc6's 7x7 window forgotten
+        1,  # the map of a 224 px image
+        (7, 7),  # one too many
+        5,  # one too few: (384 - 224) / 32 steps, not positions
+        36,  # the positions, not the side
+        (6, 7),  # not square
+        (6, 6, 6),  # three numbers
+        (6.5, 6.5),  # not whole
+        "6",  # text
+    ],
+}
+
+RIGHT = {
+    "03.4": [6, (6, 6), [6.0, 6.0], np.array([6, 6]), torch.tensor([6, 6]), torch.Size([6, 6])],
 }
 
 MESSAGES_03_3 = {  # a wrong answer -> what the message must name
@@ -35,3 +56,41 @@ def test_each_wrong_count_of_conv3_1_is_told_what_it_got_wrong(capsys):
     for wrong, named in MESSAGES_03_3.items():
         assert exercises.check("03.3", wrong) is False
         assert named in capsys.readouterr().out.split("Hint:")[0], wrong
+
+
+def _dense_vgg16_map(size: int) -> tuple:
+    """The (rows, columns) of the class-score map that the package's dense VGG-16 returns for a size x size image."""
+    with torch.device("meta"):  # shapes only
+        dense = models.fully_convolutional(models.vgg16())
+        return tuple(dense(torch.empty(1, 3, size, size)).shape[2:])
+
+
+def test_the_score_map_answer_is_the_dense_models_real_output(capsys):
+    namespace = {}
+    exec(exercises.EXERCISES["03.4"].solution, namespace)  # the solution by hand
+    assert _dense_vgg16_map(384) == namespace["answer"]
+    with torch.device("meta"):
+        dense = models.fully_convolutional(models.vgg16())
+        out = dense(torch.empty(1, 3, 384, 384))
+    assert exercises.check("03.4", out.shape[2:]) is True  # the shape read off the run passes as it is
+
+
+@pytest.mark.parametrize(
+    ("wrong", "said"),
+    [
+        ("pool5", "that is pool5's map"),  # computed below from the network's features
+        ("224 px", "224 px image"),  # computed below from the dense model at 224 px
+        ((7, 7), "one too many"),
+        (5, "one too few"),
+        (36, "counts positions"),
+        ((6, 7), "so is the map"),
+    ],
+)
+def test_each_wrong_score_map_is_told_what_it_got_wrong(wrong, said, capsys):
+    if wrong == "pool5":
+        with torch.device("meta"):
+            wrong = tuple(models.vgg16().features(torch.empty(1, 3, 384, 384)).shape[2:])
+    elif wrong == "224 px":
+        wrong = _dense_vgg16_map(224)
+    assert exercises.check("03.4", wrong) is False
+    assert said in capsys.readouterr().out.split("Hint:")[0]

@@ -3,7 +3,9 @@ against PyTorch itself (torch.optim.Adam's first step, the course's own multi-sc
 float32, numpy and tensor forms."""
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +14,10 @@ from torch import nn
 
 from vgg_edu import exercises, multiscale
 from vgg_edu.data.inputs import spec_of
-from vgg_edu.exercises.lesson06 import _adam_first_step
+from vgg_edu.exercises.lesson06 import _adam_first_step, _jitter_test_scales
 from vgg_edu.training.evaluation import predict
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "06_optimisation.ipynb"
 
 
 def _softmax_of_mean(logits):
@@ -58,6 +62,17 @@ WRONG = {
         ADAM_STEP,  # how far the weight moves, not the weight
     ],
     "06.3": [_softmax_of_mean, _mean_of_logits, _sum_of_posteriors, _one_scale, _over_the_classes, "posteriors"],
+    "06.4": [
+        [256, 384, 512],  # the paper's scales for [256; 512], copied
+        [448, 480, 512],  # {S - 32, S, S + 32} around the middle: the fixed-S protocol
+        [288, 320, 352],  # the same around S_min
+        [320, 640],  # the ends only
+        480,  # one scale
+        [224, 480, 640],  # the crop taken for a scale
+        [320, 400, 640],  # not the middle
+        [320, 480, 720],  # beyond the training range
+        "320, 480, 640",  # text
+    ],
 }
 
 RIGHT = {
@@ -68,10 +83,12 @@ RIGHT = {
         lambda logits: np.mean([s.softmax(1).numpy() for s in logits], axis=0),
         lambda logits: torch.stack(logits).double().softmax(2).mean(0),
     ],
+    "06.4": [(320, 480, 640), [640, 480, 320], np.array([320, 480, 640]), torch.tensor([320.0, 480.0, 640.0])],
 }
 NOT_COUNTS = ["06.1", "06.2"]  # a standard deviation; a weight
 SECRETS = {"06.1": ["0.0589", "0.059"], "06.2": ["0.999"]}  # besides the answer's own digits
-NOT_ABOVE = {"06.1": ["2 / (64", "0.0589"], "06.2": ["0.999"], "06.3": ["softmax("]}  # nowhere above the exercise
+# nowhere above the exercise
+NOT_ABOVE = {"06.1": ["2 / (64", "0.0589"], "06.2": ["0.999"], "06.3": ["softmax("], "06.4": ["480"]}
 
 
 def _solution(exercise_id):
@@ -136,3 +153,31 @@ def test_posteriors_may_work_on_the_callers_tensors_in_place(capsys):
         return sum(logits) / len(logits)
 
     assert exercises.check("06.3", in_place) is True
+
+
+def test_the_scale_jitter_rule_gives_the_papers_own_scales_and_is_in_the_reference():
+    """06.4's rule, Q = {S_min, (S_min + S_max) / 2, S_max} (Sec. 4.2, as docs/REFERENCE.md records it), gives the
+    scales the paper tested its models trained on [256; 512] at, which section 3 of the notebook names."""
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "REFERENCE.md").read_text()
+    assert "S in [Smin; Smax]" in reference and "Q = {Smin, 0.5(Smin+Smax), Smax}" in " ".join(reference.split())
+    assert _jitter_test_scales(256, 512) == (256, 384, 512)
+    notebook = json.loads(NOTEBOOK.read_text())["cells"]
+    markdown = "".join("".join(c["source"]) for c in notebook if c["cell_type"] == "markdown")
+    section_3 = markdown.split("## 3.")[1].split("## What we saw")[0]
+    assert "{256, 384, 512}" in section_3 and "{S - 32, S, S + 32}" in section_3
+
+
+@pytest.mark.parametrize(
+    ("wrong", "said"),
+    [
+        ([256, 384, 512], "[256; 512]"),
+        ([448, 480, 512], "one fixed S"),
+        ([320, 640], "three scales"),
+        (480, "give the list"),
+        ([224, 480, 640], "224 is the crop"),
+        ([320, 480, 720], "inside the range"),
+    ],
+)
+def test_each_wrong_scale_set_is_told_what_it_got_wrong(wrong, said, capsys):
+    assert exercises.check("06.4", wrong) is False
+    assert said in capsys.readouterr().out.split("Hint:")[0]

@@ -8,11 +8,15 @@ builds and runs the answer. Names the snippets use: torch, nn (from torch import
 
 The checks test behaviour against an independent construction: the student's own conv weights run through
 ``torch.nn.functional`` (conv2d with padding 1, relu, max_pool2d) must give the block's output; a model's forward must
-give what its own layers give when applied by hand."""
+give what its own layers give when applied by hand.
+
+Exercise 02.8 is a number worked out by hand: BatchNorm's output in evaluation mode after one training step, which
+the check computes from the formulas of section 2 (``_bn_eval_output``) and its test from ``nn.BatchNorm1d`` itself."""
 
 from __future__ import annotations
 
 import inspect
+import math
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +24,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
 from .. import models
-from . import AnswerError, exercise, normalize
+from . import AnswerError, as_number, exercise, normalize
 
 BUGS = {
     "02.2": """\
@@ -418,3 +422,58 @@ def _check_02_7(answer):
     if torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-4):
         return True
     return "the forward should return the classifier's raw scores (logits), unchanged."
+
+
+_BATCH, _VALUE = (2.0, 4.0, 6.0, 8.0), 3.0  # 02.8: the training batch of one channel, the value then evaluated
+
+
+def _bn_eval_output(*, new_weight=0.1, unbiased=True, update_mean=True, update_var=True, sqrt=True) -> float:
+    """What nn.BatchNorm1d(1) outputs for ``_VALUE`` in evaluation mode after one training step on ``_BATCH``,
+    written out (``new_weight``: the momentum, the weight of the batch's statistics; the others: one step of the
+    update or of the standardisation left out or done wrong)."""
+    n, mean = len(_BATCH), sum(_BATCH) / len(_BATCH)
+    var = sum((v - mean) ** 2 for v in _BATCH) / (n - 1 if unbiased else n)
+    running_mean = (1 - new_weight) * 0.0 + new_weight * mean if update_mean else 0.0
+    running_var = (1 - new_weight) * 1.0 + new_weight * var if update_var else 1.0
+    return (_VALUE - running_mean) / (running_var + 1e-5) ** (0.5 if sqrt else 1.0)
+
+
+@exercise(
+    "02.8",
+    "A fresh nn.BatchNorm1d(1) (running mean 0, running variance 1, gamma 1, beta 0, momentum 0.1, eps 1e-5) takes "
+    "one step in training mode on a batch of four values, x = [2, 4, 6, 8] (shape (4, 1)), and is then switched to "
+    "evaluation mode. What does it output for the value 3 (to within 0.005)? Work it out by hand (section 2); then "
+    "run the layer to check your number.",
+    hint="Two steps. The training step moves the running mean and the running variance towards the batch's (section "
+    "2 says by how much, and which variance of the batch it uses); evaluation mode then standardises the value with "
+    "the running statistics, not the batch's.",
+    solution="""x = [2.0, 4.0, 6.0, 8.0]
+mean = sum(x) / 4                                    # 5
+var = sum((v - mean) ** 2 for v in x) / (4 - 1)     # the running estimate takes the unbiased variance: 20 / 3
+running_mean = 0.9 * 0.0 + 0.1 * mean                # momentum 0.1: the batch's share of the new estimate
+running_var = 0.9 * 1.0 + 0.1 * var
+answer = (3 - running_mean) / math.sqrt(running_var + 1e-5)""",
+)
+def _check_02_8(answer):
+    value = as_number(answer)
+    if abs(value - _bn_eval_output()) <= 0.005:
+        return True
+    n, mean = len(_BATCH), sum(_BATCH) / len(_BATCH)
+    batch_output = {(_VALUE - mean) / (sum((v - mean) ** 2 for v in _BATCH) / d + 1e-5) ** 0.5 for d in (n, n - 1)}
+    mistakes = [
+        (batch_output, "that standardises with the batch's statistics, as training mode does; evaluation mode uses "
+         "the running estimates."),
+        ({_VALUE / (1 + 1e-5) ** 0.5}, "those are the running statistics before the step: the training step moved "
+         "them."),
+        ({_bn_eval_output(unbiased=False)}, "the running variance is updated with the batch's unbiased variance "
+         "(divided by N - 1), not the biased one that training mode standardises with."),
+        ({_bn_eval_output(new_weight=0.9), _bn_eval_output(new_weight=0.9, unbiased=False)}, "momentum 0.1 is the "
+         "weight of the batch's statistics in the update; the old estimate keeps the rest."),
+        ({_bn_eval_output(update_var=False)}, "the running variance moved too, not only the running mean."),
+        ({_bn_eval_output(update_mean=False)}, "the running mean moved too, not only the running variance."),
+        ({_bn_eval_output(sqrt=False)}, "divide by the standard deviation, the square root of the variance."),
+    ]  # fmt: skip
+    for values, mistake in mistakes:
+        if any(math.isclose(value, v, rel_tol=0.01) for v in values):
+            return mistake
+    return "work out the running mean and variance after the step, then standardise the value with them."

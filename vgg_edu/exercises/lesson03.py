@@ -1,12 +1,13 @@
 """Exercises of notebook 03: the full VGG-16.
 
 The page prints VGG-16's layer table at 224 px (parameters and MACs of every layer), the share of its parameters in
-fc6 and the parameter count of its GAP head; the exercises ask the same questions of VGG-19 and of a 96 px input.
+fc6 and the parameter count of its GAP head; the exercises ask the same questions of VGG-19 and of a 96 px input,
+and the size of the class-score map of dense evaluation at 384 px, worked out by hand before the package runs it.
 """
 
 from __future__ import annotations
 
-from . import as_count, as_number, exercise
+from . import as_count, as_number, as_numbers, exercise
 
 # Paper, Table 1, config E (VGG-19): 3x3 convs with these output channels; "M" is a 2x2 max-pool.
 _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -103,3 +104,43 @@ def _check_03_3(answer):
         f"{'too large' if n > expected else 'too small'}: count conv3_1's output values at 96 px (H x W x C_out), "
         "then the multiply-accumulates that each of them needs."
     )
+
+
+@exercise(
+    "03.4",
+    "VGG-16 evaluated densely (section 8: fc6 as a 7x7 conv, fc7 and fc8 as 1x1 convs) on a 384 x 384 image: how "
+    "many rows and columns has its class-score map? Work it out by hand from the layers, then run "
+    "models.fully_convolutional on such an image to check. Give (rows, columns).",
+    hint="Follow the map's side through the network: the padded 3x3 convs keep it, each of the five pools halves it "
+    "(rounding down). Then fc6, now a 7x7 conv without padding, slides over pool5's map: at how many places does a "
+    "7 x 7 window fit along one side? The 1x1 convs keep the size.",
+    solution="""pool5 = 384 // 2**5              # the convs keep the side, the five pools halve it
+side = pool5 - 7 + 1             # fc6: a 7x7 conv without padding, stride 1
+answer = (side, side)            # fc7 and fc8 (1x1 convs) keep it""",
+)
+def _check_03_4(answer):
+    if isinstance(answer, (list, tuple)):
+        sides = as_numbers(answer)
+        if len(sides) != 2:
+            return "give two numbers, (rows, columns)."
+        rows, columns = (as_count(s) for s in sides)
+        if rows != columns:
+            return "the image is square and every layer treats rows and columns alike: so is the map."
+    else:
+        rows = as_count(answer)
+    pool5 = 384 // 32
+    if rows == pool5 - 6:
+        return True
+    if rows == pool5:
+        return "that is pool5's map; fc6, now a 7x7 conv without padding, makes it smaller."
+    if rows == 1:
+        return "that is the map of a 224 px image, whose pool5 map is just one 7 x 7 window; a larger image gives more."
+    if rows == pool5 - 7 + 2:
+        return "one too many: count the places where a 7 x 7 window fits inside pool5's map, edges included."
+    if rows in (pool5 - 7, (384 - 224) // 32):
+        return "one too few: a 7 x 7 window that fits exactly is one place, not none (at 224 px the map is 1 x 1)."
+    if rows == pool5**2 or rows == (pool5 - 6) ** 2:
+        return "that counts positions (rows x columns); the question asks for the rows and the columns."
+    if rows < 1:
+        return "a map of class scores has at least one row for any image of 224 px or more."
+    return "follow the side through the five pools, then through fc6's 7x7 conv without padding."

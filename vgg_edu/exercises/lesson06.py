@@ -1,11 +1,12 @@
 """Exercises of notebook 06: training VGG in practice, the optimisation (initialisation, optimisers, multi-scale
-testing). The checks compute their expected values by hand."""
+testing). The checks compute their expected values by hand; 06.4's scales follow the paper's rule for a model
+trained with scale jitter (Sec. 4.2, in docs/REFERENCE.md), which gives its own {256, 384, 512} for [256; 512]."""
 
 from __future__ import annotations
 
 import math
 
-from . import as_number, exercise
+from . import as_number, as_numbers, exercise
 
 
 @exercise(
@@ -118,3 +119,43 @@ def _check_06_3(posteriors):
     if not torch.allclose(got.sum(dim=1), torch.ones(len(got), dtype=got.dtype), atol=1e-5):
         return "each row of posteriors is a probability distribution: non-negative, summing to 1."
     return "the values differ from the scale set's posteriors: check what is averaged, and over which dimension."
+
+
+def _jitter_test_scales(s_min: int, s_max: int) -> tuple:
+    """The test scales of a model trained with scale jitter, S in [s_min; s_max] (paper, Sec. 4.2)."""
+    return (s_min, (s_min + s_max) // 2, s_max)
+
+
+@exercise(
+    "06.4",
+    "By the paper's protocol for multi-scale testing (Sec. 4.2; section 3), at which test scales Q would it evaluate "
+    "a VGG trained with scale jitter, the smaller side S random in [320; 640] before the 224 crop? Give the list of "
+    "scales, smallest first.",
+    hint="Section 3 names the three scales at which the paper tests a model trained with S in [256; 512]: where does "
+    "each sit in that range? Place the same points in [320; 640]. (A model trained at one fixed S is tested "
+    "otherwise, near S only.)",
+    solution="""s_min, s_max = 320, 640
+answer = [s_min, (s_min + s_max) // 2, s_max]   # the range's two ends and its middle""",
+)
+def _check_06_4(answer):
+    if not isinstance(answer, (list, tuple)):
+        as_number(answer)  # text is refused as text
+        return "the paper tests at several scales and averages the posteriors: give the list of them."
+    scales = sorted(as_numbers(answer))
+    s_min, s_max = 320, 640
+    if tuple(scales) == _jitter_test_scales(s_min, s_max):
+        return True
+    if tuple(scales) == _jitter_test_scales(256, 512):
+        return "those are the scales for S in [256; 512]; this model was trained over another range."
+    if 224 in scales:
+        return "224 is the crop, not a scale: Q, like S, is the smaller side of the whole rescaled image."
+    if len(scales) == 3 and scales[2] - scales[1] == scales[1] - scales[0] == 32:
+        return (
+            "{S - 32, S, S + 32} is the protocol for a model trained at one fixed S; a model trained with scale "
+            "jitter can be tested over a wider range."
+        )
+    if len(scales) != 3:
+        return "the paper tests a jittered model at three scales."
+    if scales[0] < s_min or scales[-1] > s_max:
+        return "the paper tests a jittered model inside the range of scales it was trained on."
+    return "where do the paper's three test scales sit in its own range [256; 512]?"
