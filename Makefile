@@ -69,7 +69,7 @@ CHROMIUM ?= $(or $(VGG_EDU_CHROMIUM),/usr/bin/chromium)
 browser:
 	@[ -x "$(CHROMIUM)" ] || { $(call apt_install,chromium,tests/test_browser.py,install Chromium and set VGG_EDU_CHROMIUM=/path/to/it); }
 
-# The grading tests (tests/test_teaching.py, tests/test_grading_attacks.py) run each submission in bubblewrap, as
+# The grading tests (tests/teaching/test_grade.py, test_bwrap.py ...) run each submission in bubblewrap, as
 # `python -m vgg_edu grade` does: Debian's bubblewrap where apt-get is available. Without it those tests fail and say
 # how to get it.
 bubblewrap:

@@ -13,6 +13,7 @@ import torch  # noqa: E402
 
 from vgg_edu.data import fashion_mnist  # noqa: E402
 from vgg_edu.data.image_splits import ImageSplits  # noqa: E402
+from vgg_edu.models import VGG, init_weights  # noqa: E402
 from vgg_edu.training.recipes import build_model  # noqa: E402
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -84,6 +85,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The probe tests' network (``tests/probe/``): a small VGG-11 for 1 x 32 x 32 inputs, He-initialised so that
+    activations and gradients are not tiny."""
+    torch.manual_seed(0)
+    return init_weights(VGG("A", in_channels=1, num_classes=10, width_divisor=16, hidden=64), "kaiming_fan_in").eval()
+
+
+@pytest.fixture(scope="module")
+def x():
+    """The probe tests' four random 1 x 32 x 32 inputs."""
+    return torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
 
 
 @pytest.fixture

@@ -63,6 +63,31 @@ def test_no_module_in_the_package_passes_500_lines():
     assert not long
 
 
+def _test_file(module: Path) -> Path:
+    """Where ``module``'s tests are: ``tests/<package>/test_<module>.py`` (``tests/test_<module>.py`` for a top-level
+    module); the command line's (``__main__``) in ``tests/test_main.py``; a package's ``__init__`` in the file named
+    for the package (the exercise registry's in ``tests/test_exercises.py``)."""
+    parts = module.relative_to(PACKAGE).with_suffix("").parts
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    if not parts:  # vgg_edu/__init__.py
+        return ROOT / "tests" / "test_packaging.py"
+    return ROOT / "tests" / Path(*parts[:-1]) / f"test_{parts[-1].strip('_')}.py"
+
+
+def _defines_anything(module: Path) -> bool:
+    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.parse(module.read_text()).body)
+
+
+def test_every_module_has_its_test_file():
+    """A new module comes with its test file. A package's ``__init__`` that only imports and documents has none (the
+    package's own, its docstring and version, is tested here)."""
+    modules = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or _defines_anything(p)]
+    missing = [
+        f"{p.relative_to(ROOT)}: {_test_file(p).relative_to(ROOT)}" for p in modules if not _test_file(p).is_file()
+    ]
+    assert len(modules) > 50 and not missing
+
+
 def test_no_module_shadows_the_standard_library():
     names = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.rglob("*") if p.is_dir()}
     assert not names & set(sys.stdlib_module_names) - {"__init__", "__main__"}

@@ -1,5 +1,6 @@
-"""A class that means to cheat or to harm, graded by the real ``python -m vgg_edu grade`` (in fast mode, in
-bubblewrap), beside honest students who must still get full marks with numpy and torch answers.
+"""``vgg_edu.teaching.bwrap``, what a run sees: a class that means to cheat or to harm, graded by the real
+``python -m vgg_edu grade`` (in fast mode, in bubblewrap), beside honest students who must still get full marks with
+numpy and torch answers.
 
 Every attack of issue 32 is a small hostile submission here. One grading run serves every test (module fixture);
 the attacks print ``LEAKED ...`` where they succeed, and the tests read the kept notebooks for it, besides checking
@@ -22,7 +23,9 @@ import pytest
 
 from vgg_edu import exercises
 
-ROOT = Path(__file__).resolve().parent.parent
+from made_up import running
+
+ROOT = Path(__file__).resolve().parents[2]
 LESSON = exercises.list_exercises("01.")
 SECRET = "teachers-secret-7f3a"
 MARKER = "vgg-edu-leftover-7f3a"
@@ -257,17 +260,6 @@ def _listen() -> tuple[socket.socket, list]:
     return server, got
 
 
-def _leftovers() -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if MARKER.encode() in cmdline.read_bytes():
-                found.append(cmdline.parent.name)
-        except OSError:
-            pass
-    return found
-
-
 def _digests(folder: Path) -> dict:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
@@ -321,7 +313,7 @@ def test_pickled_payloads_and_always_equal_answers_earn_nothing(graded):
 
 
 def test_a_process_left_behind_is_killed_and_changes_nothing(graded):
-    assert _leftovers() == []
+    assert running(MARKER) == []
     for path, data in graded["after_return"].items():
         assert path.read_bytes() == data
     assert graded["rows"]["honest"][0]["score"] == "4"  # graded after the one that left a process running
