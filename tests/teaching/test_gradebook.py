@@ -61,14 +61,14 @@ def test_the_csv_reads_back_as_written_and_runs_no_formula(tmp_path):
     assert table[0]["notes"] == '\'=HYPERLINK("x")' and len(table[1]["errors"]) == gradebook.MAX_CELL
 
 
-def _shown(markdown: str) -> str:
-    """The text a reader sees where ``markdown`` is rendered."""
-    return html.unescape(re.sub(r"<[^>]+>", "", mistune.html(markdown))).strip()
+def _text(rendered: str) -> str:
+    """The text a reader sees of rendered HTML."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered))
 
 
 def test_markdown_text_shows_as_written():
     for text in ("a | b", "**not bold** and _not_ `code`", "[a link](http://x)", "<b>x</b> # 1. + - ~", "back\\slash"):
-        assert _shown(gradebook.md(text)) == text
+        assert _text(mistune.html(gradebook.md(text))).strip() == text
     assert gradebook.md("two\nlines\tand  spaces") == "two lines and spaces"
 
 
@@ -86,7 +86,7 @@ def test_the_report_has_one_table_per_lesson_and_says_what_went_wrong(tmp_path):
     assert len(tables) == 2 and [len(c) for c in cells] == [2 * width, 4]  # lesson 01: two rows; lesson 07: one
     assert cells[0][:3] == ["a|b", f"{len(LESSON)}/{len(LESSON)}", "ok"]
     assert cells[0][width : width + 4] == ["z", f"0/{len(LESSON)}", "time limit (45 s)", "✓?"]
-    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    text = _text(rendered)
     assert "z, 01_x.ipynb: time limit (45 s). stopped in cell 3" in text and "\n.ipynb_checkpoints" in text
     assert "under 45 s" in text and "(bubblewrap)" in text
 
