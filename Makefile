@@ -35,16 +35,23 @@ course-strict: install data
 figures: install data
 	VGG_EDU_SAVE_FIGURES=1 $(BIN)/python tools/run_course.py $(NOTEBOOKS) --out $(COURSE_OUT)
 
+# The tests run on TEST_WORKERS processes (pytest-xdist, the tests extra), each on one thread: --dist loadfile keeps
+# a file's tests in one worker, so that a module-scoped fixture (a class graded once, a notebook run once) runs once.
+# TEST_WORKERS=1 runs them in one process, one after the other.
+TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 VGG_EDU_FAST=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider
+
 test: install data browser bubblewrap colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
-	VGG_EDU_FAST=1 VGG_EDU_COLAB_PYTHON=$(abspath $(COLAB_VENV))/bin/python $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=1800 -p no:cacheprovider
+	VGG_EDU_COLAB_PYTHON=$(abspath $(COLAB_VENV))/bin/python $(PYTEST) tests notebooks --nbmake --nbmake-timeout=1800
 
-# The everyday loop: what `make test` checks, less the browser test and the notebooks (a few minutes).
+# The everyday loop: what `make test` checks, less the browser test and the notebooks (nbmake's and the Colab-like
+# kernel's): a few minutes.
 check: install bubblewrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
-	VGG_EDU_FAST=1 $(BIN)/python -m pytest tests -m "not browser" --ignore=tests/test_browser.py -p no:cacheprovider
+	$(PYTEST) tests -m "not browser and not colab_like" --ignore=tests/test_browser.py
 
 lab: install data
 	$(BIN)/jupyter lab notebooks

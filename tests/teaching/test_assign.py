@@ -51,5 +51,7 @@ def test_the_student_version_of_a_real_notebook_runs_top_to_bottom_unanswered(tm
     code = (
         "import nbformat, nbclient; nb = nbformat.read('01_receptive_fields.ipynb', 4); nbclient.execute(nb, cwd='.')"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=path.parent, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=path.parent, env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -63,7 +63,8 @@ def graded(tmp_path_factory):
         "half": [_right(i) for i in LESSON[:half]] + [_given(i, "1") for i in LESSON[half:]],
         "types": [_given(i, t) for i, t in zip(LESSON, WRONG_TYPES)],
         "syntax": [_right(LESSON[0]), "answer = (1,\nex.check('01.2', answer)", _right(LESSON[2])],
-        "loop": [_right(LESSON[0]), "while True:\n    pass", _right(LESSON[1])],
+        "loop": [_right(LESSON[0]), "import time\nwhile True:\n    time.sleep(1)", _right(LESSON[1])],  # asleep:
+        # a cell that never ends need not hold a core the other test worker could use
         "crash": [_right(LESSON[0]), "import os\nos.kill(os.getpid(), 9)", _right(LESSON[1])],
         "cheat": cheat,
         "vandal": vandal,

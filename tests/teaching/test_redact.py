@@ -27,7 +27,9 @@ def student_package(tmp_path_factory) -> Path:
 def _in_student_kernel(folder: Path, code: str) -> str:
     """Run ``code`` with ``folder`` as the working folder (first on sys.path, as in a Jupyter kernel), no PYTHONPATH."""
     env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -4,6 +4,7 @@
 import io
 import os
 import pickle
+import signal
 import struct
 import sys
 
@@ -26,11 +27,20 @@ def _answer(t, k):
     return {"sum": t.sum(), "pid": os.getpid()}
 
 
+def _too_long(signum, frame):
+    raise TimeoutError("the server did not answer within 120 s")
+
+
 @pytest.fixture
 def remote(tmp_path):
+    """A server for ``_answer``, and 120 s for the test that asks it (an alarm: a read from it would wait forever)."""
     (tmp_path / "answer.code").write_bytes(cloudpickle.dumps(_answer))
     server = serve.Remote([sys.executable, "-m", "vgg_edu.teaching.serve", str(tmp_path / "answer.code")])
+    previous = signal.signal(signal.SIGALRM, _too_long)
+    signal.alarm(120)
     yield server
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
     server.close()
 
 
