@@ -1,5 +1,5 @@
 """Notebook 03's exercises (VGG-16): known-wrong answers, and the score map of 03.4 against the package's dense
-model run on a 384 px image."""
+model run on a 400 x 520 image."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ import torch
 
 from vgg_edu import exercises, models
 
-SECRETS = {"03.1": ["numel("], "03.2": ["numel("], "03.4": ["6 x 6"]}  # a hint counts by formula, not by the package
-NOT_ABOVE = {"03.4": ["6 x 6", "(6, 6)"]}  # nowhere above the exercise
+SECRETS = {"03.1": ["numel("], "03.2": ["numel("], "03.4": ["6 x 10"]}  # a hint counts by formula, not by the package
+NOT_ABOVE = {"03.4": ["6 x 10", "(6, 10)"]}  # nowhere above the exercise
 
 WRONG = {
     "03.1": [(25088 * 4096 + 4096) / 138_357_544, 71.53, 0.86],  # VGG-16's share; a percentage; all FC layers
@@ -24,20 +24,21 @@ WRONG = {
         169_869_312 + 24 * 24 * 256,  # the bias additions counted
     ],
     "03.4": [
-        (12, 12),  # pool5's map: fc6's 7x7 window forgotten
-        1,  # the map of a 224 px image
-        (7, 7),  # one too many
-        5,  # one too few: (384 - 224) / 32 steps, not positions
-        36,  # the positions, not the side
-        (6, 7),  # not square
-        (6, 6, 6),  # three numbers
-        (6.5, 6.5),  # not whole
-        "6",  # text
+        (12, 16),  # pool5's map: fc6's 7x7 window forgotten
+        (1, 1),  # the map of a 224 px image
+        (7, 11),  # the pools rounded up (13 and 17 - 6), or one too many
+        (5, 9),  # one too few
+        (10, 6),  # rows and columns swapped
+        6,  # one number
+        60,  # the positions, not the sides
+        (6, 10, 6),  # three numbers
+        (6.5, 10.25),  # not whole: the sides divided by 32 without rounding down
+        "(6, 10)",  # text
     ],
 }
 
 RIGHT = {
-    "03.4": [6, (6, 6), [6.0, 6.0], np.array([6, 6]), torch.tensor([6, 6]), torch.Size([6, 6])],
+    "03.4": [(6, 10), [6.0, 10.0], np.array([6, 10]), torch.tensor([6, 10]), torch.Size([6, 10])],
 }
 
 MESSAGES_03_3 = {  # a wrong answer -> what the message must name
@@ -58,20 +59,20 @@ def test_each_wrong_count_of_conv3_1_is_told_what_it_got_wrong(capsys):
         assert named in capsys.readouterr().out.split("Hint:")[0], wrong
 
 
-def _dense_vgg16_map(size: int) -> tuple:
-    """The (rows, columns) of the class-score map that the package's dense VGG-16 returns for a size x size image."""
+def _dense_vgg16_map(height: int, width: int) -> tuple:
+    """The (rows, columns) of the class-score map that the package's dense VGG-16 returns for a height x width image."""
     with torch.device("meta"):  # shapes only
         dense = models.fully_convolutional(models.vgg16())
-        return tuple(dense(torch.empty(1, 3, size, size)).shape[2:])
+        return tuple(dense(torch.empty(1, 3, height, width)).shape[2:])
 
 
 def test_the_score_map_answer_is_the_dense_models_real_output(capsys):
     namespace = {}
     exec(exercises.EXERCISES["03.4"].solution, namespace)  # the solution by hand
-    assert _dense_vgg16_map(384) == namespace["answer"]
+    assert _dense_vgg16_map(400, 520) == namespace["answer"] == (6, 10)
     with torch.device("meta"):
         dense = models.fully_convolutional(models.vgg16())
-        out = dense(torch.empty(1, 3, 384, 384))
+        out = dense(torch.empty(1, 3, 400, 520))
     assert exercises.check("03.4", out.shape[2:]) is True  # the shape read off the run passes as it is
 
 
@@ -80,17 +81,17 @@ def test_the_score_map_answer_is_the_dense_models_real_output(capsys):
     [
         ("pool5", "that is pool5's map"),  # computed below from the network's features
         ("224 px", "224 px image"),  # computed below from the dense model at 224 px
-        ((7, 7), "one too many"),
-        (5, "one too few"),
-        (36, "counts positions"),
-        ((6, 7), "so is the map"),
+        ((7, 11), "rounds down"),
+        ((5, 9), "one too few"),
+        ((10, 6), "swapped"),
+        (6, "two numbers"),
     ],
 )
 def test_each_wrong_score_map_is_told_what_it_got_wrong(wrong, said, capsys):
     if wrong == "pool5":
         with torch.device("meta"):
-            wrong = tuple(models.vgg16().features(torch.empty(1, 3, 384, 384)).shape[2:])
+            wrong = tuple(models.vgg16().features(torch.empty(1, 3, 400, 520)).shape[2:])
     elif wrong == "224 px":
-        wrong = _dense_vgg16_map(224)
+        wrong = _dense_vgg16_map(224, 224)
     assert exercises.check("03.4", wrong) is False
     assert said in capsys.readouterr().out.split("Hint:")[0]

@@ -83,7 +83,14 @@ RIGHT = {
         lambda logits: np.mean([s.softmax(1).numpy() for s in logits], axis=0),
         lambda logits: torch.stack(logits).double().softmax(2).mean(0),
     ],
-    "06.4": [(320, 480, 640), [640, 480, 320], np.array([320, 480, 640]), torch.tensor([320.0, 480.0, 640.0])],
+    "06.4": [
+        (320, 480, 640),
+        [640, 480, 320],
+        np.array([320, 480, 640]),
+        torch.tensor([320.0, 480.0, 640.0]),
+        {320, 480, 640},
+        range(320, 641, 160),
+    ],
 }
 NOT_COUNTS = ["06.1", "06.2"]  # a standard deviation; a weight
 SECRETS = {"06.1": ["0.0589", "0.059"], "06.2": ["0.999"]}  # besides the answer's own digits
@@ -137,6 +144,7 @@ def test_the_posteriors_answer_is_what_the_course_computes():
         ("06.1", math.sqrt(2 / (27 + 576)), "Xavier"),
         ("06.1", math.sqrt(2 / 64), "kernel positions"),
         ("06.1", math.sqrt(1 / 27), "fan_in"),
+        ("06.1", 1.03 * math.sqrt(2 / 576), "estimates"),  # a drawn layer's weight.std()
         ("06.2", ADAM_STEP, "how far the weight moves"),
     ],
 )

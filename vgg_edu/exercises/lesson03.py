@@ -7,7 +7,7 @@ and the size of the class-score map of dense evaluation at 384 px, worked out by
 
 from __future__ import annotations
 
-from . import as_count, as_number, as_numbers, exercise
+from . import as_count, as_number, as_numbers, exercise, normalize
 
 # Paper, Table 1, config E (VGG-19): 3x3 convs with these output channels; "M" is a 2x2 max-pool.
 _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -106,41 +106,43 @@ def _check_03_3(answer):
     )
 
 
+HEIGHT_03_4, WIDTH_03_4 = 400, 520  # an image no cell of 03 shows, of sides no multiple of 32
+
+
 @exercise(
     "03.4",
-    "VGG-16 evaluated densely (section 8: fc6 as a 7x7 conv, fc7 and fc8 as 1x1 convs) on a 384 x 384 image: how "
-    "many rows and columns has its class-score map? Work it out by hand from the layers, then run "
-    "models.fully_convolutional on such an image to check. Give (rows, columns).",
-    hint="Follow the map's side through the network: the padded 3x3 convs keep it, each of the five pools halves it "
+    "VGG-16 evaluated densely (section 8: fc6 as a 7x7 conv, fc7 and fc8 as 1x1 convs) on a 400 x 520 image "
+    "(400 rows, 520 columns): how many rows and columns has its class-score map? Work it out by hand from the "
+    "layers, then run models.fully_convolutional on such an image to check. Give (rows, columns).",
+    hint="Follow each side through the network: the padded 3x3 convs keep it, each of the five pools halves it "
     "(rounding down). Then fc6, now a 7x7 conv without padding, slides over pool5's map: at how many places does a "
     "7 x 7 window fit along one side? The 1x1 convs keep the size.",
-    solution="""pool5 = 384 // 2**5              # the convs keep the side, the five pools halve it
-side = pool5 - 7 + 1             # fc6: a 7x7 conv without padding, stride 1
-answer = (side, side)            # fc7 and fc8 (1x1 convs) keep it""",
+    solution="""pool5 = (400 // 2**5, 520 // 2**5)      # the convs keep the sides, the five pools halve them
+answer = tuple(side - 7 + 1 for side in pool5)  # fc6: a 7x7 conv without padding; fc7 and fc8 (1x1) keep it""",
 )
 def _check_03_4(answer):
-    if isinstance(answer, (list, tuple)):
-        sides = as_numbers(answer)
-        if len(sides) != 2:
-            return "give two numbers, (rows, columns)."
-        rows, columns = (as_count(s) for s in sides)
-        if rows != columns:
-            return "the image is square and every layer treats rows and columns alike: so is the map."
-    else:
-        rows = as_count(answer)
-    pool5 = 384 // 32
-    if rows == pool5 - 6:
+    if not isinstance(normalize(answer), (list, tuple)):
+        return "give two numbers, (rows, columns): the image is not square."
+    sides = as_numbers(answer)
+    if len(sides) != 2:
+        return "give two numbers, (rows, columns)."
+    got = tuple(as_count(s) for s in sides)
+    pool5 = (HEIGHT_03_4 // 32, WIDTH_03_4 // 32)
+    right = tuple(p - 6 for p in pool5)
+    if got == right:
         return True
-    if rows == pool5:
+    if got == right[::-1]:
+        return "rows and columns swapped: the image has 400 rows and 520 columns."
+    if got == pool5:
         return "that is pool5's map; fc6, now a 7x7 conv without padding, makes it smaller."
-    if rows == 1:
+    if got == (1, 1):
         return "that is the map of a 224 px image, whose pool5 map is just one 7 x 7 window; a larger image gives more."
-    if rows == pool5 - 7 + 2:
+    if got == tuple(-(-side // 32) - 6 for side in (HEIGHT_03_4, WIDTH_03_4)):
+        return "a pool of stride 2 without padding drops a last odd row or column: each pool rounds down, not up."
+    if got == tuple(r + 1 for r in right):
         return "one too many: count the places where a 7 x 7 window fits inside pool5's map, edges included."
-    if rows in (pool5 - 7, (384 - 224) // 32):
+    if got == tuple(r - 1 for r in right):
         return "one too few: a 7 x 7 window that fits exactly is one place, not none (at 224 px the map is 1 x 1)."
-    if rows == pool5**2 or rows == (pool5 - 6) ** 2:
-        return "that counts positions (rows x columns); the question asks for the rows and the columns."
-    if rows < 1:
+    if min(got) < 1:
         return "a map of class scores has at least one row for any image of 224 px or more."
-    return "follow the side through the five pools, then through fc6's 7x7 conv without padding."
+    return "follow each side through the five pools, then through fc6's 7x7 conv without padding."

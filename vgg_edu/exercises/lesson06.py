@@ -12,8 +12,8 @@ from . import as_number, as_numbers, exercise
 @exercise(
     "06.1",
     "torchvision draws each conv's weights with He et al.'s (2015) init, "
-    "kaiming_normal_(mode='fan_out', nonlinearity='relu'). What standard deviation does that give conv1_1 of the "
-    "full-width VGG-16 (3x3 kernels, 3 input and 64 output channels)?",
+    "kaiming_normal_(mode='fan_out', nonlinearity='relu'). What standard deviation does its formula give "
+    "conv1_1 of the full-width VGG-16 (3x3 kernels, 3 input and 64 output channels)?",
     hint="Section 1's formula gives Kaiming's variance; check which channels mode='fan_out' counts, and whether "
     "the question asks for a variance.",
     solution="answer = math.sqrt(2 / (64 * 3 * 3))",
@@ -31,9 +31,11 @@ def _check_06_1(answer):
     if math.isclose(value, math.sqrt(1 / fan_out), rel_tol=0.01):
         return "the ReLU gain is missing: a ReLU halves the second moment, so Kaiming doubles the variance."
     if math.isclose(value, math.sqrt(2 / (fan_in + fan_out)), rel_tol=0.005):  # 2.3% below the answer
-        return "that is Xavier's (Glorot's) variance, which averages the two fans; Kaiming's counts one fan only."
+        return "that is Xavier's (Glorot's) std, whose variance averages the two fans; Kaiming's counts one fan only."
     if any(math.isclose(value, math.sqrt(2 / channels), rel_tol=0.01) for channels in (3, 64)):
         return "the fan counts every weight a unit sees or feeds: the channels times the 3x3 kernel positions."
+    if math.isclose(value, math.sqrt(2 / fan_out), rel_tol=0.05):
+        return "close, but not the formula's value: the std of weights drawn at random only estimates it."
     return "compute the fan, the variance 2 / fan, then its square root."
 
 
@@ -138,6 +140,8 @@ def _jitter_test_scales(s_min: int, s_max: int) -> tuple:
 answer = [s_min, (s_min + s_max) // 2, s_max]   # the range's two ends and its middle""",
 )
 def _check_06_4(answer):
+    if isinstance(answer, (set, frozenset, range)):  # the scales in any order
+        answer = sorted(answer)
     if not isinstance(answer, (list, tuple)):
         as_number(answer)  # text is refused as text
         return "the paper tests at several scales and averages the posteriors: give the list of them."
