@@ -244,8 +244,8 @@ def test_a_block_without_relus_fails_by_its_outputs_alone(capsys):
 
 def test_a_block_without_relus_is_told_so_whatever_weights_it_drew(capsys):
     # Some draws (3 of 2,000 measured) give a block without ReLUs positive biases that outweigh its convs on the
-    # check's input: all its outputs there are positive. The message must not follow the draw (the grader's sandbox draws
-    # the weights anew, and once told such a block "output differs" where the kernel said "negative").
+    # check's input: all its outputs there are positive. The message must not follow the draw (the grader's sandbox
+    # draws the weights anew, and once told such a block "output differs" where the kernel said "negative").
     def biased_without_relus(num_convs, in_channels, out_channels):
         block = _vgg_block_without_relus(num_convs, in_channels, out_channels)
         nn.init.constant_(block[num_convs - 1].bias, 1.0)
