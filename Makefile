@@ -17,7 +17,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: course course-strict figures check test lab data install browser bubblewrap colab-like clean
+.PHONY: course course-strict figures check test lab data install browser bubblewrap podman colab-like clean
 
 # tools/run_course.py: one notebook at a time, a line per notebook with its time and progress inside long ones, HTML
 # with each figure's alt text and without widget state (each widget cell shows its static PNG), and at the end the
@@ -41,14 +41,14 @@ figures: install data
 TEST_WORKERS ?= 2
 PYTEST := OMP_NUM_THREADS=1 VGG_EDU_FAST=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider
 
-test: install data browser bubblewrap colab-like
+test: install data browser bubblewrap podman colab-like
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	VGG_EDU_COLAB_PYTHON=$(abspath $(COLAB_VENV))/bin/python $(PYTEST) tests notebooks --nbmake --nbmake-timeout=1800
 
 # The everyday loop: what `make test` checks, less the browser test and the notebooks (nbmake's and the Colab-like
 # kernel's): 13 minutes on the course machine beside other work (2026-12-07).
-check: install bubblewrap
+check: install bubblewrap podman
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check vgg_edu tests benchmarks tools
 	$(PYTEST) tests -m "not browser and not colab_like" --ignore=tests/test_browser.py
@@ -81,6 +81,11 @@ browser:
 # how to get it.
 bubblewrap:
 	@command -v bwrap >/dev/null 2>&1 || { $(call apt_install,bubblewrap,the grading tests,install bubblewrap (bwrap)); }
+
+# The grading tests run the same class in a Podman container too (`grade --sandbox podman`), with runc
+# (tests/teaching/podman.conf): Debian's podman and runc where apt-get is available.
+podman:
+	@{ command -v podman && command -v runc; } >/dev/null 2>&1 || { $(call apt_install,podman runc,the container tests,install podman and runc); }
 
 # `make test` only: a virtual environment pinned to Google Colab's runtime for tests/test_colab_like.py, which installs
 # the package into it the way the notebooks' setup cell does on Colab. Colab's Python (tests/colab_like/python-version)

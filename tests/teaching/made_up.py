@@ -42,7 +42,7 @@ def in_kernel_then_apart(exercise_id, answer, folder, monkeypatch) -> tuple[tupl
 def apart(note: dict, folder) -> tuple:
     """(passes, what check said) for a saved answer, checked as the grader checks it, its code run in a server."""
     command = {"command": [sys.executable, "-m", "vgg_edu.teaching.serve"], "folder": str(folder)}
-    command["limits"] = dataclasses.asdict(sandbox.Limits(sandboxed=False))
+    command["limits"] = dataclasses.asdict(sandbox.Limits(sandbox="none"))
     previous = signal.signal(signal.SIGALRM, recheck._on_alarm)
     try:
         return tuple(recheck.verdict_of(note, command))

@@ -9,7 +9,7 @@ from vgg_edu.teaching.sandbox import Limits
 
 def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     from vgg_edu.__main__ import main
-    from vgg_edu.teaching import bwrap
+    from vgg_edu.teaching import bwrap, container
 
     assert main(["grade", str(tmp_path / "nowhere")]) == 1
     assert main(["grade", str(tmp_path), "--time-limit", "0"]) == 1
@@ -17,6 +17,7 @@ def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path,
     assert main(["grade", str(tmp_path), "--out", str(tmp_path / "grades.csv")]) == 1  # inside the submissions
     assert main(["assign", str(tmp_path), "--notebooks", str(tmp_path)]) == 1
     monkeypatch.setattr(bwrap, "executable", lambda: None)
+    monkeypatch.setattr(container, "usable", lambda engine: False)
     assert main(["grade", str(tmp_path), "--out", str(tmp_path.parent / "g.csv")]) == 1  # no sandbox: not graded
     assert not (tmp_path.parent / "g.csv").exists()
     err = capsys.readouterr().err.strip().splitlines()

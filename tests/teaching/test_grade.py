@@ -135,7 +135,7 @@ def test_grading_unsandboxed_when_asked_still_grades(tmp_path):
     """--unsandboxed (the teacher's own user, no bubblewrap): the same run, the same grades, and the report says so."""
     (tmp_path / "submissions").mkdir()
     nbformat.write(_notebook(*[_right(i) for i in LESSON]), tmp_path / "submissions" / "alice.ipynb")
-    out, limits = tmp_path / "grades.csv", sandbox.Limits(seconds=60, sandboxed=False)
+    out, limits = tmp_path / "grades.csv", sandbox.Limits(seconds=60, sandbox="none")
     rows = grade.grade(tmp_path / "submissions", out, limits, progress=lambda *a, **k: None, lesson="01")  # no NN_
     assert [gradebook.verdict(rows[0], i) for i in LESSON] == ["pass"] * len(LESSON)
     assert "UNSANDBOXED" in out.with_suffix(".md").read_text()

@@ -1,6 +1,6 @@
 """``vgg_edu.teaching.sandbox``: the package snapshot written back byte for byte, the environment a run starts
-from, and one run (``--unsandboxed`` here; ``test_bwrap`` runs it in bubblewrap) under its time and memory limits:
-killed when its time is up, with every process it started."""
+from, and one run (``--unsandboxed`` here; ``test_bwrap`` and ``test_container`` run it sandboxed) under its time
+and memory limits: killed when its time is up, with every process it started."""
 
 import filecmp
 import json
@@ -8,7 +8,7 @@ import resource
 import textwrap
 import time
 
-from vgg_edu.teaching import bwrap, sandbox
+from vgg_edu.teaching import sandbox, view
 
 from made_up import running
 
@@ -28,7 +28,7 @@ def test_a_run_gets_none_of_the_teachers_environment_but_its_threads(monkeypatch
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     env = sandbox.base_env()
     assert "VGG_EDU_TEST_SECRET" not in env and env["TZ"] == "Europe/Paris" and env["OMP_NUM_THREADS"] == "1"
-    assert env["PYTHONPATH"] == str(bwrap.LIB) and env["HOME"] == str(bwrap.HOME)
+    assert env["PYTHONPATH"] == str(view.LIB) and env["HOME"] == str(view.HOME)
     assert set(env) == {"TZ", "OMP_NUM_THREADS", "PATH", "HOME", "TMPDIR", "LANG", "MPLBACKEND",
                         "PYTHONDONTWRITEBYTECODE", "PYTHONPATH"}  # fmt: skip
 
@@ -45,17 +45,17 @@ time.sleep(600)
 
 
 def test_a_run_past_its_time_is_killed_with_everything_it_started(tmp_path):
-    limits = sandbox.Limits(seconds=30, memory_gb=6, sandboxed=False)
+    limits = sandbox.Limits(seconds=30, memory_gb=6, sandbox="none")
     env = {**sandbox.base_env(), "VGG_EDU_ONLY_THIS": "1"}
     start = time.perf_counter()
     code, out, log = sandbox.run(
-        ["-c", textwrap.dedent(RUN)], folder=tmp_path, env=env, ro={}, hidden=[], limits=limits, seconds=3
+        ["-c", textwrap.dedent(RUN)], folder=tmp_path, env=env, ro={}, hidden=[], limits=limits, seconds=3, label="t"
     )
     assert code is None and time.perf_counter() - start < 30  # past its 3 s: killed, not waited for
     seen = json.loads(out)
     assert seen["as"] == 6 * 2**30 and "VGG_EDU_ONLY_THIS" in seen["env"]
     assert set(seen["env"]) - set(env) <= {"LC_CTYPE"}  # what it was given (Python may set LC_CTYPE), nothing else
-    assert seen["cwd"] == str(tmp_path / "grading" / bwrap.HOME.relative_to(bwrap.INSIDE))  # the sandbox's home
+    assert seen["cwd"] == str(tmp_path / "grading" / view.HOME.relative_to(view.INSIDE))  # the sandbox's home
     assert log.strip() == "to the log"
     for _ in range(50):  # the kernel reaps the killed child in a moment
         if not running(MARKER):

@@ -31,7 +31,11 @@ def add_parsers(subparsers) -> None:
     g.add_argument("--lesson", default=None, help="the lesson (01 ...) of notebooks whose names give none")
     g.add_argument("--disk-limit", type=float, default=1, help="GiB a notebook may write (default 1)")
     g.add_argument(
+        "--sandbox", choices=("auto", "podman", "docker", "bwrap"), default="auto",
+        help="what isolates each notebook (default auto: Podman or Docker where one answers, else bubblewrap)",
+    )  # fmt: skip
+    g.add_argument(
         "--unsandboxed", action="store_true",
-        help="run every notebook as your own user, with your rights, where bubblewrap is missing (not safe)",
+        help="run every notebook as your own user, with your rights, where no sandbox is installed (not safe)",
     )  # fmt: skip
     g.set_defaults(run=_grade)

@@ -1,7 +1,7 @@
 """Run one submitted notebook, top to bottom, inside the sandbox:
 ``python -m vgg_edu.teaching.execute NB --out DIR --seconds S``.
 
-The grader starts this in bubblewrap (``bwrap``) with ``VGG_EDU_FAST=1`` and ``VGG_EDU_ANSWERS=DIR/answers``; the
+The grader starts this in its sandbox (``sandbox``) with ``VGG_EDU_FAST=1`` and ``VGG_EDU_ANSWERS=DIR/answers``; the
 kernel (nbclient's, a child of this process) inherits the sandbox and the environment. A cell that raises does not
 stop the run (later exercises still count, as in nbgrader's autograde); a cell still running when the notebook's
 ``S`` seconds are up is stopped, and the kernel shut down. The cell about to run is logged on the standard error

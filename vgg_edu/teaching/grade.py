@@ -1,18 +1,19 @@
 """``python -m vgg_edu grade SUBMISSIONS/ --out grades.csv``: run every submitted notebook and say, per student,
 which exercises pass.
 
-Every submission is read into memory first (``submissions``), then run alone, one after the other, each in a
-sandbox of its own (bubblewrap: ``bwrap``, ``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time limit for
-the whole notebook, memory, disk and process limits, with no network, no view of the other submissions, of the
-gradebook or of the teacher's files, importing the students' copy of the package (``redact``: what they ran, and
-no solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (``answers``) are
-checked again by the teacher's package in a process of the grader's (``recheck``): data as JSON, and each code
-answer run in a sandbox of its own (``serve``), from which only data comes back (``observe``). A point is an answer
-that check calls Correct there, to an exercise of the notebook's own lesson. The gradebook (``gradebook``) is
-written by the grader alone, after the last sandbox is gone.
+Every submission is read into memory first (``submissions``), then run alone, one after the other, each in a sandbox of
+its own (a container of Podman or Docker, or bubblewrap: ``sandbox``) in fast mode (``VGG_EDU_FAST=1``) under a time
+limit for the whole notebook, memory, disk and process limits, with no network, no view of the other submissions, of the
+gradebook or of the teacher's files, importing the students' copy of the package (``redact``: what they ran, and no
+solution in it). When its sandbox is gone, the answers its ``exercises.check`` calls saved (``answers``) are checked
+again by the teacher's package in a process of the grader's (``recheck``): data as JSON, and each code answer run in a
+sandbox of its own (``serve``), from which only data comes back (``observe``). A point is an answer that check calls
+Correct there, to an exercise of the notebook's own lesson. The gradebook (``gradebook``) is written by the grader
+alone, after the last sandbox is gone.
 
-Without bubblewrap, grading refuses to run unless the teacher passes ``--unsandboxed`` (then each notebook runs as
-the teacher's own user and can read and write what the teacher can).
+The sandbox (``--sandbox``, ``choose_sandbox``): Podman or Docker where the teacher has one that answers, otherwise
+bubblewrap. Without any, grading refuses to run unless the teacher passes ``--unsandboxed`` (then each notebook runs
+as the teacher's own user and can read and write what the teacher can).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from pathlib import Path
 import nbformat
 
 from .. import exercises
-from . import bwrap, gradebook, recheck, redact, sandbox
+from . import bwrap, container, gradebook, recheck, redact, sandbox
 from .answers import saved
 from .execute import MAX_KEPT_MB
 from .sandbox import Limits
 from .submissions import Submission, find
+from .view import DATA, HOME, IN, LIB, OUT
 
 GRACE_SECONDS = 120  # the kernel's start and shutdown, and packing the results, on top of the notebook's time
 ANSWER_FILE = re.compile(r"^answers/(\d\d\.\d+\.\d+\.(json|code))$")
@@ -103,10 +105,11 @@ def _verdicts(answers: Path, code: Path, lib: Path, limits: Limits, hidden: list
     serve = [sys.executable, "-m", "vgg_edu.teaching.serve"]
     apart = {"command": serve, "folder": str(code), "limits": dataclasses.asdict(limits)}
     if limits.sandboxed:
-        apart["folder"] = str(bwrap.IN)
-        apart["command"] = bwrap.command(
-            serve, env=sandbox.base_env(), ro={bwrap.LIB: lib, bwrap.IN: code}, hidden=hidden, disk_mb=limits.disk_mb
-        )
+        apart["folder"], apart["env"] = str(IN), sandbox.client_env(limits)
+        apart["command"] = sandbox.command(
+            serve, env=sandbox.base_env(), ro={LIB: lib, IN: code}, hidden=hidden, limits=limits,
+            label=code.parent.name, folder=code.parent, interactive=True,
+        )  # fmt: skip
     (code.parent / "apart.json").write_text(json.dumps(apart))
     env = {**sandbox.base_env(), "PYTHONPATH": str(PACKAGE.parent), "HOME": str(answers)}
     try:
@@ -150,17 +153,17 @@ def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path
             (folder / name).mkdir()
         (folder / "in" / "submission.ipynb").write_bytes(sub.data)
         sandbox.readable(folder / "in")
-        env = {**sandbox.base_env(), "VGG_EDU_FAST": "1", "VGG_EDU_ANSWERS": str(bwrap.OUT / "answers")}
-        env["VGG_EDU_ARTIFACTS"] = str(bwrap.HOME / "artifacts")
-        ro = {bwrap.LIB: lib, bwrap.IN: folder / "in"}
+        env = {**sandbox.base_env(), "VGG_EDU_FAST": "1", "VGG_EDU_ANSWERS": str(OUT / "answers")}
+        env["VGG_EDU_ARTIFACTS"] = str(HOME / "artifacts")
+        ro = {LIB: lib, IN: folder / "in"}
         data_dir = gradebook.fashion_mnist_dir()
         if data_dir:
-            ro[bwrap.DATA], env["VGG_EDU_DATA"] = Path(data_dir), str(bwrap.DATA)
-        args = ["-m", "vgg_edu.teaching.execute", str(bwrap.IN / "submission.ipynb"), "--out", str(bwrap.OUT)]
+            ro[DATA], env["VGG_EDU_DATA"] = Path(data_dir), str(DATA)
+        args = ["-m", "vgg_edu.teaching.execute", str(IN / "submission.ipynb"), "--out", str(OUT)]
         start = time.perf_counter()
         code, out, log = sandbox.run(
             [*args, "--seconds", str(limits.seconds)], folder=folder / "run", env=env, ro=ro, hidden=hidden,
-            limits=limits, seconds=limits.seconds + GRACE_SECONDS,
+            limits=limits, seconds=limits.seconds + GRACE_SECONDS, label=folder.name,
         )  # fmt: skip
         row["seconds"] = time.perf_counter() - start
         run, executed = _unpack(out, folder / "answers")
@@ -172,6 +175,7 @@ def run_submission(sub: Submission, lib: Path, limits: Limits, hidden: list[Path
         gradebook.add_verdicts(row, folder / "answers", checked, sub.exercise_ids)
         gradebook.keep_executed(row, executed, run, keep, sub)
     finally:
+        sandbox.clean(limits, folder.name)  # every container of this submission's, its code answers' included
         shutil.rmtree(folder, ignore_errors=True)
     return row
 
@@ -198,6 +202,24 @@ def grade(root: Path, out_csv: Path, limits: Limits | None = None, progress=prin
     return rows
 
 
+NO_SANDBOX = {
+    "auto": "no sandbox: neither Podman nor Docker answers and bubblewrap (bwrap) is not installed "
+    "(`apt-get install bubblewrap`)",
+    "bwrap": "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`",
+    "podman": "Podman is not installed or does not answer (`podman info`)",
+    "docker": "Docker is not installed or its daemon does not answer (`docker info`)",
+}
+
+
+def choose_sandbox(asked: str = "auto") -> str | None:
+    """The sandbox that grades: the one asked for, if it works here; for ``auto``, Podman or Docker where one
+    answers, else bubblewrap where it is installed. None: none of them."""
+    for tool in sandbox.SANDBOXES if asked == "auto" else (asked,):
+        if container.usable(tool) if tool in container.ENGINES else bwrap.executable():
+            return tool
+    return None
+
+
 def grade_command(args) -> int:
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
@@ -209,14 +231,15 @@ def grade_command(args) -> int:
     if out.parent == args.submissions.resolve() or args.submissions.resolve() in out.parents:
         print("error: --out must not be inside the submissions folder", file=sys.stderr)
         return 1
-    if not args.unsandboxed and bwrap.executable() is None:
-        why = "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, or pass --unsandboxed to run"
-        print(f"error: {why} every notebook as your own user, with your rights (README, For teachers)", file=sys.stderr)
+    tool = "none" if args.unsandboxed else choose_sandbox(args.sandbox)
+    if tool is None:
+        print(f"error: {NO_SANDBOX[args.sandbox]}, or pass --unsandboxed to run every notebook as your own user, with "
+              "your rights (README, For teachers)", file=sys.stderr)  # fmt: skip
         return 1
     if args.lesson is not None and not exercises.list_exercises(f"{args.lesson}."):
         print(f"error: --lesson {args.lesson}: no such lesson (two digits, such as 01)", file=sys.stderr)
         return 1
-    limits = Limits(args.time_limit, args.memory_limit, int(args.disk_limit * 1024), sandboxed=not args.unsandboxed)
+    limits = Limits(args.time_limit, args.memory_limit, int(args.disk_limit * 1024), sandbox=tool)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         rows = grade(args.submissions, args.out, limits, lesson=args.lesson)

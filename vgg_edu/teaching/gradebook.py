@@ -123,7 +123,8 @@ def _table(rows: list[dict]) -> list[str]:
 def write_markdown(rows: list[dict], path: Path, limits, skipped: list[str] = ()) -> None:
     """The report: one table per lesson (✓ pass, ✗ fail, · blank, ✓? kernel's verdict), then what went wrong."""
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    where = "each in a sandbox of its own (bubblewrap)" if limits.sandboxed else "UNSANDBOXED, as the teacher's user"
+    tool = {"bwrap": "bubblewrap", "podman": "a Podman container", "docker": "a Docker container"}.get(limits.sandbox)
+    where = f"each in a sandbox of its own ({tool})" if limits.sandboxed else "UNSANDBOXED, as the teacher's user"
     lines = [
         "# Gradebook",
         "",

@@ -4,12 +4,13 @@ in the grader's own process, with the teacher's package, after the notebook's sa
 - A data answer is read from JSON (``answers.from_data``: no code of the notebook runs) and given to
   ``exercises.check``.
 - A code answer (``Exercise.takes_code``) is never loaded here: its pickle is rebuilt (cloudpickle) only in a
-  sandbox of its own (``serve``, bubblewrap, with the student package and only that answer, read-only), started
-  for it from the command in ``APART`` (a JSON file the grader wrote), and only data comes back. The check runs
-  here, unchanged: a function of tensors and numbers (``Exercise.called_apart``) is given ``serve.Remote``, which
-  runs each call there; any other code answer is given the stand-in ``observe.stand_in`` makes from what the
-  sandbox reports (a module rebuilt from torch.nn's own classes and its weights, and refused unless it gives the
-  outputs the student's module gave; a forward, a hook or ``param_groups`` run there on the grader's inputs).
+  sandbox of its own (``serve``, a container or bubblewrap, with the student package and only that answer,
+  read-only), started for it from the command in ``APART`` (a JSON file the grader wrote), and only data comes back.
+  The check runs here, unchanged: a function of tensors and numbers (``Exercise.called_apart``) is given
+  ``serve.Remote``, which runs each call there; any other code answer is given the stand-in ``observe.stand_in``
+  makes from what the sandbox reports (a module rebuilt from torch.nn's own classes and its weights, and refused
+  unless it gives the outputs the student's module gave; a forward, a hook or ``param_groups`` run there on the
+  grader's inputs).
 
 Each answer is checked under an alarm of ``ANSWER_SECONDS``; the verdicts, ``{answer's file stem: [passes, what
 check said]}``, go back as JSON on the standard output (``handback``), which the grader reads as data.
@@ -69,7 +70,8 @@ def verdict_of(note: dict, apart: dict | None = None) -> tuple[bool, str]:
     try:
         if judged_apart(note):  # the answer's code runs in its own sandbox, never here
             path = Path(apart["folder"]) / Path(note["path"]).name
-            remote = serve.Remote([*apart["command"], str(path)], sandbox.limiter(sandbox.Limits(**apart["limits"])))
+            limits = sandbox.Limits(**apart["limits"])
+            remote = serve.Remote([*apart["command"], str(path)], sandbox.limiter(limits), apart.get("env"))
         with contextlib.redirect_stdout(out):
             try:
                 answer = _load(note, remote)

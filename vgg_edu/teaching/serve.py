@@ -1,5 +1,5 @@
 """A student's code answer kept in a sandbox of its own and asked for data by the grader's process:
-``python -m vgg_edu.teaching.serve ANSWER.code`` (the server, inside bubblewrap) and ``Remote`` (the grader's side).
+``python -m vgg_edu.teaching.serve ANSWER.code`` (the server, inside the sandbox) and ``Remote`` (the grader's side).
 
 Every code answer is judged this way: the check runs in the grader's own process with the teacher's package, and
 the student's code does not. For a function of tensors and numbers (``Exercise.called_apart``: 04.3, 05.3, 06.3,
@@ -67,10 +67,10 @@ def _loads(data: bytes):
 class Remote:
     """The student's function as the check sees it: each call runs in the server (``command``, a sandbox)."""
 
-    def __init__(self, command: list[str], preexec_fn=None):
+    def __init__(self, command: list[str], preexec_fn=None, env: dict | None = None):
         self._proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec_fn,
+            start_new_session=True, preexec_fn=preexec_fn, env=env,
         )  # fmt: skip
 
     def _request(self, op: str, payload: list):
