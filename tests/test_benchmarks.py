@@ -12,6 +12,8 @@ import pytest
 
 from vgg_edu.data.fashion_mnist import find_fashion_mnist
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

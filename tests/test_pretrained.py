@@ -7,6 +7,8 @@ import torchvision
 from vgg_edu import models, pretrained
 from vgg_edu.models import VGG
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 
 def build(variant):
     name, bn = variant.removesuffix("_bn"), variant.endswith("_bn")

@@ -12,6 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -20,6 +20,8 @@ from vgg_edu.teaching import bwrap, container, grade, sandbox, view
 
 from made_up import running
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 PODMAN_CONF = Path(__file__).with_name("podman.conf")
 
 

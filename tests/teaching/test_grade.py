@@ -12,6 +12,8 @@ from vgg_edu.teaching import assign, grade, gradebook, sandbox
 
 from made_up import IMPORTS, LESSON
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 FORGE = """
 import json, os, pathlib
 saved = pathlib.Path(os.environ["VGG_EDU_ANSWERS"])

@@ -19,6 +19,8 @@ from vgg_edu.teaching import answers, observe, recheck
 
 from made_up import PATCH, PatchWhenLoaded, apart, in_kernel_then_apart
 
+pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check`
+
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # its answers travel by value, as a notebook's do
 
 JUDGED_HERE = sorted(observe.KINDS)

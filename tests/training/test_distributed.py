@@ -21,7 +21,7 @@ from vgg_edu.training.loop import fit
 
 from conftest import small_model, tiny_data, write_idx
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # end to end: `make test` only
 
 # No BatchNorm and no dropout: PyTorch's SyncBatchNorm runs on GPUs only, so CPU processes normalise their own slice
 # (see vgg_edu.distributed), and each process draws its own dropout masks.
