@@ -1,11 +1,12 @@
-"""``vgg_edu.teaching.container``: a run in a Podman container (Docker takes the same command line; no Docker daemon
-runs here), as ``python -m vgg_edu grade --sandbox podman`` starts it: what its command line asks of the engine,
-its image, and a real run killed at its time limit with every process it started, its container removed, within
-its memory limit; and the hostile class (``hostile_class``: every attack, beside honest students) graded in Podman.
-Podman runs with runc here (``podman.conf``)."""
+"""``vgg_edu.teaching.container``: a run in a container, as ``python -m vgg_edu grade --sandbox podman`` starts it:
+what its command line asks of the engine, its image, and a real run killed at its time limit with every process it
+started, its container removed, within its memory limit; and the hostile class (``hostile_class``: every attack,
+beside honest students) graded in it. The engine is Podman (with runc here: ``podman.conf``); Docker takes the same
+command line, and ``VGG_EDU_TEST_ENGINE=docker`` runs these tests with it where its daemon runs."""
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -25,9 +26,12 @@ pytestmark = pytest.mark.slow  # an end-to-end run: `make test`, not `make check
 PODMAN_CONF = Path(__file__).with_name("podman.conf")
 
 
+ENGINE = os.environ.get("VGG_EDU_TEST_ENGINE", "podman")
+
+
 @pytest.fixture(scope="module")
 def sandbox_tool():
-    return "podman"
+    return ENGINE
 
 
 def test_the_command_asks_for_no_network_a_read_only_root_limits_and_only_its_inputs(tmp_path, monkeypatch):
@@ -99,19 +103,19 @@ time.sleep(600)
 
 
 @pytest.fixture
-def podman(monkeypatch):
-    assert shutil.which("podman"), "the container tests need Podman: `make podman` (apt-get install podman runc)"
+def engine(monkeypatch):
+    assert shutil.which(ENGINE), f"the container tests need {ENGINE}: `make podman` (apt-get install podman runc)"
     monkeypatch.setenv("CONTAINERS_CONF", str(PODMAN_CONF))
-    assert container.usable("podman"), "podman info fails"
+    assert container.usable(ENGINE), f"{ENGINE} info fails"
 
 
 def _left(label: str) -> list[str]:
-    listing = ["podman", "ps", "--all", "--quiet", "--filter", f"label={container.LABEL}={label}"]
+    listing = [ENGINE, "ps", "--all", "--quiet", "--filter", f"label={container.LABEL}={label}"]
     return subprocess.run(listing, capture_output=True, text=True, check=True).stdout.split()
 
 
-def test_a_run_past_its_time_is_killed_with_everything_it_started_and_its_container_removed(tmp_path, podman):
-    limits = sandbox.Limits(seconds=30, sandbox="podman")
+def test_a_run_past_its_time_is_killed_with_everything_it_started_and_its_container_removed(tmp_path, engine):
+    limits = sandbox.Limits(seconds=30, sandbox=ENGINE)
     env = {**sandbox.base_env(), "VGG_EDU_ONLY_THIS": "1"}
     start = time.perf_counter()
     code, out, log = sandbox.run(
@@ -127,8 +131,8 @@ def test_a_run_past_its_time_is_killed_with_everything_it_started_and_its_contai
     assert _left(tmp_path.name) == [] and running(MARKER) == []
 
 
-def test_a_run_over_its_memory_is_killed_and_the_network_is_not_there(tmp_path, podman):
-    limits = sandbox.Limits(seconds=60, memory_gb=0.25, sandbox="podman")
+def test_a_run_over_its_memory_is_killed_and_the_network_is_not_there(tmp_path, engine):
+    limits = sandbox.Limits(seconds=60, memory_gb=0.25, sandbox=ENGINE)
     probe = "import socket; s = socket.socket(); print(s.connect_ex(('1.1.1.1', 53)), flush=True); b = b'x' * 2**30"
     code, out, log = sandbox.run(
         ["-c", probe], folder=tmp_path, env=sandbox.base_env(), ro={}, hidden=[], limits=limits, seconds=60,
@@ -139,12 +143,12 @@ def test_a_run_over_its_memory_is_killed_and_the_network_is_not_there(tmp_path, 
     assert _left(tmp_path.name) == []
 
 
-def test_a_hidden_folder_inside_the_python_is_empty_in_the_container(tmp_path, podman):
+def test_a_hidden_folder_inside_the_python_is_empty_in_the_container(tmp_path, engine):
     """As the teacher's package would be, were it installed in the grading Python: here a package that is."""
     import nbclient
 
     hidden = Path(nbclient.__file__).parent
-    limits = sandbox.Limits(seconds=60, sandbox="podman")
+    limits = sandbox.Limits(seconds=60, sandbox=ENGINE)
     probe = f"import os, nbformat\nprint(os.listdir({str(hidden)!r}))"
     code, out, log = sandbox.run(
         ["-c", probe], folder=tmp_path, env=sandbox.base_env(), ro={}, hidden=[hidden], limits=limits, seconds=60,
