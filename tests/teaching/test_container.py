@@ -86,8 +86,11 @@ def test_an_engine_that_does_not_answer_is_not_usable(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    assert not container.usable("docker")  # installed, but its daemon is not running: as on this machine
+    assert not container.usable("docker")  # installed, but its daemon is not running
     assert not container.usable("no-such-engine")
+    fake.write_text('#!/bin/sh\n[ "$1" = run ] && { echo "crun: hybrid cgroups" >&2; exit 126; }\n'
+                    "exit 0\n")  # fmt: skip
+    assert not container.usable("docker")  # it answers, imports, but runs nothing: as Podman with crun here
 
 
 MARKER = "vgg-edu-container-test-9d2b"

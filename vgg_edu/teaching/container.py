@@ -18,7 +18,9 @@ import resource
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from .view import HOME, INSIDE, NOBODY, OUT, TMP, TMP_HOST, WRITABLE, view
 
@@ -26,14 +28,29 @@ ENGINES = ("podman", "docker")
 LABEL = "vgg-edu-grading"
 
 
+TRIAL = SimpleNamespace(disk_mb=16, memory_gb=0.5, processes=16)
+"""The limits of the container ``usable`` starts."""
+
+
 def usable(engine: str) -> bool:
-    """The engine is installed and answers (Docker's client without its daemon does not)."""
+    """The engine is installed, answers, and runs a container as the grader starts them: Docker's client without its
+    daemon does not answer; Podman with crun on a machine of mixed cgroups v1 and v2 answers but runs nothing."""
     if shutil.which(engine) is None:
         return False
-    try:
-        return subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    with tempfile.TemporaryDirectory(prefix="vgg_edu_engine_") as folder:
+        label = Path(folder).name
+        try:
+            if subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode != 0:
+                return False
+            trial = command(engine, ["true"], env={}, ro={}, hidden=[], limits=TRIAL, label=label, folder=Path(folder))
+            return subprocess.run(trial, capture_output=True, timeout=120).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        finally:
+            try:
+                remove(engine, label)
+            except OSError:
+                pass
 
 
 def client_env() -> dict[str, str]:

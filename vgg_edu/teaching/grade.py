@@ -206,14 +206,14 @@ NO_SANDBOX = {
     "auto": "no sandbox: neither Podman nor Docker answers and bubblewrap (bwrap) is not installed "
     "(`apt-get install bubblewrap`)",
     "bwrap": "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`",
-    "podman": "Podman is not installed or does not answer (`podman info`)",
-    "docker": "Docker is not installed or its daemon does not answer (`docker info`)",
+    "podman": "Podman is not installed, does not answer (`podman info`) or runs no container here",
+    "docker": "Docker is not installed, its daemon does not answer (`docker info`) or it runs no container here",
 }
 
 
 def choose_sandbox(asked: str = "auto") -> str | None:
     """The sandbox that grades: the one asked for, if it works here; for ``auto``, Podman or Docker where one
-    answers, else bubblewrap where it is installed. None: none of them."""
+    runs a container (``container.usable``), else bubblewrap where it is installed. None: none of them."""
     for tool in sandbox.SANDBOXES if asked == "auto" else (asked,):
         if container.usable(tool) if tool in container.ENGINES else bwrap.executable():
             return tool
