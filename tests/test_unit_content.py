@@ -117,7 +117,7 @@ def test_06_names_the_vanishing_signal_and_degradation_without_claiming_to_measu
     work = next(line for line in _bibliography().split("\n- ") if "Deep Residual Learning" in line)
     work = " ".join(work.split())
     assert "He et al. 2016" in work and "degradation" in work and "higher training error" in work
-    verdict = _index(_cells("06"), "markdown", "**Verdict.** One seed per run")
+    verdict = _index(_cells("06"), "markdown", "**Verdict.** The lines above the table describe one seed per init")
     assert _index(_cells("06"), "markdown", "**The names for it") == verdict + 1  # right after section 1's verdict
 
 
