@@ -663,3 +663,15 @@ def test_zeiler_and_fergus_are_cited_one_way():
 def test_08_speed_figure_names_every_model_it_draws():
     cell = _code_cell("08", "plots.compression.plot_speed(")
     assert "float32 against int8" not in cell and "float32, int8, pruned" in cell
+
+
+def test_the_vgg16_weights_file_is_528_mib_not_528_mb_in_every_notebook():
+    """Review of the full run, 2026-12-07: 03 prints the file as '553 MB = 528 MiB' (torchvision's '_file_size' is
+    in MiB), and 05 and 08 called it '528 MB'. The float32 bytes of VGG-16's 138,357,544 parameters, in both units."""
+    size = 4 * 138_357_544
+    mb, mib = round(size / 1e6), round(size / 2**20)
+    assert (mb, mib) == (553, 528)
+    for number in NOTEBOOKS:
+        prose = _prose(number)
+        assert f"{mib} MB" not in prose and f"{mb} MiB" not in prose, number
+    assert f"{mib} MiB" in _prose("05") and f"{mib} MiB" in _prose("08")
