@@ -689,3 +689,12 @@ def test_08_calls_the_distilled_student_ahead_for_the_same_time_only_beyond_the_
     namespace = {"gain_time": gain_time, "yardstick": 0.009}
     exec(line, namespace)
     assert namespace["ahead"] == said
+
+
+def test_07_kernel_lines_report_this_run_without_a_verdict_on_the_posts_figure():
+    """Review of the full run, 2026-12-07: each line ended '(the post's 15-20% holds)' (1.55x faster counted as
+    holding '15-20%'), beside prose that says one run on a shared CPU gives no verdict either way."""
+    code = _code_cell("07", "kernels.time_per_mac(")
+    assert "in this run: {reached}" in code and "holds" not in code.split("kernels.time_per_mac(")[1].split("claims")[0]
+    verdict = _markdown_cell("07", "`speed_per_batch` above 1")
+    assert "whether this run reached the post's 15%" in " ".join(verdict.split())
