@@ -145,6 +145,17 @@ def test_the_broken_head_runs_as_written_and_fails_on_a_feature_map(capsys):
     assert "fails" in capsys.readouterr().out
 
 
+def test_the_bug_mended_by_widening_the_linear_layer_is_told_why(capsys):
+    """Review, 2026-12-07: the commonest fix of a shape error, Linear(25088, 10) after the (7, 7) pool, runs on the
+    question's batch; it was refused with 'Your answer raised RuntimeError', an error the checker's own reference
+    computation raised. The verdict now says what the head computes."""
+    head = nn.Sequential(nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(), nn.Linear(25088, 10))
+    assert head(torch.zeros(2, 512, 7, 7)).shape == (2, 10)  # it runs: the student sees no error
+    assert exercises.check("08.1", head) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert "raised" not in verdict and "25,088" in verdict and "one number per channel" in verdict
+
+
 def test_kl_div_averaged_over_the_classes_is_named(capsys):
     """F.kl_div(..., reduction="mean") divides the KL by the number of classes as well as the batch: the feedback
     names the reduction, and the hint says what each one averages over."""

@@ -74,6 +74,23 @@ def test_forward_plot_stacks_activations_on_the_weights():
     assert "estimate" in memory_ax.get_title()
 
 
+def test_forward_plot_titles_stay_apart_with_a_long_load_note():
+    """03's full run printed 'VGG-16 at 224 px, CPU (2 threads), load average 2.5 on 2 cores: other work shared the
+    CPU, which slows timings' in one line, over the memory panel's title: the time panel's title is wrapped."""
+    results = pd.DataFrame(
+        {"batch_size": [1, 2], "ms_per_batch": [10.0, 30.0], "weights_MB": [500.0, 500.0],
+         "peak_memory_MB": [20.0, 80.0], "memory_source": ["estimate (layer table)"] * 2}
+    )  # fmt: skip
+    note = "VGG-16 at 224 px, CPU (2 threads), load average 2.5 on 2 cores: other work shared the CPU, which slows "
+    note += "timings"
+    fig = plots.vgg16.plot_forward(results, note)
+    time_ax, memory_ax = fig.axes
+    renderer = fig.canvas.get_renderer()
+    left, right = (ax.title.get_window_extent(renderer) for ax in (time_ax, memory_ax))
+    assert not left.overlaps(right) and left.x0 >= 0
+    assert time_ax.get_title().replace("\n", " ").startswith("Forward time per image, " + note)  # all of it kept
+
+
 def test_score_map_shows_the_best_classes_by_their_mean_score():
     scores = torch.zeros(1, 5, 2, 3)
     scores[0, 3] = 2.0

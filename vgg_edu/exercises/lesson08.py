@@ -55,9 +55,15 @@ def _check_08_1(head):
             got = head.eval()(x)
         except Exception as err:  # noqa: BLE001 - a broken head fails in many ways; say how, do not crash
             return f"the head fails on a (2, 512, 7, 7) batch: {str(err).splitlines()[0]}"
-        expected = F.linear(x.mean((2, 3)), fc.weight, fc.bias)
+    if fc.in_features == x[0].numel():  # the shape error mended by widening the Linear layer: it runs, all 49 kept
+        return (
+            f"your head runs, but its Linear layer reads {fc.in_features:,} numbers, all 7 x 7 positions of each "
+            "channel: the pool before it averages nothing away. A global average leaves one number per channel."
+        )
     if fc.in_features != x.shape[1]:  # it ran, but not on the channels' means
         return "the outputs are not a Linear layer applied to each channel's mean over the whole map."
+    with torch.no_grad():
+        expected = F.linear(x.mean((2, 3)), fc.weight, fc.bias)
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return f"the output should have shape (N, 10); got {shape}."

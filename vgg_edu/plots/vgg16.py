@@ -3,6 +3,8 @@ class-score map of dense evaluation."""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,7 +57,8 @@ def plot_where(table, title: str | None = None):
 
 def plot_forward(results, device_name: str = ""):
     """``analysis.measure_forward`` results: time per image (median, with the min-max range of the repeats as error
-    bars) and memory (weights, and the activations' peak on top of them) against the batch size."""
+    bars) and memory (weights, and the activations' peak on top of them) against the batch size. ``device_name``
+    (with ``timing.load_note``'s load average, which can be long) is wrapped to the width of its panel."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     batch = results["batch_size"].to_numpy()
     per_image = results["ms_per_batch"].to_numpy() / batch
@@ -66,7 +69,8 @@ def plot_forward(results, device_name: str = ""):
     a.errorbar(positions, per_image, yerr=spread, fmt="o-", capsize=4)
     a.set(xticks=positions, xticklabels=[str(v) for v in batch], xlabel="batch size", ylabel="ms per image")
     a.set_ylim(0, max(per_image.max(), 1e-9) * 1.3 if spread is None else (per_image + spread[1]).max() * 1.2)
-    a.set_title(f"Forward time per image{', ' + device_name if device_name else ''}\n(median; bars: min to max)")
+    title = textwrap.fill(f"Forward time per image{', ' + device_name if device_name else ''}", 60)
+    a.set_title(f"{title}\n(median; bars: min to max)")  # wrapped: a long load note must not run into b's title
     weights = results["weights_MB"].to_numpy() if "weights_MB" in results else np.zeros(len(batch))
     b.bar(positions, weights, color="tab:gray", label="weights")
     b.bar(positions, results["peak_memory_MB"], bottom=weights, color="tab:red", label="activations, peak")
