@@ -20,6 +20,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from .view import HOME, INSIDE, NOBODY, OUT, TMP, TMP_HOST, WRITABLE, view
 
@@ -27,22 +28,22 @@ ENGINES = ("podman", "docker")
 LABEL = "vgg-edu-grading"
 
 
+TRIAL = SimpleNamespace(disk_mb=16, memory_gb=0.5, processes=16)
+"""The limits of the container ``usable`` starts."""
+
+
 def usable(engine: str) -> bool:
     """The engine is installed, answers, and runs a container as the grader starts them: Docker's client without its
     daemon does not answer; Podman with crun on a machine of mixed cgroups v1 and v2 answers but runs nothing."""
-    from .sandbox import Limits  # sandbox imports this module
-
     if shutil.which(engine) is None:
         return False
-    trial_limits = Limits(seconds=120, memory_gb=0.5, disk_mb=16, processes=16, sandbox=engine)
     with tempfile.TemporaryDirectory(prefix="vgg_edu_engine_") as folder:
         label = Path(folder).name
         try:
             if subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode != 0:
                 return False
-            trial = command(engine, ["true"], env={}, ro={}, hidden=[], limits=trial_limits, label=label,
-                            folder=Path(folder))  # fmt: skip
-            return subprocess.run(trial, capture_output=True, timeout=trial_limits.seconds).returncode == 0
+            trial = command(engine, ["true"], env={}, ro={}, hidden=[], limits=TRIAL, label=label, folder=Path(folder))
+            return subprocess.run(trial, capture_output=True, timeout=120).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
         finally:
