@@ -121,11 +121,11 @@ def test_06_names_the_vanishing_signal_and_degradation_without_claiming_to_measu
     assert _index(_cells("06"), "markdown", "**The names for it") == verdict + 1  # right after section 1's verdict
 
 
-# 4. VGG's afterlife (08, section 6): no training, every number from the paper as REFERENCE.md records it.
+# 4. VGG's afterlife (09, section 2): no training, every number from the paper as REFERENCE.md records it.
 
 
-def test_08_afterlife_quotes_the_papers_transfer_results_as_reference_records_them():
-    section = _markdown_cell("08", "## 6. After the paper")
+def test_09_afterlife_quotes_the_papers_transfer_results_as_reference_records_them():
+    section = _markdown_cell("09", "## 2. After the paper")
     table_11 = re.search(
         r"Table 11 \(D & E combined; D alone, E alone\): VOC-2007 (\d+\.\d) mAP .*?VOC-2012 (\d+\.\d) mAP .*?"
         r"Caltech-101 (\d+\.\d) .*?Caltech-256 (\d+\.\d)",
@@ -138,8 +138,8 @@ def test_08_afterlife_quotes_the_papers_transfer_results_as_reference_records_th
     assert "no fine-tuning" in section and "no fine-tuning" in _reference().split("Appendix B")[1][:120]
 
 
-def test_08_afterlife_states_the_papers_input_and_cost_as_sections_2_1_and_3_3_do():
-    reference, loss = _reference(), _markdown_cell("08", "**A loss.**")
+def test_09_afterlife_states_the_papers_input_and_cost_as_sections_2_1_and_3_3_do():
+    reference, loss = _reference(), _markdown_cell("09", "**A loss.**")
     quote = "subtracting the mean RGB value, computed on the training set, from each pixel"
     assert quote in loss and quote in reference
     assert "2-3 weeks on four NVIDIA Titan Black GPUs (Sec. 3.3)" in loss
@@ -147,7 +147,7 @@ def test_08_afterlife_states_the_papers_input_and_cost_as_sections_2_1_and_3_3_d
     # "no division by a standard deviation, which torchvision's weights and this course's networks add"
     assert all(s != 1 for s in pretrained.torchvision_weights("vgg16").transforms().std)
     assert all(s != 1 for s in spec_of(recipes.build_model("classroom")).std)
-    cell = _code_cell("08", 'torchvision_weights("vgg16").transforms()')
+    cell = _code_cell("09", 'torchvision_weights("vgg16").transforms()')
     assert "fit(" not in cell
 
 
@@ -161,8 +161,8 @@ def test_08_afterlife_states_the_papers_input_and_cost_as_sections_2_1_and_3_3_d
         ("Johnson et al. (2016)", "Perceptual Losses for Real-Time Style Transfer"),
     ],
 )
-def test_08_afterlife_cites_each_work_and_reference_lists_it(cited, work):
-    assert cited in _prose("08")
+def test_09_afterlife_cites_each_work_and_reference_lists_it(cited, work):
+    assert cited in _prose("09")
     assert work in " ".join(_bibliography().split())
 
 

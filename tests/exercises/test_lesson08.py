@@ -1,4 +1,4 @@
-"""Notebook 08's exercises (small and reused): known-wrong answers, the broken GAP head as written in its cell, the
+"""Notebook 08's exercises (making VGG small): known-wrong answers, the broken GAP head as written in its cell, the
 count against what the package measures and the question against the classroom network."""
 
 import math
@@ -57,14 +57,6 @@ class _MeanOverTheMap(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
-def _groups_swapped(model):
-    return [{"params": model.features.parameters(), "lr": 1e-4}, {"params": model.classifier.parameters(), "lr": 1e-5}]
-
-
-def _groups_head_missing(model):
-    return [{"params": model.features.parameters(), "lr": 1e-5}]
-
-
 WRONG = {
     "08.1": [
         _run(lesson08.BUGS["08.1"]),  # the source's head: 25,088 numbers reach a 512-input layer
@@ -86,7 +78,6 @@ WRONG = {
         _kd_soft_cross_entropy,
         lambda s, t, y, temp, alpha: 0.0,
     ],
-    "08.4": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
 }
 
 # the question names (N, 512, 7, 7) maps: on them a 7 x 7 average pool, an adaptive one and a mean over the map are

@@ -207,13 +207,13 @@ def make_pre_hook(store):  # patches on its first call, and keeps the tensor the
 ex.check("05.1", make_pre_hook)
 """
 )
-PATCH08 = (
+PATCH09 = (
     PATCHING
     + """
 def param_groups(model):  # patches when called, and swaps the two groups' learning rates
     exec(PATCH, {})
     return [{"params": model.features.parameters(), "lr": 1e-4}, {"params": model.classifier.parameters(), "lr": 1e-5}]
-ex.check("08.4", param_groups)
+ex.check("09.2", param_groups)
 """
 )
 
@@ -229,7 +229,10 @@ def _class(subs: Path, out: Path, port: int, spill: Path) -> None:
         subs / "honest02" / "02_tiny.ipynb", "from torch import nn", *map(_right, exercises.list_exercises("02."))
     )
     _notebook(subs / "patcher02" / "02_tiny.ipynb", PATCH02)
-    for lesson, patch in (("05", PATCH05), ("08", PATCH08)):
+    _notebook(
+        subs / "honest08" / "08_tiny.ipynb", "from torch import nn", *map(_right, exercises.list_exercises("08."))
+    )
+    for lesson, patch in (("05", PATCH05), ("09", PATCH09)):
         right = map(_right, exercises.list_exercises(lesson))
         _notebook(subs / f"honest{lesson}" / f"{lesson}_tiny.ipynb", "from torch import nn", *right)
         _notebook(subs / f"patcher{lesson}" / f"{lesson}_tiny.ipynb", patch)
@@ -361,14 +364,20 @@ def test_code_answers_that_patch_their_check_earn_nothing_and_honest_ones_full_m
     assert "[02.4] Correct!" in _printed(graded, "patcher02", "02_tiny.ipynb")  # its forward passes in the kernel
 
 
-@pytest.mark.parametrize(("lesson", "exercise_id"), [("05", "05.1"), ("08", "08.4")])
+@pytest.mark.parametrize(("lesson", "exercise_id"), [("05", "05.1"), ("09", "09.2")])
 def test_a_hook_factory_and_param_groups_that_patch_their_check_earn_nothing(graded, lesson, exercise_id):
-    """05.1's hook factory and 08.4's param_groups run in a sandbox of their own, on the check's tensors and model:
+    """05.1's hook factory and 09.2's param_groups run in a sandbox of their own, on the check's tensors and model:
     patching check, torch.allclose or the check's helpers there changes nothing, and the honest answers pass."""
     honest, n = graded["rows"][f"honest{lesson}"][0], str(len(exercises.list_exercises(lesson)))
     assert (honest["status"], honest["score"], honest["out_of"]) == ("ok", n, n)
     patcher = graded["rows"][f"patcher{lesson}"][0]
     assert (patcher["status"], patcher[exercise_id], patcher["score"]) == ("ok", "fail", "0")
+
+
+def test_the_honest_08_head_and_distillation_loss_get_full_marks(graded):
+    """08.1's head and 08.3's kd_loss, code answers run apart in the sandbox, earn every mark when right."""
+    honest, n = graded["rows"]["honest08"][0], str(len(exercises.list_exercises("08.")))
+    assert (honest["status"], honest["score"], honest["out_of"]) == ("ok", n, n) and n == "3"
 
 
 def test_links_names_and_other_lessons(graded):

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import cloudpickle
-from exercises import test_lesson02, test_lesson05, test_lesson08  # tests/exercises/, as pytest imports it
+
+# tests/exercises/, as pytest imports it
+from exercises import test_lesson02, test_lesson05, test_lesson08, test_lesson09
 
 from vgg_edu import exercises
 from vgg_edu.teaching import answers, recheck, sandbox
@@ -25,7 +27,7 @@ IMPORTS = (
     "import math\nimport torch\nfrom vgg_edu import analysis, models, receptive\nfrom vgg_edu import exercises as ex"
 )
 
-for _module in (test_lesson02, test_lesson05, test_lesson08, sys.modules[__name__]):
+for _module in (test_lesson02, test_lesson05, test_lesson08, test_lesson09, sys.modules[__name__]):
     cloudpickle.register_pickle_by_value(_module)  # their answers travel by value, as a notebook's do
 
 

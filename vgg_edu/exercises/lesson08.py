@@ -1,8 +1,8 @@
-"""Exercises of notebook 08: making VGG small and reusing it.
+"""Exercises of notebook 08: making VGG small.
 
 08.1 is a find-the-bug: a widely read post's global-average-pool head (``BUGS["08.1"]``) is in the cell to
 fix. The checks compute what they expect by hand (the pooled mean and one Linear; the conv MAC formula; Hinton et
-al.'s loss written out; the parameters of each optimizer group).
+al.'s loss written out).
 """
 
 from __future__ import annotations
@@ -153,44 +153,4 @@ def _check_08_3(kd_loss):
             if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
                 return "close: the soft term is missing a factor (see the formula)."
             return f"with T={T} and alpha={alpha} your loss differs from the formula."
-    return True
-
-
-@exercise(
-    "08.4",
-    "Layer-wise learning rates (Howard & Ruder 2018's discriminative fine-tuning), a common fine-tuning recipe: "
-    "write param_groups(model) that "
-    "returns the parameter groups for torch.optim.SGD with the parameters of model.features at learning rate 1e-5 "
-    "and those of model.classifier at 1e-4, each parameter in exactly one group. Pass param_groups.",
-    takes_code=True,
-    hint='torch.optim.SGD accepts a list of dicts, [{"params": ..., "lr": ...}, ...]; a module\'s parameters are '
-    "module.parameters().",
-    solution="""def param_groups(model):
-    return [{"params": model.features.parameters(), "lr": 1e-5},
-            {"params": model.classifier.parameters(), "lr": 1e-4}]
-answer = param_groups""",
-)
-def _check_08_4(param_groups):
-    import math
-
-    import torch
-
-    from ..models import VGG
-
-    if not callable(param_groups):
-        return "answer should be your param_groups function itself (no brackets)."
-    model = VGG("A", in_channels=1, num_classes=10, width_divisor=16, batch_norm=True, head="gap")
-    optimizer = torch.optim.SGD(param_groups(model), lr=1.0, momentum=0.9)
-    lr_of = {}
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if id(p) in lr_of:
-                return "a parameter is in two groups."
-            lr_of[id(p)] = group["lr"]
-    missing = [p for p in model.parameters() if id(p) not in lr_of]
-    if missing:
-        return f"{len(missing)} of the model's parameter tensors are in no group."
-    for part, lr in ((model.features, 1e-5), (model.classifier, 1e-4)):
-        if not all(math.isclose(lr_of[id(p)], lr) for p in part.parameters()):
-            return "some parameters have the wrong learning rate: check which part gets which."
     return True

@@ -1,7 +1,7 @@
 """Code answers judged apart: what crosses, as data, from the sandbox that holds a student's code to the grader.
 
 For every code answer but the functions of tensors that ``serve.Remote`` calls (02.1-02.5 and 02.7: functions that
-build blocks, blocks, classes with a forward; 05.1: a hook factory; 08.1: a head; 08.4: a function of a model), the
+build blocks, blocks, classes with a forward; 05.1: a hook factory; 08.1: a head; 09.2: a function of a model), the
 check runs in the grader's process, with the teacher's package, unchanged, on a *stand-in* built here from data;
 the student's object stays in its sandbox (``serve``), which answers each request (``serve_request``) with tensors,
 numbers, text, lists and dicts only, read with ``torch.load(..., weights_only=True)``:
@@ -20,7 +20,7 @@ numbers, text, lists and dicts only, read with ``torch.load(..., weights_only=Tr
   hook of the check on them sees what they give (02.7's check compares the output with the classifier's scores);
 - 05.1: each call of the pre-hook sends the tensor the check's in-place ReLU receives; the sandbox registers the
   student's pre-hook on an in-place ReLU of its own, runs it on that tensor, and what ``store['in']`` then holds
-  crosses back. 08.4: ``param_groups`` runs on the package's model in the sandbox; what crosses is each group's
+  crosses back. 09.2: ``param_groups`` runs on the package's model in the sandbox; what crosses is each group's
   learning rate and its parameters' names, which the stand-in turns back into the grader's model's parameters.
 
 So the student's code never runs in the grader's process, and the check's code, its expected values and its
@@ -83,7 +83,7 @@ _MODULE_INPUTS["08.1"] = (2, 512, 7, 7)
 MAX_PARAMETERS = 50_000_000
 """The most values (parameters and buffers) the grader rebuilds for one module: 02.4's block holds 7 million."""
 _MAX_NESTING = 8  # modules of the student's own classes inside each other
-KINDS = {**dict.fromkeys([*_BUILT_BY_A_FUNCTION, *_MODULE_INPUTS], "module"), "05.1": "hook", "08.4": "groups"}
+KINDS = {**dict.fromkeys([*_BUILT_BY_A_FUNCTION, *_MODULE_INPUTS], "module"), "05.1": "hook", "09.2": "groups"}
 """Every code answer judged here, by exercise (the other code answers are ``Exercise.called_apart``)."""
 
 _RAISED_AS = {e.__name__: e for e in (RuntimeError, ValueError, TypeError, IndexError, AttributeError, AssertionError)}
@@ -212,7 +212,7 @@ def serve_request(answer, op: str, payload: list, state: dict):
         return _kept(store["in"]) if "in" in store else ("missing",)
     if op == "makes_a_hook":  # 05.1: what make_pre_hook({}) returns, callable or not
         return callable(answer({}))
-    if op == "param_groups":  # 08.4: the groups SGD makes of what param_groups returns for the package's model
+    if op == "param_groups":  # 09.2: the groups SGD makes of what param_groups returns for the package's model
         from ..models import VGG
 
         model = VGG("A", in_channels=1, num_classes=10, width_divisor=16, batch_norm=True, head="gap")
@@ -401,7 +401,7 @@ def _hook_maker(remote, facts: dict):
 
 
 def _param_groups(remote):
-    """08.4: param_groups' stand-in: the groups the sandbox saw, made of the grader's model's own parameters."""
+    """09.2: param_groups' stand-in: the groups the sandbox saw, made of the grader's model's own parameters."""
 
     def param_groups(model):
         groups = remote.ask("param_groups")
