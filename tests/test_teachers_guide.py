@@ -112,3 +112,29 @@ def test_the_guide_gives_no_exercises_answer():
 def test_an_answer_in_the_text_would_be_found():
     assert "202,752" in spellings(202752) and "0.059" in spellings(0.05892556509887896)
     assert spellings(18) == [] and "(0, 5, 27, 32)" in spellings((0, 5, 27, 32))
+
+
+def _plan(section: str) -> str:
+    match = re.search(r"\*\*Plan[^*]*\*\*.*?(?=\n\n|\Z)", section, re.S)
+    assert match, "no **Plan** paragraph"
+    return match.group(0)
+
+
+def _planned_minutes(plan: str) -> list[int]:
+    """The minutes a plan gives its parts: the numbers in brackets, "(15)"."""
+    return [int(m) for m in re.findall(r"\((\d+)\)", plan)]
+
+
+@pytest.mark.parametrize("notebook", [p.stem for p in NOTEBOOKS if not p.name.startswith("00")])
+def test_each_notebook_is_planned_as_one_75_minute_session(notebook):
+    """Issue 33, item 3: each notebook is one class session of at most about 75 minutes; the guide's plan says how,
+    part by part, and its parts add up to no more (00 is the opening of 01's session)."""
+    plan = _plan(_sections()[notebook])
+    assert plan.startswith("**Plan (75 min)"), plan[:80]
+    minutes = _planned_minutes(plan)
+    assert len(minutes) >= 3 and sum(minutes) <= 75, (notebook, minutes)
+
+
+def test_a_plan_over_75_minutes_would_be_caught():
+    plan = _plan("**Plan (75 min).** Pruning (30); quantization (20); the head (15); exercises (20).\n\nMore.")
+    assert _planned_minutes(plan) == [30, 20, 15, 20] and sum(_planned_minutes(plan)) > 75
