@@ -20,7 +20,8 @@ import cloudpickle
 from exercises import test_lesson02, test_lesson05, test_lesson08, test_lesson09
 
 from vgg_edu import exercises
-from vgg_edu.teaching import answers, recheck, sandbox
+from vgg_edu.teaching import answers, recheck
+from vgg_edu.teaching.limits import Limits
 
 LESSON = exercises.list_exercises("01.")
 IMPORTS = (
@@ -44,7 +45,7 @@ def in_kernel_then_apart(exercise_id, answer, folder, monkeypatch) -> tuple[tupl
 def apart(note: dict, folder) -> tuple:
     """(passes, what check said) for a saved answer, checked as the grader checks it, its code run in a server."""
     command = {"command": [sys.executable, "-m", "vgg_edu.teaching.serve"], "folder": str(folder)}
-    command["limits"] = dataclasses.asdict(sandbox.Limits(sandbox="none"))
+    command["limits"] = dataclasses.asdict(Limits(sandbox="none"))
     previous = signal.signal(signal.SIGALRM, recheck._on_alarm)
     try:
         return tuple(recheck.verdict_of(note, command))

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from vgg_edu.teaching.sandbox import Limits
+from vgg_edu.teaching.limits import Limits
 
 
 def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
@@ -26,7 +26,7 @@ def test_the_commands_on_the_command_line_refuse_bad_input_in_one_line(tmp_path,
 
 
 def test_the_parsers_defaults_are_the_graders_and_import_nothing_heavy():
-    """``grade``'s defaults are ``sandbox.Limits``'s; parsing imports neither the grader nor PyTorch (a fresh
+    """``grade``'s defaults are ``limits.Limits``'s; parsing imports neither the grader nor PyTorch (a fresh
     process: ``python -m vgg_edu --help`` answers at once)."""
     code = (
         "import argparse, json, sys\nfrom vgg_edu.teaching import cli\n"

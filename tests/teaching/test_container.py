@@ -18,6 +18,7 @@ import pytest
 from hostile_class import *  # noqa: F403 (its tests and their fixture, collected here)
 
 from vgg_edu.teaching import bwrap, container, grade, sandbox, view
+from vgg_edu.teaching.limits import Limits
 
 from made_up import running
 
@@ -36,7 +37,7 @@ def sandbox_tool():
 
 def test_the_command_asks_for_no_network_a_read_only_root_limits_and_only_its_inputs(tmp_path, monkeypatch):
     monkeypatch.setattr(container, "image", lambda *args: "IMAGE")
-    limits = sandbox.Limits(memory_gb=2, disk_mb=300, processes=64, sandbox="docker")
+    limits = Limits(memory_gb=2, disk_mb=300, processes=64, sandbox="docker")
     env = {"A": "b"}
     cmd = container.command("docker", ["python", "-c", "1"], env=env, ro={view.LIB: tmp_path}, hidden=[],
                             limits=limits, label="sub1", folder=tmp_path)  # fmt: skip
@@ -118,7 +119,7 @@ def _left(label: str) -> list[str]:
 
 
 def test_a_run_past_its_time_is_killed_with_everything_it_started_and_its_container_removed(tmp_path, engine):
-    limits = sandbox.Limits(seconds=30, sandbox=ENGINE)
+    limits = Limits(seconds=30, sandbox=ENGINE)
     env = {**sandbox.base_env(), "VGG_EDU_ONLY_THIS": "1"}
     start = time.perf_counter()
     code, out, log = sandbox.run(
@@ -135,7 +136,7 @@ def test_a_run_past_its_time_is_killed_with_everything_it_started_and_its_contai
 
 
 def test_a_run_over_its_memory_is_killed_and_the_network_is_not_there(tmp_path, engine):
-    limits = sandbox.Limits(seconds=60, memory_gb=0.25, sandbox=ENGINE)
+    limits = Limits(seconds=60, memory_gb=0.25, sandbox=ENGINE)
     probe = "import socket; s = socket.socket(); print(s.connect_ex(('1.1.1.1', 53)), flush=True); b = b'x' * 2**30"
     code, out, log = sandbox.run(
         ["-c", probe], folder=tmp_path, env=sandbox.base_env(), ro={}, hidden=[], limits=limits, seconds=60,
@@ -151,7 +152,7 @@ def test_a_hidden_folder_inside_the_python_is_empty_in_the_container(tmp_path, e
     import nbclient
 
     hidden = Path(nbclient.__file__).parent
-    limits = sandbox.Limits(seconds=60, sandbox=ENGINE)
+    limits = Limits(seconds=60, sandbox=ENGINE)
     probe = f"import os, nbformat\nprint(os.listdir({str(hidden)!r}))"
     code, out, log = sandbox.run(
         ["-c", probe], folder=tmp_path, env=sandbox.base_env(), ro={}, hidden=[hidden], limits=limits, seconds=60,

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 
 from vgg_edu import exercises
-from vgg_edu.teaching import assign, grade, gradebook, sandbox
+from vgg_edu.teaching import assign, grade, gradebook
+from vgg_edu.teaching.limits import Limits
 
 from made_up import IMPORTS, LESSON
 
@@ -79,7 +80,7 @@ def graded(tmp_path_factory):
     (root / "pdf").mkdir()
     (root / "pdf" / "answers.pdf").write_bytes(b"%PDF-1.4")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
-    rows = grade.grade(root, out, sandbox.Limits(seconds=45), progress=lambda *a, **k: None)
+    rows = grade.grade(root, out, Limits(seconds=45), progress=lambda *a, **k: None)
     return {row["student"]: row for row in rows}, out
 
 
@@ -137,7 +138,7 @@ def test_grading_unsandboxed_when_asked_still_grades(tmp_path):
     """--unsandboxed (the teacher's own user, no bubblewrap): the same run, the same grades, and the report says so."""
     (tmp_path / "submissions").mkdir()
     nbformat.write(_notebook(*[_right(i) for i in LESSON]), tmp_path / "submissions" / "alice.ipynb")
-    out, limits = tmp_path / "grades.csv", sandbox.Limits(seconds=60, sandbox="none")
+    out, limits = tmp_path / "grades.csv", Limits(seconds=60, sandbox="none")
     rows = grade.grade(tmp_path / "submissions", out, limits, progress=lambda *a, **k: None, lesson="01")  # no NN_
     assert [gradebook.verdict(rows[0], i) for i in LESSON] == ["pass"] * len(LESSON)
     assert "UNSANDBOXED" in out.with_suffix(".md").read_text()

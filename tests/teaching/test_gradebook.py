@@ -10,7 +10,7 @@ import mistune
 
 from vgg_edu import exercises
 from vgg_edu.teaching import answers, gradebook
-from vgg_edu.teaching.sandbox import Limits
+from vgg_edu.teaching.limits import Limits
 
 from made_up import LESSON
 

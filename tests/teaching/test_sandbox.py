@@ -9,6 +9,7 @@ import textwrap
 import time
 
 from vgg_edu.teaching import sandbox, view
+from vgg_edu.teaching.limits import Limits
 
 from made_up import running
 
@@ -45,7 +46,7 @@ time.sleep(600)
 
 
 def test_a_run_past_its_time_is_killed_with_everything_it_started(tmp_path):
-    limits = sandbox.Limits(seconds=30, memory_gb=6, sandbox="none")
+    limits = Limits(seconds=30, memory_gb=6, sandbox="none")
     env = {**sandbox.base_env(), "VGG_EDU_ONLY_THIS": "1"}
     start = time.perf_counter()
     code, out, log = sandbox.run(

@@ -20,16 +20,16 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
+from .limits import Limits
 from .view import HOME, INSIDE, NOBODY, OUT, TMP, TMP_HOST, WRITABLE, view
 
 ENGINES = ("podman", "docker")
 LABEL = "vgg-edu-grading"
 
 
-TRIAL = SimpleNamespace(disk_mb=16, memory_gb=0.5, processes=16)
-"""The limits of the container ``usable`` starts."""
+TRIAL = Limits(seconds=120, memory_gb=0.5, disk_mb=16, processes=16)
+"""The limits of the container ``usable`` starts (in the engine it tries)."""
 
 
 def usable(engine: str) -> bool:
@@ -43,7 +43,7 @@ def usable(engine: str) -> bool:
             if subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode != 0:
                 return False
             trial = command(engine, ["true"], env={}, ro={}, hidden=[], limits=TRIAL, label=label, folder=Path(folder))
-            return subprocess.run(trial, capture_output=True, timeout=120).returncode == 0
+            return subprocess.run(trial, capture_output=True, timeout=TRIAL.seconds).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
         finally:
@@ -93,9 +93,9 @@ def _within_hard_limit(name: str, wanted: int) -> int:
     return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
-def command(engine: str, argv: list[str], *, env: dict, ro: dict[Path, Path], hidden: list[Path], limits, label: str,
-            folder: Path, interactive: bool = False) -> list[str]:  # fmt: skip
-    """``ENGINE run`` running ``argv`` with ``env`` only, under ``limits`` (``sandbox.Limits``), labelled ``label``;
+def command(engine: str, argv: list[str], *, env: dict, ro: dict[Path, Path], hidden: list[Path], limits: Limits,
+            label: str, folder: Path, interactive: bool = False) -> list[str]:  # fmt: skip
+    """``ENGINE run`` running ``argv`` with ``env`` only, under ``limits`` (``limits.Limits``), labelled ``label``;
     ``interactive``: its standard input kept open (a code answer's server). ``folder``: the grader's, where the
     image's layer is written before it is imported, and the empty folder shown over a hidden one."""
     seen = view(ro, hidden)

@@ -36,7 +36,7 @@ from .. import exercises
 from . import bwrap, container, gradebook, recheck, redact, sandbox
 from .answers import saved
 from .execute import MAX_KEPT_MB
-from .sandbox import Limits
+from .limits import Limits
 from .submissions import Submission, find
 from .view import DATA, HOME, IN, LIB, OUT
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from .. import exercises
 from . import handback, observe, sandbox, serve
 from .answers import from_data, saved
+from .limits import Limits
 
 ANSWER_SECONDS = 60
 
@@ -70,7 +71,7 @@ def verdict_of(note: dict, apart: dict | None = None) -> tuple[bool, str]:
     try:
         if judged_apart(note):  # the answer's code runs in its own sandbox, never here
             path = Path(apart["folder"]) / Path(note["path"]).name
-            limits = sandbox.Limits(**apart["limits"])
+            limits = Limits(**apart["limits"])
             remote = serve.Remote([*apart["command"], str(path)], sandbox.limiter(limits), apart.get("env"))
         with contextlib.redirect_stdout(out):
             try:

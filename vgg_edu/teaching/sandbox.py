@@ -15,10 +15,10 @@ import resource
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import bwrap, container
+from .limits import Limits
 from .view import HOME, INSIDE, LIB, OUT, TMP
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -40,19 +40,6 @@ def write_package(snapshot: dict[str, bytes], dest: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return dest
-
-
-@dataclass(frozen=True)
-class Limits:
-    seconds: float = 600
-    memory_gb: float = 8
-    disk_mb: int = 1024
-    processes: int = 256
-    sandbox: str = "bwrap"  # or "podman", "docker"; "none" only where the teacher asks in so many words
-
-    @property
-    def sandboxed(self) -> bool:
-        return self.sandbox != "none"
 
 
 SANDBOXES = (*container.ENGINES, "bwrap")
