@@ -96,6 +96,26 @@ def test_03_says_notebook_04_averages_the_posteriors_as_flip_averaged_does():
     assert "soft-max posteriors" in augment.flip_averaged.__doc__
 
 
+def test_03_gives_the_score_maps_size_before_the_cell_that_shows_it_and_the_cell_that_derives_it():
+    """Dense evaluation's map size is stated (and right) before the photograph's map is drawn and before the cell
+    headed "Where ... comes from"; section 8 opens with why the FC layers become convolutions."""
+    import torch
+
+    from vgg_edu import models
+
+    formula = r"$\lfloor H/32 \rfloor - 6$ rows by $\lfloor W/32 \rfloor - 6$ columns"
+    cells = _markdown("03")
+    stated = next(i for i, cell in enumerate(cells) if formula in " ".join(cell.split()))
+    derived = next(i for i, cell in enumerate(cells) if cell.startswith("**Where $\\lfloor H/32"))
+    assert stated < derived and "photograph" in cells[stated]
+    opening = "## 8. Dense evaluation: the FC layers as convolutions At test time the paper does not crop the image"
+    assert _markdown_cell("03", "## 8.").startswith(opening)
+    with torch.device("meta"):
+        dense = models.fully_convolutional(models.vgg16())
+        for height, width in [(450, 384), (400, 520), (255, 224)]:
+            assert tuple(dense(torch.empty(1, 3, height, width)).shape[2:]) == (height // 32 - 6, width // 32 - 6)
+
+
 def test_exercise_03_2_sends_students_to_the_section_of_the_gap_head():
     hint = exercises.EXERCISES["03.2"].hint
     sections = re.findall(r"[Ss]ection (\d+)", hint)

@@ -138,3 +138,27 @@ def test_each_notebook_is_planned_as_one_75_minute_session(notebook):
 def test_a_plan_over_75_minutes_would_be_caught():
     plan = _plan("**Plan (75 min).** Pruning (30); quantization (20); the head (15); exercises (20).\n\nMore.")
     assert _planned_minutes(plan) == [30, 20, 15, 20] and sum(_planned_minutes(plan)) > 75
+
+
+def test_03s_widget_answer_quotes_the_layer_tables_macs():
+    """The guide's answer to 03's widget question gives MACs read from `analysis.layer_table`: hold each number
+    against the table, rounded as the guide writes it (3.7749 GMACs is 3.77, not 3.78)."""
+    answer = " ".join(_sections()["03_vgg16"].split())
+    found = re.search(
+        r"in D, (\d\.\d+) GMACs per second conv at 32 px, (\d\.\d+) at 320 .*?\((\d\.\d+) and (\d\.\d+) GMACs at 224 "
+        r"px, against (\d\.\d+) in each of stages 3 and 4\)",
+        answer,
+    )
+    assert found, "the guide's answer to 03's widget question has moved"
+
+    def macs(config: str, size: int) -> dict:
+        with torch.device("meta"):
+            table = analysis.layer_table(models.VGG(config), input_size=(3, size, size))
+        return (table.set_index("name")["macs"] / 1e9).to_dict()
+
+    d32, d320, a224 = macs("D", 32), macs("D", 320), macs("A", 224)
+    computed = [d32["conv1_2"], d320["conv1_2"], a224["conv1_1"], a224["conv2_1"], a224["conv3_1"] + a224["conv3_2"]]
+    for written, value in zip(found.groups(), computed):
+        assert written == f"{value:.{len(written.split('.')[1])}f}", (written, value)
+    assert d320["conv2_2"] == d320["conv3_2"] == d320["conv4_2"] == d320["conv1_2"]  # every second conv alike
+    assert a224["conv4_1"] + a224["conv4_2"] == a224["conv3_1"] + a224["conv3_2"]

@@ -95,3 +95,11 @@ def test_each_wrong_score_map_is_told_what_it_got_wrong(wrong, said, capsys):
         wrong = _dense_vgg16_map(224, 224)
     assert exercises.check("03.4", wrong) is False
     assert said in capsys.readouterr().out.split("Hint:")[0]
+
+
+def test_vgg16s_gap_count_from_section_9_is_named_as_vgg16s(capsys):
+    """Section 9 prints VGG-16's count with the GAP head: the likeliest wrong answer to 03.2, told apart."""
+    with torch.device("meta"):
+        vgg16_gap = sum(p.numel() for p in models.VGG("D", head="gap").parameters())
+    assert exercises.check("03.2", vgg16_gap) is False
+    assert "VGG-16" in capsys.readouterr().out.split("Hint:")[0]

@@ -23,6 +23,7 @@ def _conv_params(config, in_channels: int = 3) -> int:
 
 
 _FC6 = 512 * 7 * 7 * 4096 + 4096
+_VGG16_GAP_PARAMS = 15_227_688  # printed in section 9: VGG-16's convs and one Linear(512, 1000)
 _VGG19_PARAMS = _conv_params(_VGG19) + _FC6 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000  # 143,667,240: Table 2's 144 M
 
 
@@ -67,6 +68,8 @@ def _check_03_2(answer):
         return "add the head's biases."
     if n == _VGG19_PARAMS:
         return "that is VGG-19 with its three FC layers; the GAP head replaces them."
+    if n == _VGG16_GAP_PARAMS:
+        return "that is VGG-16's count with the GAP head (section 9); VGG-19 has three more 3x3 convs."
     return n == expected or "count the convs' parameters, then one Linear(512, 1000)."
 
 
