@@ -2,6 +2,7 @@
 counts on the classroom network."""
 
 import numpy as np
+import pytest
 import torch
 
 from vgg_edu import exercises, transfer
@@ -31,7 +32,8 @@ def _groups_head_missing(model):
 
 WRONG = {
     # without the biases; for the source's 10 classes, with and without biases; the whole network's parameters
-    "09.1": [640, 1280, 1290, 578_853, 645.5],
+    # and a 7 x 7 map flattened per channel (with and without biases); VGG-16's 512 channels
+    "09.1": [640, 1280, 1290, 578_853, 645.5, 31_360, 31_365, 2_565],
     "09.2": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
     "09.3": [
         lambda f: _rows(f) @ _rows(f).T,  # the sum over positions, not the mean
@@ -79,3 +81,15 @@ def test_the_probes_count_is_what_the_package_counts_on_the_classroom_network():
     answer = {}
     exec(exercises.EXERCISES["09.1"].solution, answer)
     assert transfer.trainable_parameters(probe) == answer["answer"] == 645
+
+
+@pytest.mark.parametrize(
+    ("count", "named"), [(128 * 49 * 5 + 5, "7 x 7 values of each channel"), (512 * 5 + 5, "VGG-16's last conv")]
+)
+def test_a_flattened_map_and_vgg16s_width_are_named(capsys, count, named):
+    """Review r89, 2026-12-07: a probe counted on a flattened 7 x 7 map per channel (the FC head's input, which
+    notebook 08 also builds) was told "that counts frozen layers", which it does not; VGG-16's 512 channels got the
+    generic message. Each is now named, and the verdict never gives the count."""
+    assert exercises.check("09.1", count) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert named in verdict and "frozen" not in verdict and "645" not in verdict

@@ -28,6 +28,13 @@ def _check_09_1(answer):
         return "count the new layer's biases too: one per class."
     if n in (channels * 10, channels * 10 + 10):
         return "the new layer is for the target's 5 classes, not the source's 10 outputs."
+    if n in (channels * 49 * classes, channels * 49 * classes + classes):
+        return (
+            "that reads 7 x 7 values of each channel, as an FC head's flatten does: after the global average each "
+            "channel is one number."
+        )
+    if n in (512 * classes, 512 * classes + classes):
+        return "512 is VGG-16's last conv: the classroom VGG-11's last conv is narrower (the question says how wide)."
     if n > 10_000:
         return "that counts frozen layers: the probe trains only the new last layer."
     return (
