@@ -749,3 +749,21 @@ def test_09_says_the_draw_of_images_can_matter_as_much_as_the_method_not_that_it
     prose = _prose("09")
     assert "drawn moves a method as much" not in prose and "drawn matters as much as the method" not in prose
     assert "can move a method as much as the methods differ (the max - min column, target by target)" in prose
+
+
+def test_09_counts_the_transfer_steps_of_each_target():
+    """Review r89, 2026-12-07: 09's verdict gave 20, 80 and 200 steps for both targets; the digits have 10 classes,
+    not 5, so at the same labels per class they take twice the batches. The counts, from the targets' classes and
+    the cell's epochs and batch size (the last batch may be smaller: ``inputs.num_batches``)."""
+    from vgg_edu import transfer
+    from vgg_edu.data.inputs import num_batches
+
+    code = _code_cell("09", "transfer.labels_sweep(")
+    assert "target_epochs = runtime.fast_or_full(10, 20)" in code and "batch_size=25" in code
+    assert "per_class = runtime.fast_or_full((5, 20), (5, 20, 50))" in code
+    fashion, digits = 5, len(transfer.digits().classes)  # split_classes(ds, range(5, 10)); sklearn's ten digits
+    steps = {c: [20 * num_batches(n * c, 25) for n in (5, 20, 50)] for c in (fashion, digits)}
+    assert steps[digits] == [2 * s for s in steps[fashion]]
+    verdict = " ".join(_markdown_cell("09", "**Verdict** (three seeds").split())
+    assert "20 epochs each in batches of 25: {}, {} and {} steps".format(*steps[fashion]) in verdict
+    assert f"on Fashion-MNIST's {fashion} classes, twice as many on the digits' {digits})" in verdict

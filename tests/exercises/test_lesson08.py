@@ -46,6 +46,16 @@ def _kd_soft_cross_entropy(s, t, y, temp, alpha):  # -sum p_t log p_s: the KL pl
     return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
 
 
+def _kd_probabilities_as_input(s, t, y, temp, alpha):  # F.kl_div given softmax, not log_softmax, as its input
+    soft = F.kl_div(F.softmax(s / temp, dim=1), F.softmax(t / temp, dim=1), reduction="batchmean")
+    return (1 - alpha) * F.cross_entropy(s, y) + alpha * temp**2 * soft
+
+
+def _kd_weights_swapped(s, t, y, temp, alpha):  # alpha on the hard term, 1 - alpha on the soft one
+    soft = F.kl_div(F.log_softmax(s / temp, dim=1), F.softmax(t / temp, dim=1), reduction="batchmean")
+    return alpha * F.cross_entropy(s, y) + (1 - alpha) * temp**2 * soft
+
+
 class _MeanOverTheMap(nn.Module):
     """A global average written by hand: the mean over height and width, then the Linear layer."""
 
@@ -76,6 +86,8 @@ WRONG = {
         _kd_no_temperature,
         _kd_mean_reduction,
         _kd_soft_cross_entropy,
+        _kd_probabilities_as_input,
+        _kd_weights_swapped,
         lambda s, t, y, temp, alpha: 0.0,
     ],
 }
@@ -173,3 +185,20 @@ def test_the_soft_cross_entropy_is_told_apart_from_the_kl(capsys):
     assert exercises.check("08.3", _kd_soft_cross_entropy) is False
     verdict = capsys.readouterr().out.split("Hint:")[0]
     assert "cross-entropy with the soft targets" in verdict and "p_t log p_t" in verdict
+
+
+@pytest.mark.parametrize(
+    ("wrong", "named"),
+    [
+        (_kd_reversed_kl, "KL(student || teacher)"),
+        (_kd_probabilities_as_input, "log-probabilities; yours are probabilities"),
+        (_kd_weights_swapped, "weights are swapped"),
+    ],
+)
+def test_three_more_common_slips_of_the_kd_loss_are_named(capsys, wrong, named):
+    """Review r89, 2026-12-07: the KL the other way round (F.kl_div's arguments swapped), F.kl_div given the
+    student's probabilities instead of their logs, and alpha on the wrong term were all refused with the generic
+    'your loss differs from the formula'; each is now named, without the formula's code."""
+    assert exercises.check("08.3", wrong) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert named in verdict and "batchmean" not in verdict

@@ -2,6 +2,7 @@
 counts on the classroom network."""
 
 import numpy as np
+import pytest
 import torch
 
 from vgg_edu import exercises, transfer
@@ -30,8 +31,9 @@ def _groups_head_missing(model):
 
 
 WRONG = {
-    # without the biases; for the source's 10 classes, with and without biases; the whole network's parameters
-    "09.1": [640, 1280, 1290, 578_853, 645.5],
+    # without the biases; for Fashion-MNIST's 10 classes, with and without biases; the whole network's parameters
+    # and a 7 x 7 map flattened per channel (with and without biases); VGG-16's 512 channels
+    "09.1": [640, 1280, 1290, 578_853, 645.5, 31_360, 31_365, 2_565],
     "09.2": [_groups_swapped, _groups_head_missing, lambda model: [{"params": model.parameters(), "lr": 1e-5}]],
     "09.3": [
         lambda f: _rows(f) @ _rows(f).T,  # the sum over positions, not the mean
@@ -79,3 +81,44 @@ def test_the_probes_count_is_what_the_package_counts_on_the_classroom_network():
     answer = {}
     exec(exercises.EXERCISES["09.1"].solution, answer)
     assert transfer.trainable_parameters(probe) == answer["answer"] == 645
+
+
+@pytest.mark.parametrize(
+    ("count", "named"), [(128 * 49 * 5 + 5, "7 x 7 values of each channel"), (512 * 5 + 5, "VGG-16's last conv")]
+)
+def test_a_flattened_map_and_vgg16s_width_are_named(capsys, count, named):
+    """Review r89, 2026-12-07: a probe counted on a flattened 7 x 7 map per channel (the FC head's input, which
+    notebook 08 also builds) was told "that counts frozen layers", which it does not; VGG-16's 512 channels got the
+    generic message. Each is now named, and the verdict never gives the count."""
+    assert exercises.check("09.1", count) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert named in verdict and "frozen" not in verdict and "645" not in verdict
+
+
+def test_the_probes_check_call_runs_on_the_notebooks_own_names():
+    """Review r89, 2026-12-07: 09.1 said "check with transfer.trainable_parameters" without saying of what, and the
+    notebook never builds a probe by name. The question now gives the call, on names notebook 09 defines before its
+    exercises (the source network and the 20-label Fashion-MNIST target of its test cell)."""
+    import json
+    from pathlib import Path
+
+    call = 'transfer.trainable_parameters(transfer.prepare(source_model, few, "linear probe"))'
+    assert call in exercises.EXERCISES["09.1"].question
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "09_reusing_vgg.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    code = [("".join(c["source"])) for c in cells if c["cell_type"] == "code"]
+    before = "\n".join(code[: next(i for i, c in enumerate(code) if 'ex.check("09.1"' in c)])
+    assert "\nsource_model = " in before and "\nfew = transfer.few_labels(fashion, 20)" in before
+
+
+def test_ten_classes_are_not_called_the_sources(capsys):
+    """Review r89, 2026-12-07: the verdict for 1,290 said "not the source's 10 outputs", but notebook 09's source
+    network is trained on Fashion-MNIST's classes 0-4 and has 5 outputs; 10 is Fashion-MNIST's whole class count."""
+    from vgg_edu.data.image_splits import ImageSplits
+    from vgg_edu.training.recipes import build_model
+
+    source_classes = ImageSplits(*[None] * 4, classes=tuple(range(5)), source="classes 0-4")
+    assert build_model("classroom", data=source_classes).classifier[-1].out_features == 5
+    assert exercises.check("09.1", 128 * 10 + 10) is False
+    verdict = capsys.readouterr().out.split("Hint:")[0]
+    assert "source's 10" not in verdict and "Fashion-MNIST's 10" in verdict

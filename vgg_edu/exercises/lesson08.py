@@ -150,6 +150,20 @@ def _check_08_3(kd_loss):
                     "for the student, but the KL also adds the teacher's sum p_t log p_t (minus its entropy), so "
                     "the loss is not the formula's."
                 )
+            p_s = (s / T).softmax(1)
+            reversed_kl = (p_s * (log_p_s - log_p_t)).sum(1).mean()  # F.kl_div(log p_t, p_s): KL(student || teacher)
+            if alpha and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * T**2 * reversed_kl, rtol=1e-4):
+                return (
+                    "that is KL(student || teacher), the divergence the other way round: F.kl_div(input, target) "
+                    "computes KL(target || input), so the teacher goes in as the target."
+                )
+            not_logs = (p_t * (log_p_t - p_s)).sum(1).mean()  # F.kl_div(p_s, p_t): probabilities given as the input
+            if alpha and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * T**2 * not_logs, rtol=1e-4):
+                return "F.kl_div's input must be the student's log-probabilities; yours are probabilities."
+            if alpha not in (0, 0.5) and torch.allclose(
+                got.reshape(()), alpha * ce + (1 - alpha) * T**2 * kl, rtol=1e-4
+            ):
+                return "the two weights are swapped: alpha is the weight of the soft targets (see the formula)."
             if T != 1 and torch.allclose(got.reshape(()), (1 - alpha) * ce + alpha * kl, rtol=1e-4):
                 return "close: the soft term is missing a factor (see the formula)."
             return f"with T={T} and alpha={alpha} your loss differs from the formula."

@@ -16,7 +16,7 @@ PROBE = {"channels": 128, "classes": 5}  # the classroom VGG-11's last conv and 
     "The linear probe of section 1 freezes every layer of the source network (the classroom VGG-11, whose last conv "
     "has 128 channels and whose GAP head ends in one Linear layer) and trains only a new last layer for the "
     "target's 5 classes. Predict by hand: how many parameters does it train? Then check with "
-    "transfer.trainable_parameters.",
+    'transfer.trainable_parameters(transfer.prepare(source_model, few, "linear probe")).',
     hint="After the global average, each image is one number per channel. A Linear layer from n inputs to m outputs "
     "holds a weight for each pair and one more number per output.",
     solution="answer = 128 * 5 + 5   # a weight per (channel, class) pair and a bias per class",
@@ -27,7 +27,14 @@ def _check_09_1(answer):
     if n == channels * classes:
         return "count the new layer's biases too: one per class."
     if n in (channels * 10, channels * 10 + 10):
-        return "the new layer is for the target's 5 classes, not the source's 10 outputs."
+        return "the new layer is for the target's 5 classes, not Fashion-MNIST's 10."
+    if n in (channels * 49 * classes, channels * 49 * classes + classes):
+        return (
+            "that reads 7 x 7 values of each channel, as an FC head's flatten does: after the global average each "
+            "channel is one number."
+        )
+    if n in (512 * classes, 512 * classes + classes):
+        return "512 is VGG-16's last conv: the classroom VGG-11's last conv is narrower (the question says how wide)."
     if n > 10_000:
         return "that counts frozen layers: the probe trains only the new last layer."
     return (
