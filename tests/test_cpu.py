@@ -68,23 +68,28 @@ def faults():
     torch.ones(50_000_000).sum()  # 200 MB, allocated, filled and freed
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 counts = [faults() for _ in range(12)]  # the heap settles in a few rounds (freed blocks fragment it at first)
-print(kept, sum(counts[-3:]))
+print(kept, *counts[-3:])
 """
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 def test_kept_memory_is_reused_without_faulting_pages_in_again():
-    """200 MB is 48,828 pages of 4 KiB: glibc maps and unmaps them at every allocation unless told to keep them;
-    the last three of twelve allocations fault 3 x 48,828 pages in, or none."""
+    """200 MB is 48,828 pages of 4 KiB: glibc maps and unmaps them at every allocation unless told to keep them, so
+    each of the last three of twelve allocations faults them all in again; kept, they are reused without a fault.
+    Compared in the same run: on a busy machine the kernel may still move a kept page now and then (a CI run beside a
+    course run once saw one allocation of the three fault its pages in), so kept memory must fault under half as
+    often as the default, and at least one allocation must reuse it outright."""
     runs = {}
     for mode in ("default", "keep"):
         out = subprocess.run(
             [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, timeout=120
         )
-        kept, faults = out.stdout.split()
-        runs[mode] = (kept, int(faults))
-    assert runs["default"][0] == "False" and runs["default"][1] > 3 * 48_000
-    assert runs["keep"][0] == "True" and runs["keep"][1] < 2_000
+        kept, *faults = out.stdout.split()
+        runs[mode] = (kept, [int(f) for f in faults])
+    print({mode: faults for mode, (_, faults) in runs.items()})
+    (default_kept, default), (keep_kept, keep) = runs["default"], runs["keep"]
+    assert default_kept == "False" and all(f > 48_000 for f in default)
+    assert keep_kept == "True" and sum(keep) < sum(default) / 2 and min(keep) < 2_000
 
 
 def test_keep_freed_memory_leaves_other_devices_alone():

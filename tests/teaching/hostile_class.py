@@ -283,7 +283,10 @@ def graded(tmp_path_factory, sandbox_tool):
     before = _digests(subs)
     env = {**os.environ, "VGG_EDU_TEST_SECRET": SECRET, "OMP_NUM_THREADS": "1", "CONTAINERS_CONF": str(PODMAN_CONF)}
     cmd = [sys.executable, "-m", "vgg_edu", "grade", str(subs), "--out", str(out / "grades.csv"), "--sandbox", tool]
-    limits = ["--time-limit", "40", "--disk-limit", "0.25"]  # an honest notebook: 5-13 s here, with test_grade at once
+    # an honest notebook took 5-13 s here with test_grade at once; beside a course run (load 4-5) the patching 02
+    # notebook was once graded not "ok" under a 40 s limit, and ok alone: machines differ 3x, so 90 s, which the
+    # submissions that hang wait out
+    limits = ["--time-limit", "90", "--disk-limit", "0.25"]
     done = subprocess.run([*cmd, *limits], env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     after_return = {p: p.read_bytes() for p in (out / "grades.csv", out / "grades.md")}
@@ -359,7 +362,7 @@ def test_code_answers_that_patch_their_check_earn_nothing_and_honest_ones_full_m
     honest, n02 = graded["rows"]["honest02"][0], str(len(exercises.list_exercises("02.")))
     assert (honest["status"], honest["score"], honest["out_of"]) == ("ok", n02, n02)
     patcher = graded["rows"]["patcher02"][0]
-    assert patcher["score"] == "0" and patcher["status"] == "ok"
+    assert (patcher["status"], patcher["score"]) == ("ok", "0")
     assert [patcher[i] for i in ("02.1", "02.2", "02.3", "02.4", "02.5")] == ["fail"] * 5
     assert "[02.4] Correct!" in _printed(graded, "patcher02", "02_tiny.ipynb")  # its forward passes in the kernel
 
